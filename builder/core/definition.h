@@ -1,0 +1,138 @@
+/*
+ * definition - how to build one box, loaded from JSON and validated.
+ *
+ * bw_definition_load() reads a definition file, checks it against the schema
+ * (see docs/definition.md) and returns the typed result. Every problem found
+ * is reported, not only the first: each error names the file, the JSON path,
+ * the line and column of the offending value, the value itself and what was
+ * expected. Unknown keys are errors, with a "did you mean" when a known key is
+ * close.
+ *
+ * Strings in the definition may hold template expressions ({{ user `x` }});
+ * they are kept raw here and rendered by the stage that uses them.
+ * Relative paths (http.directory, scripts, keys) are relative to the
+ * directory of the definition file; bw_definition_path() resolves them.
+ *
+ * The definition owns every string in it; bw_definition_free() frees all.
+ */
+#ifndef BW_DEFINITION_H
+#define BW_DEFINITION_H
+
+#include "error.h"
+#include "variables.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct bw_strlist {
+    char **v;
+    size_t n;
+};
+
+struct bw_provisioner {
+    char *script;                  /* path of a script to upload and run, or NULL */
+    struct bw_strlist inline_cmds; /* commands to run, when no script */
+    bool sudo;                     /* run with sudo (default true) */
+};
+
+struct bw_export {
+    char *type;        /* "vagrant" */
+    char *provider;    /* "libvirt" */
+    char *compression; /* "gzip", "zstd", "none" */
+    long level;        /* compression level, -1 for the format's default */
+};
+
+struct bw_check {
+    char *name;
+    char *command; /* run over SSH */
+    long expect_status;
+    char *expect_output; /* substring that must appear in stdout, or NULL */
+};
+
+struct bw_definition {
+    char *file; /* the definition file as given */
+    char *dir;  /* its directory */
+
+    char *name;
+    char *description;
+    struct {
+        char *family, *distro, *version;
+    } os;
+
+    struct {
+        struct bw_strlist urls;
+        char *checksum;
+    } iso;
+
+    struct {
+        long cpus;
+        uint64_t memory;    /* bytes */
+        uint64_t disk_size; /* bytes */
+        char *firmware;     /* "bios" or "efi" */
+        char *disk_model, *nic_model;
+    } vm;
+
+    struct {
+        char *method; /* "keys" */
+        uint64_t wait_ms;
+        struct bw_strlist command; /* joined without separator, as Packer does */
+        uint64_t key_interval_ms;
+        uint64_t key_hold_ms;
+    } boot;
+
+    struct {
+        char *directory;          /* served as-is, or NULL */
+        struct bw_strlist render; /* files in directory rendered by the template engine */
+    } http;
+
+    struct {
+        char *username, *password, *private_key;
+        long port;
+        uint64_t timeout_ms;
+    } ssh;
+
+    struct bw_provisioner *provision;
+    size_t n_provision;
+
+    struct {
+        char *command;
+        uint64_t timeout_ms;
+    } shutdown;
+
+    struct bw_export *exports;
+    size_t n_exports;
+
+    struct bw_check *checks;
+    size_t n_checks;
+
+    /* Declared variables with their defaults, then the built-ins. */
+    struct bw_vars vars;
+};
+
+/*
+ * Loads and validates path. On success returns a new definition (caller frees
+ * with bw_definition_free) and leaves errs empty. On failure returns NULL and
+ * appends every problem to errs.
+ */
+struct bw_definition *bw_definition_load(const char *path, struct bw_errors *errs);
+/* Same from memory; `name` is what errors call the file. Used by tests and fuzzing. */
+struct bw_definition *bw_definition_load_buffer(const char *name, const char *dir, const char *text,
+                                                size_t len, struct bw_errors *errs);
+void bw_definition_free(struct bw_definition *def);
+
+/* Returns dir/rel (or rel when absolute); caller frees. */
+char *bw_definition_path(const struct bw_definition *def, const char *rel);
+
+/*
+ * Checks what the schema cannot: referenced files exist (http directory and
+ * rendered files, scripts, key). Appends problems to errs; returns their count.
+ */
+size_t bw_definition_check_files(const struct bw_definition *def, struct bw_errors *errs);
+
+/* The boot command as one string (the list joined), before rendering; caller frees. */
+char *bw_definition_boot_command(const struct bw_definition *def);
+
+/* Levenshtein distance capped at cap+1; used for "did you mean". */
+size_t bw_edit_distance(const char *a, const char *b, size_t cap);
+
+#endif

@@ -1,0 +1,216 @@
+#include "bootcmd.h"
+#include "../core/units.h"
+#include "../core/xmalloc.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Packer's special-key names (packer-plugin-sdk bootcommand grammar), case-insensitive. */
+static const struct {
+    const char *name;
+    enum bw_key key;
+} specials[] = {
+    {"enter", BW_KEY_ENTER},
+    {"return", BW_KEY_ENTER},
+    {"esc", BW_KEY_ESC},
+    {"tab", BW_KEY_TAB},
+    {"bs", BW_KEY_BACKSPACE},
+    {"del", BW_KEY_DELETE},
+    {"spacebar", BW_KEY_SPACE},
+    {"insert", BW_KEY_INSERT},
+    {"home", BW_KEY_HOME},
+    {"end", BW_KEY_END},
+    {"pageUp", BW_KEY_PAGE_UP},
+    {"pageDown", BW_KEY_PAGE_DOWN},
+    {"up", BW_KEY_UP},
+    {"down", BW_KEY_DOWN},
+    {"left", BW_KEY_LEFT},
+    {"right", BW_KEY_RIGHT},
+    {"menu", BW_KEY_MENU},
+    {"f1", BW_KEY_F1},
+    {"f2", BW_KEY_F2},
+    {"f3", BW_KEY_F3},
+    {"f4", BW_KEY_F4},
+    {"f5", BW_KEY_F5},
+    {"f6", BW_KEY_F6},
+    {"f7", BW_KEY_F7},
+    {"f8", BW_KEY_F8},
+    {"f9", BW_KEY_F9},
+    {"f10", BW_KEY_F10},
+    {"f11", BW_KEY_F11},
+    {"f12", BW_KEY_F12},
+    {"leftAlt", BW_KEY_ALT_L},
+    {"rightAlt", BW_KEY_ALT_R},
+    {"leftCtrl", BW_KEY_CTRL_L},
+    {"rightCtrl", BW_KEY_CTRL_R},
+    {"leftShift", BW_KEY_SHIFT_L},
+    {"rightShift", BW_KEY_SHIFT_R},
+    {"leftSuper", BW_KEY_SUPER_L},
+    {"rightSuper", BW_KEY_SUPER_R},
+    {"leftMeta", BW_KEY_SUPER_L},
+    {"rightMeta", BW_KEY_SUPER_R},
+};
+
+static void pos_of(const char *cmd, size_t off, int *line, int *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (cmd[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else if (((unsigned char)cmd[i] & 0xC0) != 0x80) {
+            (*col)++;
+        }
+    }
+}
+
+static void emit(struct bw_key_events *out, enum bw_key_action action, enum bw_key key,
+                 uint64_t wait_ms, size_t off)
+{
+    BW_GROW(out->v, out->alloc, out->n + 1);
+    out->v[out->n++] = (struct bw_key_event){action, key, wait_ms, off};
+}
+
+static bool has_suffix_ci(const char *s, size_t len, const char *suffix, size_t *base)
+{
+    size_t sl = strlen(suffix);
+    if (len <= sl || strncasecmp(s + len - sl, suffix, sl) != 0)
+        return false;
+    *base = len - sl;
+    return true;
+}
+
+static bool find_special(const char *name, size_t len, enum bw_key *key)
+{
+    for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++)
+        if (strlen(specials[i].name) == len && strncasecmp(specials[i].name, name, len) == 0) {
+            *key = specials[i].key;
+            return true;
+        }
+    return false;
+}
+
+/* held[] tracks keys held with <xOn>, so shifted characters do not press shift twice. */
+struct state {
+    bool held[BW_KEY_COUNT];
+};
+
+/* Handles "<...>" at cmd[i]; returns the token length consumed, 0 if not a token, -1 on error. */
+static long special_token(const char *cmd, size_t len, size_t i, const char *source,
+                          struct state *st, struct bw_key_events *out, struct bw_error *err)
+{
+    size_t k = i + 1;
+    if (k >= len || !isalpha((unsigned char)cmd[k]))
+        return 0;
+    while (k < len && (isalnum((unsigned char)cmd[k]) || cmd[k] == '.'))
+        k++;
+    if (k >= len || cmd[k] != '>')
+        return 0;
+    const char *name = cmd + i + 1;
+    size_t nlen = k - i - 1;
+    long consumed = (long)(k - i + 1);
+    if (nlen >= 4 && strncasecmp(name, "wait", 4) == 0) {
+        uint64_t ms = 1000;
+        if (nlen > 4) {
+            char buf[32];
+            size_t dlen = nlen - 4;
+            if (dlen >= sizeof(buf))
+                goto unknown;
+            memcpy(buf, name + 4, dlen);
+            buf[dlen] = '\0';
+            if (bw_parse_duration(buf, true, &ms) < 0)
+                goto unknown;
+        }
+        emit(out, BW_KEY_WAIT, BW_KEY_NONE, ms, i);
+        return consumed;
+    }
+    enum bw_key key;
+    size_t base;
+    if (find_special(name, nlen, &key)) {
+        emit(out, BW_KEY_PRESS, key, 0, i);
+        emit(out, BW_KEY_RELEASE, key, 0, i);
+        return consumed;
+    }
+    if (has_suffix_ci(name, nlen, "On", &base) && find_special(name, base, &key)) {
+        emit(out, BW_KEY_PRESS, key, 0, i);
+        st->held[key] = true;
+        return consumed;
+    }
+    if (has_suffix_ci(name, nlen, "Off", &base) && find_special(name, base, &key)) {
+        emit(out, BW_KEY_RELEASE, key, 0, i);
+        st->held[key] = false;
+        return consumed;
+    }
+unknown:;
+    int line, col;
+    pos_of(cmd, i, &line, &col);
+    bw_error_at(err, BW_ERR_SYNTAX, source, NULL, line, col,
+                "unknown key <%.*s> (expected a special key such as <enter>, <esc>, <f1>, "
+                "<leftCtrlOn>, or a wait such as <wait>, <wait5>, <wait1m30s>)",
+                (int)(nlen > 40 ? 40 : nlen), name);
+    return -1;
+}
+
+int bw_bootcmd_compile(const char *cmd, size_t len, const char *source, struct bw_key_events *out,
+                       struct bw_error *err)
+{
+    struct state *st = bw_xcalloc(1, sizeof(*st));
+    size_t start = out->n;
+    int rc = 0;
+    for (size_t i = 0; i < len;) {
+        if (cmd[i] == '<') {
+            long used = special_token(cmd, len, i, source, st, out, err);
+            if (used < 0) {
+                rc = -1;
+                break;
+            }
+            if (used > 0) {
+                i += (size_t)used;
+                continue;
+            }
+        }
+        enum bw_key key;
+        bool shift;
+        if (!bw_key_for_char(cmd[i], &key, &shift)) {
+            int line, col;
+            pos_of(cmd, i, &line, &col);
+            unsigned char c = (unsigned char)cmd[i];
+            const char *hint = c == '\n'   ? "; write <enter> to press Enter"
+                               : c == '\t' ? "; write <tab> to press Tab"
+                                           : "; only printable ASCII is typed (US layout)";
+            bw_error_at(err, BW_ERR_SYNTAX, source, NULL, line, col,
+                        "byte 0x%02x cannot be typed%s", c, hint);
+            rc = -1;
+            break;
+        }
+        bool add_shift = shift && !st->held[BW_KEY_SHIFT_L] && !st->held[BW_KEY_SHIFT_R];
+        if (add_shift)
+            emit(out, BW_KEY_PRESS, BW_KEY_SHIFT_L, 0, i);
+        emit(out, BW_KEY_PRESS, key, 0, i);
+        emit(out, BW_KEY_RELEASE, key, 0, i);
+        if (add_shift)
+            emit(out, BW_KEY_RELEASE, BW_KEY_SHIFT_L, 0, i);
+        i++;
+    }
+    free(st);
+    if (rc < 0)
+        out->n = start;
+    return rc;
+}
+
+void bw_key_events_release(struct bw_key_events *ev)
+{
+    free(ev->v);
+    memset(ev, 0, sizeof(*ev));
+}
+
+size_t bw_key_events_presses(const struct bw_key_events *ev)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ev->n; i++)
+        n += ev->v[i].action == BW_KEY_PRESS;
+    return n;
+}

@@ -1,0 +1,63 @@
+/*
+ * cli - the boxwright command line: a table of subcommands (main.c), one
+ * file per subcommand, and the helpers they share.
+ *
+ * Exit statuses, the same for every subcommand:
+ *   0  success
+ *   1  the work failed (invalid definition, failed build or validation)
+ *   2  usage error (unknown option, missing argument)
+ * Subcommands print; the libraries below them never do.
+ */
+#ifndef BW_CLI_H
+#define BW_CLI_H
+
+#include "../core/definition.h"
+#include "../core/error.h"
+
+#include <stdio.h>
+
+enum { BW_EXIT_OK = 0, BW_EXIT_FAILED = 1, BW_EXIT_USAGE = 2 };
+
+struct bw_command {
+    const char *name;
+    const char *summary; /* one line for `boxwright help` */
+    const char *usage;   /* the full text of `boxwright help NAME` / NAME --help */
+    int (*run)(int argc, char **argv);
+};
+
+extern const struct bw_command bw_cmd_templates, bw_cmd_inspect, bw_cmd_validate, bw_cmd_render,
+    bw_cmd_keys, bw_cmd_help;
+
+/* The command table, NULL-terminated; defined in main.c. */
+extern const struct bw_command *const bw_commands[];
+const struct bw_command *bw_command_find(const char *name);
+/* The command list printed by `boxwright help` and on a bad command line. */
+void bw_cli_print_overview(FILE *out);
+
+/* Options every definition-reading subcommand takes. */
+struct bw_var_opts {
+    char **vars; /* "k=v" from --var, in order */
+    size_t n_vars;
+    char **files; /* --var-file paths, in order */
+    size_t n_files;
+};
+
+/* Records a --var (is_file false) or --var-file argument; arg is borrowed from argv. */
+void bw_var_opts_add(struct bw_var_opts *o, bool is_file, char *arg);
+void bw_var_opts_release(struct bw_var_opts *o);
+
+/* Prints "boxwright: error: <formatted error>" to stderr. */
+void bw_cli_print_error(const struct bw_error *e);
+/* Prints a usage error and a pointer to --help; returns BW_EXIT_USAGE. */
+int bw_cli_usage_error(const struct bw_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prints cmd's usage to stdout; returns BW_EXIT_OK. */
+int bw_cli_help(const struct bw_command *cmd);
+
+/*
+ * Resolves TEMPLATE|FILE, loads the definition and applies --var-file then
+ * --var. On failure prints every error and returns NULL with *status set.
+ */
+struct bw_definition *bw_cli_load(const char *arg, const struct bw_var_opts *opts, int *status);
+
+#endif

@@ -1,0 +1,187 @@
+#include "cli.h"
+#include "../core/buf.h"
+#include "../core/prepare.h"
+#include "../core/units.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void print_masked(const struct bw_definition *def, const char *label, const char *text)
+{
+    char *m = bw_vars_mask(&def->vars, text);
+    printf("%-12s %s\n", label, m);
+    free(m);
+}
+
+static void print_variables(const struct bw_definition *def)
+{
+    size_t wn = 4, wv = 5;
+    struct bw_buf *vals = calloc(def->vars.n + 1, sizeof(*vals));
+    for (size_t i = 0; i < def->vars.n; i++) {
+        const struct bw_var *v = &def->vars.v[i];
+        if (v->sensitive)
+            bw_buf_adds(&vals[i], "<sensitive>");
+        else
+            bw_value_format(&vals[i], &v->value);
+        if (strlen(v->name) > wn)
+            wn = strlen(v->name);
+        if (vals[i].len > 60) {
+            vals[i].len = 57;
+            bw_buf_adds(&vals[i], "...");
+        }
+        if (vals[i].len > wv)
+            wv = vals[i].len;
+    }
+    printf("variables\n  %-*s  %-*s  %s\n", (int)wn, "NAME", (int)wv, "VALUE", "FROM");
+    for (size_t i = 0; i < def->vars.n; i++) {
+        printf("  %-*s  %-*s  %s\n", (int)wn, def->vars.v[i].name, (int)wv, vals[i].data,
+               def->vars.v[i].origin);
+        bw_buf_release(&vals[i]);
+    }
+    free(vals);
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {{"var", required_argument, NULL, 'v'},
+                                         {"var-file", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct bw_var_opts vo = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'v' || c == 'f') {
+            bw_var_opts_add(&vo, c == 'f', optarg);
+        } else if (c == 'h') {
+            bw_var_opts_release(&vo);
+            return bw_cli_help(&bw_cmd_inspect);
+        } else {
+            bw_var_opts_release(&vo);
+            return bw_cli_usage_error(&bw_cmd_inspect, "unknown option");
+        }
+    }
+    if (argc - optind != 1) {
+        bw_var_opts_release(&vo);
+        return bw_cli_usage_error(&bw_cmd_inspect, "expected one TEMPLATE or FILE");
+    }
+    int status = BW_EXIT_OK;
+    struct bw_definition *def = bw_cli_load(argv[optind], &vo, &status);
+    bw_var_opts_release(&vo);
+    if (!def)
+        return status;
+
+    struct bw_buf boot = BW_BUF_INIT;
+    struct bw_key_events ev = BW_KEY_EVENTS_INIT;
+    struct bw_errors errs = BW_ERRORS_INIT;
+    bw_buf_init(&boot);
+
+    char mem[32], disk[32], wait[32], hold[32], interval[32], sshto[32], shutto[32];
+    bw_format_size(def->vm.memory, mem, sizeof(mem));
+    bw_format_size(def->vm.disk_size, disk, sizeof(disk));
+    bw_format_duration(def->boot.wait_ms, wait, sizeof(wait));
+    bw_format_duration(def->boot.key_hold_ms, hold, sizeof(hold));
+    bw_format_duration(def->boot.key_interval_ms, interval, sizeof(interval));
+    bw_format_duration(def->ssh.timeout_ms, sshto, sizeof(sshto));
+    bw_format_duration(def->shutdown.timeout_ms, shutto, sizeof(shutto));
+
+    printf("%-12s %s (%s)\n", "template", def->name, def->file);
+    if (def->description)
+        printf("%-12s %s\n", "description", def->description);
+    printf("%-12s %s%s%s%s%s\n", "os", def->os.family, def->os.distro ? " " : "",
+           def->os.distro ? def->os.distro : "", def->os.version ? " " : "",
+           def->os.version ? def->os.version : "");
+    struct bw_strlist urls = {NULL, 0};
+    struct bw_buf checksum = BW_BUF_INIT;
+    bw_buf_init(&checksum);
+    bw_prepare_source(def, &urls, &checksum, &errs);
+    printf("%-12s installer ISO\n", "source");
+    for (size_t i = 0; i < urls.n; i++)
+        print_masked(def, i ? "" : "  urls", urls.v[i]);
+    print_masked(def, "  checksum", checksum.data);
+    bw_strlist_release(&urls);
+    bw_buf_release(&checksum);
+    printf("%-12s %ld cpu%s, %s memory, %s disk, %s firmware, %s disk, %s nic\n", "vm",
+           def->vm.cpus, def->vm.cpus == 1 ? "" : "s", mem, disk, def->vm.firmware,
+           def->vm.disk_model, def->vm.nic_model);
+    printf("%-12s method %s (type the boot command), wait %s, key hold %s, key interval %s\n",
+           "boot", def->boot.method, wait, hold, interval);
+    bw_prepare_boot_command(def, &boot, &ev, &errs);
+    if (errs.n) {
+        for (size_t i = 0; i < errs.n; i++)
+            bw_cli_print_error(&errs.v[i]);
+        status = BW_EXIT_FAILED;
+    } else {
+        print_masked(def, "  command", boot.data);
+        uint64_t waited = 0;
+        size_t waits = 0;
+        for (size_t i = 0; i < ev.n; i++)
+            if (ev.v[i].action == BW_KEY_WAIT) {
+                waits++;
+                waited += ev.v[i].wait_ms;
+            }
+        char wt[32];
+        bw_format_duration(waited, wt, sizeof(wt));
+        printf("%-12s %zu key presses, %zu wait%s (%s in all)\n", "  keys",
+               bw_key_events_presses(&ev), waits, waits == 1 ? "" : "s", wt);
+    }
+    if (def->http.directory || def->http.render.n) {
+        printf("%-12s directory %s", "http", def->http.directory ? def->http.directory : "(none)");
+        for (size_t i = 0; i < def->http.render.n; i++)
+            printf("%s%s", i ? ", " : "; rendered: ", def->http.render.v[i]);
+        printf("\n");
+    }
+    struct bw_buf user = BW_BUF_INIT;
+    if (bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs) < 0)
+        status = BW_EXIT_FAILED;
+    printf("%-12s user %s%s%s%s, port %ld, timeout %s\n", "ssh", user.data ? user.data : "?",
+           def->ssh.password ? ", password (set)" : "", def->ssh.private_key ? ", key " : "",
+           def->ssh.private_key ? def->ssh.private_key : "", def->ssh.port, sshto);
+    bw_buf_release(&user);
+    for (size_t i = 0; i < def->n_provision; i++) {
+        const struct bw_provisioner *p = &def->provision[i];
+        if (p->script)
+            printf("%-12s script %s%s\n", i ? "" : "provision", p->script,
+                   p->sudo ? " (sudo)" : "");
+        else
+            printf("%-12s %zu inline command%s%s\n", i ? "" : "provision", p->inline_cmds.n,
+                   p->inline_cmds.n == 1 ? "" : "s", p->sudo ? " (sudo)" : "");
+    }
+    if (def->shutdown.command)
+        print_masked(def, "shutdown", def->shutdown.command);
+    printf("%-12s timeout %s\n", def->shutdown.command ? "" : "shutdown", shutto);
+    for (size_t i = 0; i < def->n_exports; i++) {
+        const struct bw_export *e = &def->exports[i];
+        printf("%-12s %s box for %s, %s", i ? "" : "exports", e->type, e->provider, e->compression);
+        if (e->level >= 0)
+            printf(" level %ld", e->level);
+        printf("\n");
+    }
+    for (size_t i = 0; i < def->n_checks; i++)
+        printf("%-12s %s\n", i ? "" : "checks", def->checks[i].name);
+    print_variables(def);
+
+    bw_errors_release(&errs);
+    bw_key_events_release(&ev);
+    bw_buf_release(&boot);
+    bw_definition_free(def);
+    return status;
+}
+
+const struct bw_command bw_cmd_inspect = {
+    "inspect",
+    "show the resolved definition of a template or file",
+    "usage: boxwright inspect [--var NAME=VALUE]... [--var-file FILE]... TEMPLATE|FILE\n"
+    "\n"
+    "Shows what a build would use: the source, the VM, the boot command as it\n"
+    "will be typed (rendered, with its key count), the answer files, SSH,\n"
+    "provisioning, exports, and every variable with its value and where the\n"
+    "value came from (default, var-file, --var or built-in). Values of\n"
+    "sensitive variables and passwords are never shown.\n"
+    "\n"
+    "  --var NAME=VALUE   set a variable (may repeat; applied after var files)\n"
+    "  --var-file FILE    a JSON object of variable values (may repeat)\n"
+    "\n"
+    "Exit status: 0; 1 if the definition is invalid; 2 on a usage error.\n",
+    run,
+};

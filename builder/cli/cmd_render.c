@@ -1,0 +1,155 @@
+#include "cli.h"
+#include "../core/prepare.h"
+#include "../core/xmalloc.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Creates every directory leading to path (not path itself). */
+static int make_parents(const char *path)
+{
+    char *p = bw_xstrdup(path);
+    int rc = 0;
+    for (char *s = p + 1; *s && rc == 0; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            rc = -1;
+        *s = '/';
+    }
+    free(p);
+    return rc;
+}
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+    if (make_parents(path) < 0)
+        return -1;
+    char *tmp = bw_xasprintf("%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    int rc = -1;
+    if (f) {
+        bool ok = fwrite(data, 1, len, f) == len;
+        ok = (fclose(f) == 0) && ok;
+        if (ok && rename(tmp, path) == 0)
+            rc = 0;
+        else
+            unlink(tmp);
+    }
+    free(tmp);
+    return rc;
+}
+
+/* Answer-file names come from the definition; keep them inside --out. */
+static bool is_safe_name(const char *name)
+{
+    if (!*name || name[0] == '/')
+        return false;
+    for (const char *p = name; *p;) {
+        size_t n = strcspn(p, "/");
+        if ((n == 2 && p[0] == '.' && p[1] == '.') || n == 0)
+            return false;
+        p += n + (p[n] == '/');
+    }
+    return true;
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {{"var", required_argument, NULL, 'v'},
+                                         {"var-file", required_argument, NULL, 'f'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct bw_var_opts vo = {0};
+    const char *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        if (c == 'v' || c == 'f') {
+            bw_var_opts_add(&vo, c == 'f', optarg);
+        } else if (c == 'o') {
+            out = optarg;
+        } else if (c == 'h') {
+            bw_var_opts_release(&vo);
+            return bw_cli_help(&bw_cmd_render);
+        } else {
+            bw_var_opts_release(&vo);
+            return bw_cli_usage_error(&bw_cmd_render, "unknown option");
+        }
+    }
+    if (argc - optind != 1) {
+        bw_var_opts_release(&vo);
+        return bw_cli_usage_error(&bw_cmd_render, "expected one TEMPLATE or FILE");
+    }
+    int status = BW_EXIT_OK;
+    struct bw_definition *def = bw_cli_load(argv[optind], &vo, &status);
+    bw_var_opts_release(&vo);
+    if (!def)
+        return status;
+    char *dir = out ? bw_xstrdup(out) : bw_xasprintf("render-%s", def->name);
+
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_rendered files = BW_RENDERED_INIT;
+    struct bw_buf boot = BW_BUF_INIT;
+    bw_buf_init(&boot);
+    bw_prepare_answer_files(def, &files, &errs);
+    bw_prepare_boot_command(def, &boot, NULL, &errs);
+    for (size_t i = 0; i < files.n; i++)
+        if (!is_safe_name(files.v[i].name)) {
+            struct bw_error e = BW_ERROR_INIT;
+            bw_error_at(&e, BW_ERR_SCHEMA, def->file, ".http.render", 0, 0,
+                        "\"%s\": expected a relative path without \"..\"", files.v[i].name);
+            bw_errors_take(&errs, &e);
+        }
+    if (errs.n) {
+        for (size_t i = 0; i < errs.n; i++)
+            bw_cli_print_error(&errs.v[i]);
+        status = BW_EXIT_FAILED;
+        goto cleanup;
+    }
+    for (size_t i = 0; i <= files.n; i++) {
+        const char *name = i < files.n ? files.v[i].name : "boot_command.txt";
+        char *path = bw_xasprintf("%s/%s", dir, name);
+        const struct bw_buf *data = i < files.n ? &files.v[i].data : &boot;
+        if (write_file(path, data->data, data->len) < 0) {
+            fprintf(stderr, "boxwright: error: %s: cannot write: %s\n", path, strerror(errno));
+            status = BW_EXIT_FAILED;
+        } else {
+            printf("%s\n", path);
+        }
+        free(path);
+    }
+cleanup:
+    bw_buf_release(&boot);
+    bw_rendered_release(&files);
+    bw_errors_release(&errs);
+    bw_definition_free(def);
+    free(dir);
+    return status;
+}
+
+const struct bw_command bw_cmd_render = {
+    "render",
+    "write a template's rendered answer files and boot command",
+    "usage: boxwright render [--var NAME=VALUE]... [--var-file FILE]... [--out DIR]\n"
+    "                        TEMPLATE|FILE\n"
+    "\n"
+    "Renders the definition's answer files (http.render) and its boot command\n"
+    "with the template engine and writes them to DIR (default render-NAME):\n"
+    "each answer file under its own name, and boot_command.txt holding exactly\n"
+    "the text that would be typed. Built-in variables (HTTPIP, HTTPPort, Name)\n"
+    "can be set with --var for this, e.g. --var HTTPIP=192.168.1.5.\n"
+    "\n"
+    "  --var NAME=VALUE   set a variable (may repeat; applied after var files)\n"
+    "  --var-file FILE    a JSON object of variable values (may repeat)\n"
+    "  --out DIR, -o DIR  where to write (created if missing)\n"
+    "\n"
+    "Prints the path of every file written. Exit status: 0; 1 if a file does\n"
+    "not render or cannot be written; 2 on a usage error.\n",
+    run,
+};

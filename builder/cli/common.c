@@ -1,0 +1,88 @@
+#include "cli.h"
+#include "../core/catalogue.h"
+#include "../core/xmalloc.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bw_var_opts_release(struct bw_var_opts *o)
+{
+    free(o->vars);
+    free(o->files);
+    memset(o, 0, sizeof(*o));
+}
+
+void bw_cli_print_error(const struct bw_error *e)
+{
+    char *s = bw_error_format(e);
+    fprintf(stderr, "boxwright: error: %s\n", s);
+    free(s);
+}
+
+int bw_cli_usage_error(const struct bw_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "boxwright %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'boxwright %s --help'.\n", cmd->name);
+    return BW_EXIT_USAGE;
+}
+
+int bw_cli_help(const struct bw_command *cmd)
+{
+    fputs(cmd->usage, stdout);
+    return BW_EXIT_OK;
+}
+
+struct bw_definition *bw_cli_load(const char *arg, const struct bw_var_opts *opts, int *status)
+{
+    struct bw_error err = BW_ERROR_INIT;
+    char *path = bw_catalogue_resolve(arg, &err);
+    if (!path) {
+        bw_cli_print_error(&err);
+        bw_error_release(&err);
+        *status = BW_EXIT_FAILED;
+        return NULL;
+    }
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load(path, &errs);
+    free(path);
+    if (!def) {
+        for (size_t i = 0; i < errs.n; i++)
+            bw_cli_print_error(&errs.v[i]);
+        fprintf(stderr, "boxwright: %zu error%s in the definition\n", errs.n,
+                errs.n == 1 ? "" : "s");
+        bw_errors_release(&errs);
+        *status = BW_EXIT_FAILED;
+        return NULL;
+    }
+    for (size_t i = 0; opts && i < opts->n_files; i++) {
+        if (bw_vars_apply_file(&def->vars, opts->files[i], &err) < 0)
+            goto bad_var;
+    }
+    for (size_t i = 0; opts && i < opts->n_vars; i++) {
+        if (bw_vars_apply_assignment(&def->vars, opts->vars[i], &err) < 0)
+            goto bad_var;
+    }
+    return def;
+bad_var:
+    bw_cli_print_error(&err);
+    *status = err.code == BW_ERR_USAGE ? BW_EXIT_USAGE : BW_EXIT_FAILED;
+    bw_error_release(&err);
+    bw_definition_free(def);
+    return NULL;
+}
+
+void bw_var_opts_add(struct bw_var_opts *o, bool is_file, char *arg)
+{
+    if (is_file) {
+        o->files = bw_xrealloc(o->files, (o->n_files + 1) * sizeof(char *));
+        o->files[o->n_files++] = arg;
+    } else {
+        o->vars = bw_xrealloc(o->vars, (o->n_vars + 1) * sizeof(char *));
+        o->vars[o->n_vars++] = arg;
+    }
+}

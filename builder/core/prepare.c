@@ -1,0 +1,144 @@
+#include "prepare.h"
+#include "xmalloc.h"
+#include "../render/template.h"
+#include "../../iso-cache/checksum.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t bw_prepare_answer_files(const struct bw_definition *def, struct bw_rendered *out,
+                               struct bw_errors *errs)
+{
+    size_t before = errs->n;
+    struct bw_render_ctx ctx = {&def->vars, NULL};
+    for (size_t i = 0; i < def->http.render.n; i++) {
+        const char *name = def->http.render.v[i];
+        char *rel = bw_xasprintf("%s/%s", def->http.directory ? def->http.directory : ".", name);
+        char *path = bw_definition_path(def, rel);
+        free(rel);
+        struct bw_buf src = BW_BUF_INIT;
+        struct bw_error err = BW_ERROR_INIT;
+        if (bw_buf_read_file(&src, path) < 0) {
+            bw_error_at(&err, BW_ERR_IO, path, NULL, 0, 0, "cannot read the answer file: %s",
+                        strerror(errno));
+            bw_errors_take(errs, &err);
+        } else {
+            BW_GROW(out->v, out->alloc, out->n + 1);
+            struct bw_rendered_file *f = &out->v[out->n];
+            memset(f, 0, sizeof(*f));
+            bw_buf_init(&f->data);
+            if (bw_render(path, src.data, src.len, &ctx, &f->data, &err) < 0) {
+                bw_errors_take(errs, &err);
+                bw_buf_release(&f->data);
+            } else {
+                f->name = bw_xstrdup(name);
+                out->n++;
+            }
+        }
+        bw_buf_release(&src);
+        free(path);
+    }
+    return errs->n - before;
+}
+
+void bw_rendered_release(struct bw_rendered *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        free(r->v[i].name);
+        bw_buf_release(&r->v[i].data);
+    }
+    free(r->v);
+    memset(r, 0, sizeof(*r));
+}
+
+size_t bw_prepare_boot_command(const struct bw_definition *def, struct bw_buf *text,
+                               struct bw_key_events *events, struct bw_errors *errs)
+{
+    size_t before = errs->n;
+    struct bw_render_ctx ctx = {&def->vars, NULL};
+    struct bw_buf all = BW_BUF_INIT;
+    bw_buf_init(&all);
+    for (size_t i = 0; i < def->boot.command.n; i++) {
+        char *name = bw_xasprintf("%s .boot.command[%zu]", def->file, i);
+        const char *src = def->boot.command.v[i];
+        struct bw_buf one = BW_BUF_INIT;
+        bw_buf_init(&one);
+        struct bw_error err = BW_ERROR_INIT;
+        if (bw_render(name, src, strlen(src), &ctx, &one, &err) < 0) {
+            bw_errors_take(errs, &err);
+        } else {
+            /* Compile each element alone first so an error points into it. */
+            struct bw_key_events scratch = BW_KEY_EVENTS_INIT;
+            if (bw_bootcmd_compile(one.data, one.len, name, &scratch, &err) < 0)
+                bw_errors_take(errs, &err);
+            bw_key_events_release(&scratch);
+            bw_buf_add(&all, one.data, one.len);
+        }
+        bw_buf_release(&one);
+        free(name);
+    }
+    if (errs->n == before && events) {
+        struct bw_error err = BW_ERROR_INIT;
+        if (bw_bootcmd_compile(all.data, all.len, def->file, events, &err) < 0)
+            bw_errors_take(errs, &err);
+    }
+    if (text)
+        bw_buf_add(text, all.data, all.len);
+    bw_buf_release(&all);
+    return errs->n - before;
+}
+
+int bw_prepare_string(const struct bw_definition *def, const char *jpath, const char *raw,
+                      struct bw_buf *out, struct bw_errors *errs)
+{
+    struct bw_render_ctx ctx = {&def->vars, NULL};
+    char *name = bw_xasprintf("%s %s", def->file, jpath);
+    struct bw_error err = BW_ERROR_INIT;
+    if (!out->data)
+        bw_buf_init(out);
+    int rc = bw_render(name, raw, strlen(raw), &ctx, out, &err);
+    if (rc < 0)
+        bw_errors_take(errs, &err);
+    free(name);
+    return rc;
+}
+
+void bw_strlist_release(struct bw_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+size_t bw_prepare_source(const struct bw_definition *def, struct bw_strlist *urls,
+                         struct bw_buf *checksum, struct bw_errors *errs)
+{
+    size_t before = errs->n;
+    for (size_t i = 0; i < def->iso.urls.n; i++) {
+        char jp[48];
+        snprintf(jp, sizeof(jp), ".iso.urls[%zu]", i);
+        struct bw_buf u = BW_BUF_INIT;
+        if (bw_prepare_string(def, jp, def->iso.urls.v[i], &u, errs) == 0 && urls) {
+            urls->v = bw_xrealloc(urls->v, (urls->n + 1) * sizeof(char *));
+            urls->v[urls->n++] = bw_buf_detach(&u);
+        }
+        bw_buf_release(&u);
+    }
+    struct bw_buf c = BW_BUF_INIT;
+    if (bw_prepare_string(def, ".iso.checksum", def->iso.checksum, &c, errs) == 0) {
+        struct bw_checksum_spec spec;
+        struct bw_error err = BW_ERROR_INIT;
+        if (bw_checksum_spec_parse(c.data, &spec, &err) < 0) {
+            bw_error_at(&err, BW_ERR_SCHEMA, def->file, ".iso.checksum", 0, 0, "%s", err.msg);
+            bw_errors_take(errs, &err);
+        }
+        bw_checksum_spec_release(&spec);
+        if (checksum)
+            bw_buf_add(checksum, c.data, c.len);
+    }
+    bw_buf_release(&c);
+    return errs->n - before;
+}

@@ -1,0 +1,62 @@
+/*
+ * prepare - what a definition turns into before anything boots: the rendered
+ * answer files and the compiled boot command. validate, render, inspect and
+ * build all go through here, so they agree on every byte.
+ */
+#ifndef BW_PREPARE_H
+#define BW_PREPARE_H
+
+#include "buf.h"
+#include "definition.h"
+#include "../bootcmd/bootcmd.h"
+
+struct bw_rendered_file {
+    char *name;         /* path under the http directory, e.g. "preseed.cfg" */
+    struct bw_buf data; /* rendered bytes */
+};
+
+struct bw_rendered {
+    struct bw_rendered_file *v;
+    size_t n, alloc;
+};
+
+#define BW_RENDERED_INIT                                                                           \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
+
+/*
+ * Renders every http.render file of def with def->vars. Appends one error per
+ * file that fails (with the file's path, line and column). Returns the number
+ * of errors added.
+ */
+size_t bw_prepare_answer_files(const struct bw_definition *def, struct bw_rendered *out,
+                               struct bw_errors *errs);
+void bw_rendered_release(struct bw_rendered *r);
+
+/*
+ * Renders def's boot command (each list element in turn, so errors name the
+ * element) and compiles the result into key events. `text` receives the
+ * rendered command (may be NULL). Returns the number of errors added.
+ */
+size_t bw_prepare_boot_command(const struct bw_definition *def, struct bw_buf *text,
+                               struct bw_key_events *events, struct bw_errors *errs);
+
+/*
+ * Renders one string field of the definition (an ISO URL, the checksum, the
+ * SSH user...) into out. `jpath` names the field in errors (".iso.urls[0]").
+ * Returns 0, or -1 with the error appended to errs.
+ */
+int bw_prepare_string(const struct bw_definition *def, const char *jpath, const char *raw,
+                      struct bw_buf *out, struct bw_errors *errs);
+
+/*
+ * Renders the source fields (ISO URLs and checksum) and checks the rendered
+ * checksum spec. Appends one error per problem; returns their count. urls
+ * receives the rendered URLs (may be NULL); checksum the rendered spec.
+ */
+size_t bw_prepare_source(const struct bw_definition *def, struct bw_strlist *urls,
+                         struct bw_buf *checksum, struct bw_errors *errs);
+void bw_strlist_release(struct bw_strlist *l);
+
+#endif

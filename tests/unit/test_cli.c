@@ -1,0 +1,179 @@
+/* The boxwright binary as a user runs it: exit codes, help, and each command's output. */
+#include "../../builder/core/spawn.h"
+#include "../../builder/core/xmalloc.h"
+
+#include <check.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static struct bw_spawn_result res;
+
+/* Runs boxwright with the NULL-terminated arguments; returns its exit status. */
+static int run(const char *first, ...)
+{
+    char *argv[32] = {BW_BINARY};
+    size_t n = 1;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a && n < 31; a = va_arg(ap, const char *))
+        argv[n++] = (char *)a;
+    va_end(ap);
+    argv[n] = NULL;
+    bw_spawn_result_release(&res);
+    struct bw_error err = BW_ERROR_INIT;
+    bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
+    bw_error_release(&err);
+    return res.status;
+}
+
+static void teardown(void)
+{
+    bw_spawn_result_release(&res);
+}
+
+static const char *const commands[] = {"templates", "inspect", "validate",
+                                       "render",    "keys",    "help"};
+
+START_TEST(test_help_lists_every_command_and_each_has_its_own)
+{
+    ck_assert_int_eq(run("--help", NULL), 0);
+    char *overview = bw_xstrdup(res.out.data);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        ck_assert_msg(strstr(overview, commands[i]), "overview lacks %s", commands[i]);
+        ck_assert_int_eq(run(commands[i], "--help", NULL), 0);
+        char *own = bw_xstrdup(res.out.data);
+        ck_assert_msg(strncmp(own, "usage: boxwright ", 17) == 0, "%s --help: %s", commands[i],
+                      own);
+        ck_assert_ptr_nonnull(strstr(own, "Exit status"));
+        ck_assert_int_eq(run("help", commands[i], NULL), 0);
+        ck_assert_str_eq(res.out.data, own);
+        free(own);
+    }
+    free(overview);
+}
+END_TEST
+
+START_TEST(test_usage_errors_exit_2)
+{
+    ck_assert_int_eq(run(NULL), 2);
+    ck_assert_int_eq(run("frobnicate", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "unknown command \"frobnicate\""));
+    ck_assert_int_eq(run("validate", NULL), 2);
+    ck_assert_int_eq(run("validate", "--bogus", "tiny", NULL), 2);
+    ck_assert_int_eq(run("keys", "--encoding", "morse", "a", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "events|qmp|linux|scancode|keysym"));
+    ck_assert_int_eq(run("render", "tiny", "--var", "nosuch=1", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "unknown variable \"nosuch\""));
+    ck_assert_int_eq(run("help", "nothing", NULL), 2);
+}
+END_TEST
+
+START_TEST(test_templates_lists_the_catalogue)
+{
+    ck_assert_int_eq(run("templates", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "NAME"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "\ntiny "));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "linux busybox 1"));
+    ck_assert_int_eq(run("templates", "--json", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "{\"name\":\"tiny\",\"os\":\"linux busybox 1\""));
+}
+END_TEST
+
+START_TEST(test_validate_accepts_tiny_and_lists_every_error_of_a_bad_file)
+{
+    ck_assert_int_eq(run("validate", "tiny", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "valid (1 answer file rendered"));
+    char *bad = bw_xasprintf("%s/definitions/wrong-types.json", BW_TEST_DATA);
+    ck_assert_int_eq(run("validate", bad, NULL), 1);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "wrong-types.json:5:18: .vm.cpus: got \"two\""));
+    ck_assert_ptr_nonnull(strstr(res.err.data, "errors in the definition"));
+    free(bad);
+    ck_assert_int_eq(run("validate", "no-such-template", NULL), 1);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "templates: "));
+    ck_assert_ptr_nonnull(strstr(res.err.data, "tiny"));
+    ck_assert_int_eq(run("validate", "/nonexistent/def.json", NULL), 1);
+}
+END_TEST
+
+START_TEST(test_render_writes_answer_files_and_the_exact_boot_command)
+{
+    char dir[] = "/tmp/bw-render-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *out = bw_xasprintf("%s/out", dir);
+    ck_assert_int_eq(run("render", "tiny", "--out", out, "--var", "HTTPIP=192.0.2.9", "--var",
+                         "HTTPPort=9123", "--var", "hostname=box1", NULL),
+                     0);
+    char *boot = bw_xasprintf("%s/boot_command.txt", out);
+    char *answer = bw_xasprintf("%s/answer.cfg", out);
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    ck_assert_int_eq(bw_buf_read_file(&b, boot), 0);
+    ck_assert_str_eq(b.data, "<esc><wait>auto url=http://192.0.2.9:9123/answer.cfg "
+                             "hostname=box1<enter>");
+    bw_buf_reset(&b);
+    ck_assert_int_eq(bw_buf_read_file(&b, answer), 0);
+    ck_assert_ptr_nonnull(strstr(b.data, "hostname=box1\n"));
+    ck_assert_ptr_nonnull(strstr(b.data, "password_hash=$6$"));
+    ck_assert_ptr_null(strstr(b.data, "password=vagrant"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, boot));
+    bw_buf_release(&b);
+    unlink(boot);
+    unlink(answer);
+    rmdir(out);
+    rmdir(dir);
+    free(boot);
+    free(answer);
+    free(out);
+}
+END_TEST
+
+START_TEST(test_inspect_shows_origins_and_never_the_password)
+{
+    ck_assert_int_eq(
+        run("inspect", "tiny", "--var", "password=s3cr3t-pw", "--var", "hostname=web1", NULL), 0);
+    ck_assert_ptr_null(strstr(res.out.data, "s3cr3t-pw"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "<sensitive>"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "hostname=web1<enter>"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "--var"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "built-in"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "vagrant box for libvirt"));
+}
+END_TEST
+
+START_TEST(test_keys_prints_one_event_per_line_in_each_encoding)
+{
+    ck_assert_int_eq(run("keys", "-e", "qmp", "A<enter>", NULL), 0);
+    ck_assert_str_eq(res.out.data,
+                     "press shift\npress a\nrelease a\nrelease shift\npress ret\nrelease ret\n");
+    ck_assert_int_eq(run("keys", "--encoding", "scancode", "<up>", NULL), 0);
+    ck_assert_str_eq(res.out.data, "press e0 48\nrelease e0 c8\n");
+    ck_assert_int_eq(run("keys", "<wait1m30s>", NULL), 0);
+    ck_assert_str_eq(res.out.data, "wait 90000ms\n");
+    ck_assert_int_eq(run("keys", "ab<entr>", NULL), 1);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "BOOT_COMMAND:1:3: unknown key <entr>"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("binary");
+    tcase_add_checked_fixture(tc, NULL, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_help_lists_every_command_and_each_has_its_own);
+    tcase_add_test(tc, test_usage_errors_exit_2);
+    tcase_add_test(tc, test_templates_lists_the_catalogue);
+    tcase_add_test(tc, test_validate_accepts_tiny_and_lists_every_error_of_a_bad_file);
+    tcase_add_test(tc, test_render_writes_answer_files_and_the_exact_boot_command);
+    tcase_add_test(tc, test_inspect_shows_origins_and_never_the_password);
+    tcase_add_test(tc, test_keys_prints_one_event_per_line_in_each_encoding);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,262 @@
+/* Definition loading: schema errors with positions, defaults, variables. */
+#include "golden.h"
+#include "../../builder/core/buf.h"
+#include "../../builder/core/definition.h"
+#include "../../builder/core/prepare.h"
+#include "../../builder/core/xmalloc.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct bw_definition *load_data(const char *name, struct bw_errors *errs)
+{
+    size_t len;
+    char *text = golden_read("definitions", name, &len);
+    struct bw_definition *def = bw_definition_load_buffer(name, ".", text, len, errs);
+    free(text);
+    return def;
+}
+
+/*
+ * Every invalid tests/data/definitions/NAME.json lists exactly the errors in
+ * NAME.err, one per line: file:line:col: path: message.
+ */
+START_TEST(test_invalid_definitions_report_every_error_with_position)
+{
+    char **names = golden_list("definitions", ".json");
+    size_t invalid = 0;
+    for (char **n = names; *n; n++) {
+        char *errfile = golden_swap_suffix(*n, ".json", ".err");
+        char *path = bw_xasprintf("%s/definitions/%s", golden_data_dir(), errfile);
+        bool expect_invalid = access(path, F_OK) == 0 || getenv("BW_REGENERATE");
+        free(path);
+        struct bw_errors errs = BW_ERRORS_INIT;
+        struct bw_definition *def = load_data(*n, &errs);
+        if (def) {
+            ck_assert_msg(!expect_invalid || strcmp(*n, "minimal.json") == 0,
+                          "%s loaded but has a .err file", *n);
+        } else {
+            invalid++;
+            struct bw_buf all = BW_BUF_INIT;
+            bw_buf_init(&all);
+            for (size_t i = 0; i < errs.n; i++) {
+                char *s = bw_error_format(&errs.v[i]);
+                bw_buf_addf(&all, "%s\n", s);
+                free(s);
+            }
+            char *msg = golden_check("definitions", errfile, all.data, all.len);
+            ck_assert_msg(msg == NULL, "%s", msg);
+            bw_buf_release(&all);
+        }
+        bw_definition_free(def);
+        bw_errors_release(&errs);
+        free(errfile);
+    }
+    ck_assert_uint_ge(invalid, 8);
+    golden_list_free(names);
+}
+END_TEST
+
+START_TEST(test_minimal_definition_gets_documented_defaults)
+{
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = load_data("minimal.json", &errs);
+    ck_assert_msg(def != NULL, "%s", errs.n ? errs.v[0].msg : "");
+    ck_assert_int_eq(def->vm.cpus, 1);
+    ck_assert_uint_eq(def->vm.memory, 1ULL << 30);
+    ck_assert_uint_eq(def->vm.disk_size, 20ULL << 30);
+    ck_assert_str_eq(def->vm.firmware, "bios");
+    ck_assert_str_eq(def->vm.disk_model, "virtio");
+    ck_assert_str_eq(def->boot.method, "keys");
+    ck_assert_uint_eq(def->boot.wait_ms, 10000);
+    ck_assert_uint_eq(def->boot.key_hold_ms, 1);
+    ck_assert_uint_eq(def->boot.key_interval_ms, 2);
+    ck_assert_int_eq(def->ssh.port, 22);
+    ck_assert_uint_eq(def->ssh.timeout_ms, 15 * 60 * 1000);
+    ck_assert_str_eq(bw_vars_get(&def->vars, "Name")->value.s, "minimal");
+    ck_assert_str_eq(bw_vars_get(&def->vars, "HTTPIP")->origin, "built-in");
+    bw_definition_free(def);
+}
+END_TEST
+
+START_TEST(test_tiny_template_is_valid_and_its_files_exist)
+{
+    char *path = bw_xasprintf("%s/tiny/definition.json", BW_TEMPLATES);
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load(path, &errs);
+    ck_assert_msg(def != NULL, "%s", errs.n ? errs.v[0].msg : "");
+    ck_assert_uint_eq(bw_definition_check_files(def, &errs), 0);
+    struct bw_rendered files = BW_RENDERED_INIT;
+    ck_assert_uint_eq(bw_prepare_answer_files(def, &files, &errs), 0);
+    ck_assert_uint_eq(files.n, 1);
+    ck_assert_ptr_nonnull(strstr(files.v[0].data.data, "hostname=tiny\n"));
+    ck_assert_ptr_null(strstr(files.v[0].data.data, "{{"));
+    bw_rendered_release(&files);
+    bw_definition_free(def);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_missing_files_are_reported_with_their_json_path)
+{
+    const char *text = "{\"name\":\"m\",\"os\":{\"family\":\"linux\"},"
+                       "\"iso\":{\"urls\":[\"x\"],\"checksum\":\"none\"},"
+                       "\"boot\":{\"command\":[\"x\"]},\"http\":{\"directory\":\"nohttp\","
+                       "\"render\":[\"a.cfg\"]},\"ssh\":{\"username\":\"u\",\"private_key\":"
+                       "\"nokey\"},\"provision\":[{\"script\":\"no.sh\"}]}";
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def =
+        bw_definition_load_buffer("m.json", "/nonexistent", text, strlen(text), &errs);
+    ck_assert_ptr_nonnull(def);
+    ck_assert_uint_eq(bw_definition_check_files(def, &errs), 4);
+    ck_assert_str_eq(errs.v[0].path, ".http.directory");
+    ck_assert_str_eq(errs.v[1].path, ".http.render[0]");
+    ck_assert_str_eq(errs.v[2].path, ".ssh.private_key");
+    ck_assert_str_eq(errs.v[3].path, ".provision[0].script");
+    ck_assert_ptr_nonnull(strstr(errs.v[3].msg, "/nonexistent/no.sh"));
+    bw_errors_release(&errs);
+    bw_definition_free(def);
+}
+END_TEST
+
+static struct bw_definition *vars_def(void)
+{
+    const char *text = "{\"name\":\"v\",\"os\":{\"family\":\"linux\"},"
+                       "\"variables\":{\"mirror\":\"a\",\"pkgs\":[\"x\"],\"lvm\":true,"
+                       "\"secret\":\"hunter2\"},\"sensitive_variables\":[\"secret\"],"
+                       "\"iso\":{\"urls\":[\"{{ user `mirror` }}/x.iso\"],\"checksum\":\"none\"},"
+                       "\"boot\":{\"command\":[\"pw={{ user `secret` }}\"]},"
+                       "\"ssh\":{\"username\":\"u\",\"password\":\"p\"}}";
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load_buffer("v.json", ".", text, strlen(text), &errs);
+    ck_assert_msg(def != NULL, "%s", errs.n ? errs.v[0].msg : "");
+    return def;
+}
+
+START_TEST(test_var_file_then_var_override_defaults_and_say_where_from)
+{
+    struct bw_definition *def = vars_def();
+    char path[] = "/tmp/bw-varfile-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *json = "{\"mirror\": \"from-file\", \"pkgs\": [\"a\", \"b\"], \"lvm\": false}";
+    ck_assert_int_eq(write(fd, json, strlen(json)), (int)strlen(json));
+    close(fd);
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_vars_apply_file(&def->vars, path, &err), 0);
+    ck_assert_str_eq(bw_vars_get(&def->vars, "mirror")->value.s, "from-file");
+    ck_assert_uint_eq(bw_vars_get(&def->vars, "pkgs")->value.n, 2);
+    ck_assert(!bw_vars_get(&def->vars, "lvm")->value.b);
+    ck_assert_ptr_nonnull(strstr(bw_vars_get(&def->vars, "mirror")->origin, "var-file"));
+    ck_assert_int_eq(bw_vars_apply_assignment(&def->vars, "mirror=cli", &err), 0);
+    ck_assert_int_eq(bw_vars_apply_assignment(&def->vars, "pkgs=p,q,r", &err), 0);
+    ck_assert_int_eq(bw_vars_apply_assignment(&def->vars, "HTTPIP=192.0.2.7", &err), 0);
+    ck_assert_str_eq(bw_vars_get(&def->vars, "mirror")->value.s, "cli");
+    ck_assert_str_eq(bw_vars_get(&def->vars, "mirror")->origin, "--var");
+    ck_assert_uint_eq(bw_vars_get(&def->vars, "pkgs")->value.n, 3);
+    ck_assert_str_eq(bw_vars_get(&def->vars, "HTTPIP")->value.s, "192.0.2.7");
+    ck_assert_int_eq(bw_vars_apply_assignment(&def->vars, "lvm=maybe", &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "true or false"));
+    ck_assert_int_eq(bw_vars_apply_assignment(&def->vars, "nosuch=1", &err), -1);
+    ck_assert_int_eq(err.code, BW_ERR_USAGE);
+    ck_assert_ptr_nonnull(strstr(err.msg, "mirror"));
+    ck_assert_int_eq(bw_vars_apply_assignment(&def->vars, "=1", &err), -1);
+    bw_error_release(&err);
+    unlink(path);
+    bw_definition_free(def);
+}
+END_TEST
+
+START_TEST(test_sensitive_values_are_masked_in_anything_shown)
+{
+    struct bw_definition *def = vars_def();
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_buf text = BW_BUF_INIT;
+    bw_buf_init(&text);
+    ck_assert_uint_eq(bw_prepare_boot_command(def, &text, NULL, &errs), 0);
+    ck_assert_str_eq(text.data, "pw=hunter2"); /* what is typed keeps the secret... */
+    char *shown = bw_vars_mask(&def->vars, text.data);
+    ck_assert_str_eq(shown, "pw=<sensitive>"); /* ...what is shown does not */
+    free(shown);
+    bw_buf_release(&text);
+    bw_definition_free(def);
+}
+END_TEST
+
+START_TEST(test_rendered_source_urls_and_checksum)
+{
+    struct bw_definition *def = vars_def();
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_strlist urls = {NULL, 0};
+    struct bw_buf sum = BW_BUF_INIT;
+    bw_buf_init(&sum);
+    ck_assert_uint_eq(bw_prepare_source(def, &urls, &sum, &errs), 0);
+    ck_assert_uint_eq(urls.n, 1);
+    ck_assert_str_eq(urls.v[0], "a/x.iso");
+    ck_assert_str_eq(sum.data, "none");
+    bw_strlist_release(&urls);
+    bw_buf_release(&sum);
+    bw_definition_free(def);
+}
+END_TEST
+
+/* The complete example in docs/definition.md must stay a valid definition. */
+START_TEST(test_documented_example_is_valid)
+{
+    char *path = bw_xasprintf("%s/../../docs/definition.md", golden_data_dir());
+    struct bw_buf doc = BW_BUF_INIT;
+    bw_buf_init(&doc);
+    ck_assert_int_eq(bw_buf_read_file(&doc, path), 0);
+    const char *start = strstr(doc.data, "```json\n");
+    ck_assert_ptr_nonnull(start);
+    start += 8;
+    const char *end = strstr(start, "```");
+    ck_assert_ptr_nonnull(end);
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def =
+        bw_definition_load_buffer("definition.md", ".", start, (size_t)(end - start), &errs);
+    char *first = errs.n ? bw_error_format(&errs.v[0]) : NULL;
+    ck_assert_msg(def != NULL, "docs example: %s", first);
+    ck_assert_str_eq(def->name, "debian-12");
+    ck_assert_uint_eq(def->n_provision, 2);
+    struct bw_key_events ev = BW_KEY_EVENTS_INIT;
+    ck_assert_uint_eq(bw_prepare_boot_command(def, NULL, &ev, &errs), 0);
+    ck_assert_uint_eq(bw_prepare_source(def, NULL, NULL, &errs), 0);
+    bw_key_events_release(&ev);
+    bw_definition_free(def);
+    bw_buf_release(&doc);
+    free(path);
+}
+END_TEST
+
+START_TEST(test_edit_distance_finds_close_keys)
+{
+    ck_assert_uint_eq(bw_edit_distance("memroy", "memory", 3), 2);
+    ck_assert_uint_eq(bw_edit_distance("cpu", "cpus", 3), 1);
+    ck_assert_uint_eq(bw_edit_distance("zzzzzz", "memory", 2), 3);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("definition");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_invalid_definitions_report_every_error_with_position);
+    tcase_add_test(tc, test_minimal_definition_gets_documented_defaults);
+    tcase_add_test(tc, test_tiny_template_is_valid_and_its_files_exist);
+    tcase_add_test(tc, test_missing_files_are_reported_with_their_json_path);
+    tcase_add_test(tc, test_var_file_then_var_override_defaults_and_say_where_from);
+    tcase_add_test(tc, test_sensitive_values_are_masked_in_anything_shown);
+    tcase_add_test(tc, test_rendered_source_urls_and_checksum);
+    tcase_add_test(tc, test_documented_example_is_valid);
+    tcase_add_test(tc, test_edit_distance_finds_close_keys);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

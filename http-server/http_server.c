@@ -1,0 +1,706 @@
+/* The embedded HTTP server on libmicrohttpd; see http_server.h. */
+#include "http_server.h"
+#include "../builder/core/buf.h"
+#include "../builder/core/xmalloc.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PATH_BYTES 4096
+#define RATE_SLOTS 64
+
+struct memfile {
+    char *name;
+    char *data;
+    size_t len;
+    char etag[48];
+    char last_modified[40];
+    time_t mtime;
+    atomic_uint fetches;
+    struct MHD_Response *full; /* built once, queued for every 200 */
+};
+
+struct counted {
+    char *name;
+    unsigned fetches;
+};
+
+struct rate_slot {
+    char client[INET6_ADDRSTRLEN];
+    time_t second;
+    unsigned count;
+};
+
+struct bw_http_server {
+    struct bw_http_config cfg;
+    char *bind;
+    char *dir_real; /* realpath of cfg.directory */
+    struct MHD_Daemon *daemon;
+    int listen_fd;
+    unsigned port;
+    struct memfile *files;
+    size_t n_files, alloc_files;
+    pthread_mutex_t lock; /* rate[] and dir_counts */
+    struct rate_slot rate[RATE_SLOTS];
+    struct counted *dir_counts;
+    size_t n_dir_counts;
+};
+
+/* Per request, from the first call of the handler to the completion callback. */
+struct req {
+    char path[512];
+    const char *method;
+    char client[INET6_ADDRSTRLEN];
+    unsigned status;
+    uint64_t bytes;
+    struct memfile *mf; /* counted on completion */
+    char *dir_name;     /* or this, for directory files */
+};
+
+static void http_date(time_t t, char *out, size_t len)
+{
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, len, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+}
+
+struct bw_http_server *bw_http_new(const struct bw_http_config *cfg)
+{
+    struct bw_http_server *s = bw_xcalloc(1, sizeof(*s));
+    s->cfg = *cfg;
+    s->bind = bw_xstrdup(cfg->bind_address ? cfg->bind_address : "127.0.0.1");
+    s->cfg.bind_address = s->bind;
+    s->cfg.directory = NULL;
+    if (cfg->directory)
+        s->dir_real = bw_xstrdup(cfg->directory); /* resolved at start */
+    if (!s->cfg.max_connections)
+        s->cfg.max_connections = 512;
+    if (!s->cfg.per_client_connections)
+        s->cfg.per_client_connections = 256;
+    if (!s->cfg.idle_timeout_s)
+        s->cfg.idle_timeout_s = 10;
+    if (!s->cfg.header_memory)
+        s->cfg.header_memory = 16 * 1024;
+    if (!s->cfg.threads) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        s->cfg.threads = n > 0 ? (unsigned)n : 1;
+    }
+    if (cfg->max_requests_per_s == 0)
+        s->cfg.max_requests_per_s = 2000;
+    s->listen_fd = -1;
+    pthread_mutex_init(&s->lock, NULL);
+    return s;
+}
+
+int bw_http_add_file(struct bw_http_server *s, const char *name, const void *data, size_t len,
+                     struct bw_error *err)
+{
+    char norm[PATH_BYTES];
+    char *raw = bw_xasprintf("/%s", name);
+    const char *why = NULL;
+    int rc = bw_http_normalize_path(raw, norm, sizeof(norm), &why);
+    free(raw);
+    if (rc < 0 || !norm[0]) {
+        bw_error_set(err, BW_ERR_USAGE, "cannot serve \"%s\": %s", name,
+                     why ? why : "an empty name");
+        return -1;
+    }
+    BW_GROW(s->files, s->alloc_files, s->n_files + 1);
+    struct memfile *f = &s->files[s->n_files++];
+    memset(f, 0, sizeof(*f));
+    f->name = bw_xstrdup(norm);
+    f->data = bw_xmalloc(len + 1);
+    if (len)
+        memcpy(f->data, data, len);
+    f->len = len;
+    f->mtime = time(NULL);
+    /* FNV-1a of the bytes: changes when the rendered file changes. */
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)f->data[i]) * 1099511628211ULL;
+    snprintf(f->etag, sizeof(f->etag), "\"%zx-%016llx\"", len, (unsigned long long)h);
+    http_date(f->mtime, f->last_modified, sizeof(f->last_modified));
+    return 0;
+}
+
+static struct memfile *find_memfile(struct bw_http_server *s, const char *name)
+{
+    for (size_t i = 0; i < s->n_files; i++)
+        if (strcmp(s->files[i].name, name) == 0)
+            return &s->files[i];
+    return NULL;
+}
+
+static bool rate_exceeded(struct bw_http_server *s, const char *client)
+{
+    time_t now = time(NULL);
+    bool over = false;
+    pthread_mutex_lock(&s->lock);
+    struct rate_slot *slot = NULL, *oldest = &s->rate[0];
+    for (size_t i = 0; i < RATE_SLOTS && !slot; i++) {
+        if (strcmp(s->rate[i].client, client) == 0)
+            slot = &s->rate[i];
+        else if (s->rate[i].second < oldest->second)
+            oldest = &s->rate[i];
+    }
+    if (!slot) {
+        slot = oldest;
+        snprintf(slot->client, sizeof(slot->client), "%s", client);
+        slot->count = 0;
+        slot->second = now;
+    }
+    if (slot->second != now) {
+        slot->second = now;
+        slot->count = 0;
+    }
+    over = ++slot->count > s->cfg.max_requests_per_s;
+    pthread_mutex_unlock(&s->lock);
+    return over;
+}
+
+static void count_dir_fetch(struct bw_http_server *s, const char *name)
+{
+    pthread_mutex_lock(&s->lock);
+    for (size_t i = 0; i < s->n_dir_counts; i++)
+        if (strcmp(s->dir_counts[i].name, name) == 0) {
+            s->dir_counts[i].fetches++;
+            pthread_mutex_unlock(&s->lock);
+            return;
+        }
+    s->dir_counts = bw_xrealloc(s->dir_counts, (s->n_dir_counts + 1) * sizeof(*s->dir_counts));
+    s->dir_counts[s->n_dir_counts].name = bw_xstrdup(name);
+    s->dir_counts[s->n_dir_counts++].fetches = 1;
+    pthread_mutex_unlock(&s->lock);
+}
+
+unsigned bw_http_fetches(const struct bw_http_server *s, const char *name)
+{
+    struct bw_http_server *m = (struct bw_http_server *)s;
+    for (size_t i = 0; i < s->n_files; i++)
+        if (strcmp(s->files[i].name, name) == 0)
+            return atomic_load(&m->files[i].fetches);
+    unsigned n = 0;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < s->n_dir_counts; i++)
+        if (strcmp(s->dir_counts[i].name, name) == 0)
+            n = s->dir_counts[i].fetches;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result queue_text(struct MHD_Connection *c, struct req *r, unsigned status,
+                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result queue_text(struct MHD_Connection *c, struct req *r, unsigned status,
+                                  const char *fmt, ...)
+{
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    va_list ap;
+    va_start(ap, fmt);
+    bw_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    size_t len = b.len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, bw_buf_detach(&b), MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+    r->status = status;
+    r->bytes = strcmp(r->method, "HEAD") == 0 ? 0 : len;
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/*
+ * Reads a Range header for a body of `size` bytes. Returns 0 to send the
+ * whole body (no header, a malformed one, or several ranges: RFC 9110 lets a
+ * server ignore those), 1 for a satisfiable single range, -1 for 416.
+ */
+static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *len)
+{
+    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
+        return 0;
+    const char *p = h + 6;
+    char *end;
+    if (*p == '-') {
+        errno = 0;
+        unsigned long long suffix = strtoull(p + 1, &end, 10);
+        if (end == p + 1 || *end || errno)
+            return 0;
+        if (suffix == 0)
+            return -1;
+        *len = suffix < size ? suffix : size;
+        *start = size - *len;
+        return size ? 1 : -1;
+    }
+    if (*p < '0' || *p > '9')
+        return 0;
+    errno = 0;
+    unsigned long long a = strtoull(p, &end, 10);
+    if (*end != '-' || errno)
+        return 0;
+    const char *q = end + 1;
+    unsigned long long b = size ? size - 1 : 0;
+    if (*q) {
+        if (*q < '0' || *q > '9')
+            return 0;
+        b = strtoull(q, &end, 10);
+        if (*end || errno || b < a)
+            return 0;
+        if (b >= size)
+            b = size - 1;
+    }
+    if (a >= size)
+        return -1;
+    *start = a;
+    *len = b - a + 1;
+    return 1;
+}
+
+static bool not_modified(struct MHD_Connection *c, const char *etag, time_t mtime)
+{
+    const char *inm =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (inm)
+        return strstr(inm, etag) != NULL || strcmp(inm, "*") == 0;
+    const char *ims =
+        MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
+    if (ims) {
+        struct tm tm;
+        memset(&tm, 0, sizeof(tm));
+        const char *end = strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        if (end && !*end)
+            return timegm(&tm) >= mtime;
+    }
+    return false;
+}
+
+static void add_file_headers(struct MHD_Response *resp, const char *name, const char *etag,
+                             const char *last_modified)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, bw_http_content_type(name));
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_LAST_MODIFIED, last_modified);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+}
+
+/* Sends a body of `size` bytes from memory (data) or from fd, honouring conditionals and Range. */
+static enum MHD_Result send_body(struct MHD_Connection *c, struct req *r, const char *name,
+                                 const char *data, int fd, uint64_t size, const char *etag,
+                                 const char *last_modified, time_t mtime,
+                                 struct MHD_Response *cached_full)
+{
+    bool head = strcmp(r->method, "HEAD") == 0;
+    if (not_modified(c, etag, mtime)) {
+        if (fd >= 0)
+            close(fd);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
+        r->status = MHD_HTTP_NOT_MODIFIED;
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NOT_MODIFIED, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    uint64_t start = 0, len = size;
+    int range = parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE),
+                            size, &start, &len);
+    if (range < 0) {
+        if (fd >= 0)
+            close(fd);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        char cr[64];
+        snprintf(cr, sizeof(cr), "bytes */%llu", (unsigned long long)size);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+        r->status = MHD_HTTP_RANGE_NOT_SATISFIABLE;
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_RANGE_NOT_SATISFIABLE, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    unsigned status = range ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK;
+    struct MHD_Response *resp;
+    if (!range && cached_full) {
+        resp = cached_full; /* queued, not destroyed: the server keeps it */
+        r->status = status;
+        r->bytes = head ? 0 : len;
+        return MHD_queue_response(c, status, resp);
+    }
+    if (fd >= 0)
+        resp = MHD_create_response_from_fd_at_offset64(len, fd, start);
+    else
+        resp = MHD_create_response_from_buffer(len, (void *)(data + start), MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        if (fd >= 0)
+            close(fd);
+        return MHD_NO;
+    }
+    add_file_headers(resp, name, etag, last_modified);
+    if (range) {
+        char cr[96];
+        snprintf(cr, sizeof(cr), "bytes %llu-%llu/%llu", (unsigned long long)start,
+                 (unsigned long long)(start + len - 1), (unsigned long long)size);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_RANGE, cr);
+    }
+    r->status = status;
+    r->bytes = head ? 0 : len;
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void html_escape(struct bw_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<':
+            bw_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            bw_buf_adds(b, "&gt;");
+            break;
+        case '&':
+            bw_buf_adds(b, "&amp;");
+            break;
+        case '"':
+            bw_buf_adds(b, "&quot;");
+            break;
+        default:
+            bw_buf_addc(b, *s);
+        }
+    }
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static enum MHD_Result send_listing(struct MHD_Connection *c, struct req *r, const char *full,
+                                    const char *rel)
+{
+    DIR *d = opendir(full);
+    if (!d)
+        return queue_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
+    char **names = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        names = bw_xrealloc(names, (n + 1) * sizeof(char *));
+        names[n++] = bw_xstrdup(de->d_name);
+    }
+    closedir(d);
+    qsort(names, n, sizeof(char *), by_name);
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_adds(&b, "<!DOCTYPE html>\n<html><body><h1>/");
+    html_escape(&b, rel);
+    bw_buf_adds(&b, "</h1>\n<ul>\n");
+    for (size_t i = 0; i < n; i++) {
+        bw_buf_adds(&b, "<li><a href=\"");
+        html_escape(&b, names[i]);
+        bw_buf_adds(&b, "\">");
+        html_escape(&b, names[i]);
+        bw_buf_adds(&b, "</a></li>\n");
+        free(names[i]);
+    }
+    free(names);
+    bw_buf_adds(&b, "</ul></body></html>\n");
+    size_t len = b.len;
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, bw_buf_detach(&b), MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+    r->status = MHD_HTTP_OK;
+    r->bytes = strcmp(r->method, "HEAD") == 0 ? 0 : len;
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result serve_directory(struct bw_http_server *s, struct MHD_Connection *c,
+                                       struct req *r, const char *rel)
+{
+    char *joined = bw_xasprintf("%s/%s", s->dir_real, rel);
+    char real[PATH_MAX];
+    enum MHD_Result ret;
+    if (!realpath(joined, real)) {
+        ret = queue_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
+        goto out;
+    }
+    /* Symlinks may point anywhere; only what resolves inside the root is served. */
+    size_t rl = strlen(s->dir_real);
+    if (strncmp(real, s->dir_real, rl) != 0 || (real[rl] != '/' && real[rl] != '\0')) {
+        ret = queue_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden: outside the served directory\n");
+        goto out;
+    }
+    int fd = open(real, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        if (fd >= 0)
+            close(fd);
+        ret = queue_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        if (s->cfg.listing)
+            ret = send_listing(c, r, real, rel);
+        else
+            ret = queue_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden: directory listing is off\n");
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        ret = queue_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden: not a regular file\n");
+        goto out;
+    }
+    char etag[64], lm[40];
+    snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
+             (unsigned long long)st.st_mtime);
+    http_date(st.st_mtime, lm, sizeof(lm));
+    r->dir_name = bw_xstrdup(rel);
+    ret = send_body(c, r, rel, NULL, fd, (uint64_t)st.st_size, etag, lm, st.st_mtime, NULL);
+out:
+    free(joined);
+    return ret;
+}
+
+/* ---- the libmicrohttpd callbacks ---- */
+
+static void client_of(struct MHD_Connection *c, char *out, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    snprintf(out, len, "?");
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)len);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)len);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    struct bw_http_server *s = cls;
+    (void)version, (void)upload_data;
+    if (*con_cls) {
+        /* A body we do not want (only GET/HEAD are served): drop it. */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    struct req *r = bw_xcalloc(1, sizeof(*r));
+    *con_cls = r;
+    snprintf(r->path, sizeof(r->path), "%s", url);
+    r->method = strcmp(method, "HEAD") == 0 ? "HEAD" : strcmp(method, "GET") == 0 ? "GET" : "OTHER";
+    client_of(c, r->client, sizeof(r->client));
+    if (strcmp(r->method, "OTHER") == 0)
+        return queue_text(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are served\n");
+    if (rate_exceeded(s, r->client))
+        return queue_text(c, r, MHD_HTTP_TOO_MANY_REQUESTS, "too many requests\n");
+    char rel[PATH_BYTES];
+    const char *why = NULL;
+    if (bw_http_normalize_path(url, rel, sizeof(rel), &why) < 0)
+        return queue_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden: %s\n", why);
+    struct memfile *mf = find_memfile(s, rel);
+    if (mf) {
+        r->mf = mf;
+        return send_body(c, r, mf->name, mf->data, -1, mf->len, mf->etag, mf->last_modified,
+                         mf->mtime, mf->full);
+    }
+    if (s->dir_real)
+        return serve_directory(s, c, r, rel);
+    return queue_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct bw_http_server *s = cls;
+    struct req *r = *con_cls;
+    (void)c;
+    if (!r)
+        return;
+    bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    if (ok && (r->status == MHD_HTTP_OK || r->status == MHD_HTTP_PARTIAL_CONTENT)) {
+        if (r->mf)
+            atomic_fetch_add(&r->mf->fetches, 1);
+        else if (r->dir_name)
+            count_dir_fetch(s, r->dir_name);
+    }
+    if (s->cfg.on_event && r->status) {
+        struct bw_http_event ev = {{0, 0},    r->client,         r->method, r->path,
+                                   r->status, ok ? r->bytes : 0, ok};
+        clock_gettime(CLOCK_REALTIME, &ev.when);
+        s->cfg.on_event(&ev, s->cfg.ud);
+    }
+    free(r->dir_name);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* The request target reaches us undecoded; bw_http_normalize_path decodes it once, safely. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls, (void)c;
+    return strlen(s);
+}
+
+/* ---- start and stop ---- */
+
+static int listen_on(struct bw_http_server *s, unsigned port, struct bw_error *err)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t sl;
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, s->bind, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        sl = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, s->bind, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        sl = sizeof(*v6);
+    } else {
+        bw_error_set(err, BW_ERR_USAGE,
+                     "bind address \"%s\": expected an IPv4 or IPv6 address such as 127.0.0.1",
+                     s->bind);
+        return -2;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        bw_error_set(err, BW_ERR_NETWORK, "socket: %s", strerror(errno));
+        return -2;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE || e == EACCES)
+            return -1; /* try the next port */
+        bw_error_set(err, BW_ERR_NETWORK, "cannot listen on %s:%u: %s", s->bind, port, strerror(e));
+        return -2;
+    }
+    return fd;
+}
+
+int bw_http_bind(struct bw_http_server *s, struct bw_error *err)
+{
+    if (s->listen_fd >= 0)
+        return 0;
+    unsigned lo = s->cfg.port_min, hi = s->cfg.port_max < lo ? lo : s->cfg.port_max;
+    int fd = -1;
+    for (unsigned p = lo; p <= hi && fd < 0; p++) {
+        fd = listen_on(s, p, err);
+        if (fd == -2)
+            return -1;
+        if (fd >= 0)
+            s->port = p;
+    }
+    if (fd < 0) {
+        bw_error_set(err, BW_ERR_NETWORK,
+                     "no free port on %s in %u-%u: every one is in use (choose another range "
+                     "with --port MIN-MAX)",
+                     s->bind, lo, hi);
+        return -1;
+    }
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+        s->port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                                : ((struct sockaddr_in6 *)&ss)->sin6_port);
+    s->listen_fd = fd;
+    return 0;
+}
+
+int bw_http_start(struct bw_http_server *s, struct bw_error *err)
+{
+    if (s->dir_real) {
+        char real[PATH_MAX];
+        struct stat st;
+        if (!realpath(s->dir_real, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            bw_error_at(err, BW_ERR_IO, s->dir_real, NULL, 0, 0, "cannot serve this directory: %s",
+                        errno ? strerror(errno) : "not a directory");
+            return -1;
+        }
+        free(s->dir_real);
+        s->dir_real = bw_xstrdup(real);
+    }
+    if (bw_http_bind(s, err) < 0)
+        return -1;
+    int fd = s->listen_fd;
+    for (size_t i = 0; i < s->n_files; i++) {
+        struct memfile *f = &s->files[i];
+        f->full = MHD_create_response_from_buffer(f->len, f->data, MHD_RESPMEM_PERSISTENT);
+        add_file_headers(f->full, f->name, f->etag, f->last_modified);
+    }
+    s->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, s,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
+        MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        s->cfg.per_client_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.idle_timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.header_memory, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL, MHD_OPTION_END);
+    if (!s->daemon) {
+        close(fd);
+        s->listen_fd = -1;
+        bw_error_set(err, BW_ERR_NETWORK, "cannot start the HTTP server on %s:%u", s->bind,
+                     s->port);
+        return -1;
+    }
+    s->listen_fd = -1; /* the daemon owns it now and closes it in MHD_stop_daemon() */
+    return 0;
+}
+
+unsigned bw_http_port(const struct bw_http_server *s)
+{
+    return s->port;
+}
+
+void bw_http_stop(struct bw_http_server *s)
+{
+    if (!s)
+        return;
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    for (size_t i = 0; i < s->n_files; i++) {
+        if (s->files[i].full)
+            MHD_destroy_response(s->files[i].full);
+        free(s->files[i].name);
+        free(s->files[i].data);
+    }
+    free(s->files);
+    for (size_t i = 0; i < s->n_dir_counts; i++)
+        free(s->dir_counts[i].name);
+    free(s->dir_counts);
+    pthread_mutex_destroy(&s->lock);
+    free(s->bind);
+    free(s->dir_real);
+    free(s);
+}

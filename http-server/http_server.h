@@ -1,0 +1,101 @@
+/*
+ * http_server - the embedded HTTP server that hands answer files to an
+ * installing guest (libmicrohttpd underneath).
+ *
+ * It serves two things, GET and HEAD only:
+ *   - an in-memory set of files (rendered answer files), added before start;
+ *   - optionally one directory, read-only, nothing outside it reachable.
+ * In-memory files win over the directory for the same path.
+ *
+ * Responses carry Content-Length, Content-Type (from the extension),
+ * Last-Modified and ETag, honour If-None-Match/If-Modified-Since (304), and a
+ * single byte range (206, or 416 when unsatisfiable). Directory files go out
+ * with sendfile (no copy through user space). Path handling is strict (see
+ * bw_http_normalize_path): `..`, encoded traversal, NUL, backslashes and
+ * symlinks that leave the directory are refused; directories are listed only
+ * when asked.
+ *
+ * Limits keep a stuck or hostile client from blocking the guest: request
+ * header memory, connections in all and per client address, an idle timeout,
+ * and a per-client request rate. Every finished request becomes a struct
+ * bw_http_event handed to the caller's callback (from a server thread; the
+ * callback must be thread-safe and quick).
+ *
+ * The server owns copies of everything it is given. bw_http_stop() stops the
+ * threads, closes the socket and frees all; it accepts NULL.
+ */
+#ifndef BW_HTTP_SERVER_H
+#define BW_HTTP_SERVER_H
+
+#include "../builder/core/error.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct bw_http_event {
+    struct timespec when; /* request finished (CLOCK_REALTIME) */
+    const char *client;   /* "127.0.0.1" */
+    const char *method;   /* "GET" */
+    const char *path;     /* as requested (raw, truncated to 512 bytes) */
+    unsigned status;      /* 200, 206, 304, 404, ... */
+    uint64_t bytes;       /* body bytes the response carried */
+    bool completed;       /* false if the client went away before the end */
+};
+
+typedef void (*bw_http_event_fn)(const struct bw_http_event *ev, void *ud);
+
+struct bw_http_config {
+    const char *bind_address;        /* default "127.0.0.1" */
+    unsigned port_min;               /* first port to try; 0 = let the kernel pick */
+    unsigned port_max;               /* last port to try (>= port_min) */
+    const char *directory;           /* served read-only, or NULL */
+    bool listing;                    /* list directories (off by default) */
+    unsigned threads;                /* 0 = number of CPUs */
+    unsigned max_connections;        /* 0 = 512 */
+    unsigned per_client_connections; /* 0 = 64 */
+    unsigned idle_timeout_s;         /* 0 = 10 */
+    unsigned max_requests_per_s;     /* per client address; 0 = 2000 */
+    size_t header_memory;            /* per connection; 0 = 16 KiB */
+    bw_http_event_fn on_event;       /* may be NULL */
+    void *ud;
+};
+
+struct bw_http_server;
+
+/* Creates a server with no files; nothing listens until bw_http_start(). */
+struct bw_http_server *bw_http_new(const struct bw_http_config *cfg);
+/* Adds (copies) a file served at /name. Returns 0, or -1 for a name the path rules refuse. */
+int bw_http_add_file(struct bw_http_server *s, const char *name, const void *data, size_t len,
+                     struct bw_error *err);
+/*
+ * Binds the first free port in [port_min, port_max] without serving yet, so
+ * the port can go into rendered files before they are added. Returns 0 or -1
+ * (see bw_http_start). Optional: bw_http_start() binds if this was not called.
+ */
+int bw_http_bind(struct bw_http_server *s, struct bw_error *err);
+/*
+ * Binds (unless bound) the first free port in [port_min, port_max] and starts serving.
+ * Returns 0, or -1 with BW_ERR_NETWORK (every port taken, bad address) or
+ * BW_ERR_IO (directory unusable).
+ */
+int bw_http_start(struct bw_http_server *s, struct bw_error *err);
+/* The bound port (after start). */
+unsigned bw_http_port(const struct bw_http_server *s);
+/* How many times /name was served completely with 200 or 206. */
+unsigned bw_http_fetches(const struct bw_http_server *s, const char *name);
+void bw_http_stop(struct bw_http_server *s);
+
+/*
+ * Turns the raw request target into a relative path below the served root:
+ * strips the query, decodes %XX, collapses "//" and "/./", and refuses
+ * (returns -1 with a reason) "..", NUL, backslashes, control bytes and bad
+ * escapes. "/" and "" give "". `out` gets at most outlen-1 bytes.
+ */
+int bw_http_normalize_path(const char *raw, char *out, size_t outlen, const char **reason);
+
+/* The Content-Type for a file name, from a table of extensions. */
+const char *bw_http_content_type(const char *name);
+
+#endif

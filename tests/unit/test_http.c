@@ -1,0 +1,603 @@
+/* The embedded HTTP server against real clients: libcurl, raw sockets and the curl program. */
+#include "golden.h"
+#include "http_server.h"
+#include "../../builder/core/spawn.h"
+#include "../../builder/core/xmalloc.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char root[96], top[64];
+static struct bw_http_server *srv;
+static unsigned port;
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned ev_count, ev_last_status;
+static char ev_last_path[256];
+static uint64_t ev_last_bytes;
+
+static const char answer[] = "d-i passwd/username string vagrant\n";
+#define BIG_SIZE (4u << 20)
+
+static void on_event(const struct bw_http_event *ev, void *ud)
+{
+    (void)ud;
+    pthread_mutex_lock(&ev_lock);
+    ev_count++;
+    ev_last_status = ev->status;
+    ev_last_bytes = ev->bytes;
+    snprintf(ev_last_path, sizeof(ev_last_path), "%s", ev->path);
+    pthread_mutex_unlock(&ev_lock);
+}
+
+static void write_file(const char *path, const char *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+    fclose(f);
+}
+
+/*
+ * top/
+ *   secret/flag.txt          outside the root: must never be served
+ *   www/                     the served root
+ *     a.txt big.bin sub/x.json
+ *     secret-link -> ../secret, flag-link -> ../secret/flag.txt, abs-link -> top/secret/flag.txt
+ *     etc-link -> /etc, sub/up-link -> ../../secret, inside-link -> a.txt (allowed)
+ */
+static void setup(void)
+{
+    snprintf(top, sizeof(top), "/tmp/bw-http-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(top));
+    char *p = bw_xasprintf("%s/secret", top);
+    mkdir(p, 0755);
+    free(p);
+    p = bw_xasprintf("%s/secret/flag.txt", top);
+    write_file(p, "TOPSECRET\n", 10);
+    char *abs_flag = p;
+    snprintf(root, sizeof(root), "%s/www", top);
+    mkdir(root, 0755);
+    p = bw_xasprintf("%s/sub", root);
+    mkdir(p, 0755);
+    free(p);
+    p = bw_xasprintf("%s/a.txt", root);
+    write_file(p, "hello\n", 6);
+    free(p);
+    p = bw_xasprintf("%s/sub/x.json", root);
+    write_file(p, "{\"a\":1}\n", 8);
+    free(p);
+    char *big = bw_xmalloc(BIG_SIZE);
+    for (size_t i = 0; i < BIG_SIZE; i++)
+        big[i] = (char)(i * 7 + (i >> 12));
+    p = bw_xasprintf("%s/big.bin", root);
+    write_file(p, big, BIG_SIZE);
+    free(p);
+    free(big);
+    static const struct {
+        const char *target, *name;
+    } links[] = {{"../secret", "secret-link"},
+                 {"../secret/flag.txt", "flag-link"},
+                 {"/etc", "etc-link"},
+                 {"../../secret", "sub/up-link"},
+                 {"a.txt", "inside-link"}};
+    for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+        p = bw_xasprintf("%s/%s", root, links[i].name);
+        ck_assert_int_eq(symlink(links[i].target, p), 0);
+        free(p);
+    }
+    p = bw_xasprintf("%s/abs-link", root);
+    ck_assert_int_eq(symlink(abs_flag, p), 0);
+    free(p);
+    free(abs_flag);
+
+    struct bw_http_config cfg = {0};
+    cfg.port_min = 0; /* the kernel picks */
+    cfg.directory = root;
+    cfg.on_event = on_event;
+    cfg.max_requests_per_s = 100000;
+    srv = bw_http_new(&cfg);
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_http_add_file(srv, "preseed.cfg", answer, strlen(answer), &err), 0);
+    ck_assert_int_eq(bw_http_add_file(srv, "debian/meta.json", "{}", 2, &err), 0);
+    ck_assert_int_eq(bw_http_start(srv, &err), 0);
+    port = bw_http_port(srv);
+    ck_assert_uint_gt(port, 0);
+    ev_count = 0;
+}
+
+static void teardown(void)
+{
+    bw_http_stop(srv);
+    srv = NULL;
+    char *argv[] = {"rm", "-rf", top, NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
+    bw_spawn_result_release(&res);
+    bw_error_release(&err);
+}
+
+struct reply {
+    long status;
+    struct bw_buf body;
+    struct bw_buf headers;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *ud)
+{
+    bw_buf_add(ud, p, size * n);
+    return size * n;
+}
+
+/* GET (or HEAD) path with extra headers (NULL-terminated). Caller releases r. */
+static void fetch(const char *method, const char *path, struct reply *r, ...)
+{
+    memset(r, 0, sizeof(*r));
+    bw_buf_init(&r->body);
+    bw_buf_init(&r->headers);
+    CURL *c = curl_easy_init();
+    char *url = bw_xasprintf("http://127.0.0.1:%u%s", port, path);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    else if (strcmp(method, "GET") != 0)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    struct curl_slist *hdrs = NULL;
+    va_list ap;
+    va_start(ap, r);
+    for (const char *h = va_arg(ap, const char *); h; h = va_arg(ap, const char *))
+        hdrs = curl_slist_append(hdrs, h);
+    va_end(ap);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(c);
+    ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    free(url);
+}
+
+static void reply_release(struct reply *r)
+{
+    bw_buf_release(&r->body);
+    bw_buf_release(&r->headers);
+}
+
+/* Value of header `name` (case-insensitive) or "" ; static buffer. */
+static const char *header(const struct reply *r, const char *name)
+{
+    static char val[256];
+    val[0] = '\0';
+    size_t nl = strlen(name);
+    for (const char *p = r->headers.data; p && *p;) {
+        const char *e = strstr(p, "\r\n");
+        if (!e)
+            break;
+        if ((size_t)(e - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(val, sizeof(val), "%.*s", (int)(e - v), v);
+        }
+        p = e + 2;
+    }
+    return val;
+}
+
+START_TEST(test_answer_file_served_with_length_type_etag_and_date)
+{
+    struct reply r;
+    fetch("GET", "/preseed.cfg", &r, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body.data, answer);
+    char len[32];
+    snprintf(len, sizeof(len), "%zu", strlen(answer));
+    ck_assert_str_eq(header(&r, "Content-Length"), len);
+    ck_assert_str_eq(header(&r, "Content-Type"), "text/plain; charset=utf-8");
+    ck_assert_int_eq(header(&r, "ETag")[0], '"');
+    ck_assert_ptr_nonnull(strstr(header(&r, "Last-Modified"), " GMT"));
+    ck_assert_str_eq(header(&r, "Accept-Ranges"), "bytes");
+    reply_release(&r);
+    fetch("GET", "/debian/meta.json", &r, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(header(&r, "Content-Type"), "application/json");
+    reply_release(&r);
+    fetch("GET", "/sub/x.json", &r, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(header(&r, "Content-Type"), "application/json");
+    ck_assert_str_eq(r.body.data, "{\"a\":1}\n");
+    reply_release(&r);
+}
+END_TEST
+
+START_TEST(test_head_has_headers_and_no_body)
+{
+    struct reply r;
+    fetch("HEAD", "/big.bin", &r, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body.len, 0);
+    char len[32];
+    snprintf(len, sizeof(len), "%u", BIG_SIZE);
+    ck_assert_str_eq(header(&r, "Content-Length"), len);
+    reply_release(&r);
+}
+END_TEST
+
+START_TEST(test_conditional_requests_get_304)
+{
+    struct reply r;
+    fetch("GET", "/preseed.cfg", &r, NULL);
+    char *inm = bw_xasprintf("If-None-Match: %s", header(&r, "ETag"));
+    char *ims = bw_xasprintf("If-Modified-Since: %s", header(&r, "Last-Modified"));
+    reply_release(&r);
+    fetch("GET", "/preseed.cfg", &r, inm, NULL);
+    ck_assert_int_eq(r.status, 304);
+    ck_assert_uint_eq(r.body.len, 0);
+    reply_release(&r);
+    fetch("GET", "/preseed.cfg", &r, ims, NULL);
+    ck_assert_int_eq(r.status, 304);
+    reply_release(&r);
+    fetch("GET", "/preseed.cfg", &r, "If-None-Match: \"other\"", NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_release(&r);
+    free(inm);
+    free(ims);
+}
+END_TEST
+
+START_TEST(test_single_ranges_give_206_and_bad_ones_416)
+{
+    struct reply r;
+    fetch("GET", "/big.bin", &r, "Range: bytes=1000-1999", NULL);
+    ck_assert_int_eq(r.status, 206);
+    ck_assert_uint_eq(r.body.len, 1000);
+    char cr[64];
+    snprintf(cr, sizeof(cr), "bytes 1000-1999/%u", BIG_SIZE);
+    ck_assert_str_eq(header(&r, "Content-Range"), cr);
+    for (size_t i = 0; i < 1000; i++)
+        ck_assert_int_eq(r.body.data[i], (char)((i + 1000) * 7 + ((i + 1000) >> 12)));
+    reply_release(&r);
+    fetch("GET", "/big.bin", &r, "Range: bytes=-10", NULL);
+    ck_assert_int_eq(r.status, 206);
+    ck_assert_uint_eq(r.body.len, 10);
+    reply_release(&r);
+    fetch("GET", "/preseed.cfg", &r, "Range: bytes=4-", NULL);
+    ck_assert_int_eq(r.status, 206);
+    ck_assert_str_eq(r.body.data, answer + 4);
+    reply_release(&r);
+    fetch("GET", "/a.txt", &r, "Range: bytes=6-", NULL);
+    ck_assert_int_eq(r.status, 416);
+    ck_assert_str_eq(header(&r, "Content-Range"), "bytes */6");
+    reply_release(&r);
+    fetch("GET", "/a.txt", &r, "Range: bytes=0-0,2-3", NULL); /* several ranges: whole body */
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body.data, "hello\n");
+    reply_release(&r);
+}
+END_TEST
+
+START_TEST(test_missing_files_404_and_other_methods_405)
+{
+    struct reply r;
+    fetch("GET", "/nope.cfg", &r, NULL);
+    ck_assert_int_eq(r.status, 404);
+    reply_release(&r);
+    fetch("POST", "/preseed.cfg", &r, NULL);
+    ck_assert_int_eq(r.status, 405);
+    ck_assert_str_eq(header(&r, "Allow"), "GET, HEAD");
+    reply_release(&r);
+    fetch("GET", "/inside-link", &r, NULL); /* a symlink that stays inside is fine */
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body.data, "hello\n");
+    reply_release(&r);
+}
+END_TEST
+
+/* Sends one raw request; returns the status code and fills body (headers stripped). */
+static int raw_request(const char *target, struct bw_buf *body)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    char *req = bw_xasprintf("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", target);
+    ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    free(req);
+    struct bw_buf all = BW_BUF_INIT;
+    bw_buf_init(&all);
+    char chunk[4096];
+    ssize_t n;
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+        bw_buf_add(&all, chunk, (size_t)n);
+    close(fd);
+    int status = 0;
+    if (all.len > 12)
+        status = atoi(all.data + 9);
+    const char *b = strstr(all.data, "\r\n\r\n");
+    bw_buf_adds(body, b ? b + 4 : "");
+    bw_buf_release(&all);
+    return status;
+}
+
+START_TEST(test_traversal_corpus_is_refused)
+{
+    size_t len;
+    char *text = golden_read("http", "traversal.txt", &len);
+    size_t tried = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (!*line || line[0] == '#')
+            continue;
+        struct bw_buf body = BW_BUF_INIT;
+        bw_buf_init(&body);
+        int status = raw_request(line, &body);
+        ck_assert_msg(status >= 400 && status < 500, "%s: status %d", line, status);
+        ck_assert_msg(!strstr(body.data, "TOPSECRET") && !strstr(body.data, "root:"),
+                      "%s leaked a file outside the root", line);
+        bw_buf_release(&body);
+        tried++;
+    }
+    ck_assert_uint_ge(tried, 50);
+    free(text);
+}
+END_TEST
+
+START_TEST(test_normal_request_succeeds_during_a_flood_of_idle_and_slow_connections)
+{
+    enum { FLOOD = 200 };
+    int fds[FLOOD];
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < FLOOD; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        ck_assert_int_eq(connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)), 0);
+        if (i % 2) /* half send a request line and never finish the headers */
+            ck_assert_int_gt(write(fds[i], "GET /big.bin HTTP/1.1\r\nHost: x\r\n", 32), 0);
+    }
+    usleep(100 * 1000);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct reply r;
+    fetch("GET", "/preseed.cfg", &r, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body.data, answer);
+    ck_assert_msg(secs < 1.0, "took %.3f s", secs);
+    reply_release(&r);
+    for (int i = 0; i < FLOOD; i++)
+        close(fds[i]);
+}
+END_TEST
+
+START_TEST(test_busy_port_range_is_an_error_that_names_it)
+{
+    struct bw_http_config cfg = {0};
+    cfg.port_min = port;
+    cfg.port_max = port; /* the fixture's server holds it */
+    struct bw_http_server *other = bw_http_new(&cfg);
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_http_start(other, &err), -1);
+    ck_assert_int_eq(err.code, BW_ERR_NETWORK);
+    char range[32];
+    snprintf(range, sizeof(range), "%u-%u", port, port);
+    ck_assert_msg(strstr(err.msg, range) && strstr(err.msg, "no free port"), "%s", err.msg);
+    bw_http_stop(other);
+    /* A range with a free port after the busy one works. */
+    cfg.port_max = port + 50 > 65535 ? 65535 : port + 50;
+    other = bw_http_new(&cfg);
+    ck_assert_int_eq(bw_http_start(other, &err), 0);
+    ck_assert_uint_gt(bw_http_port(other), port);
+    bw_http_stop(other);
+    cfg.bind_address = "not-an-address";
+    other = bw_http_new(&cfg);
+    ck_assert_int_eq(bw_http_start(other, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "not-an-address"));
+    bw_http_stop(other);
+    bw_error_release(&err);
+}
+END_TEST
+
+START_TEST(test_each_request_is_an_event_and_fetches_are_counted)
+{
+    struct reply r;
+    ck_assert_uint_eq(bw_http_fetches(srv, "preseed.cfg"), 0);
+    fetch("GET", "/preseed.cfg", &r, NULL);
+    reply_release(&r);
+    fetch("GET", "/sub/x.json", &r, NULL);
+    reply_release(&r);
+    fetch("GET", "/nope", &r, NULL);
+    reply_release(&r);
+    usleep(50 * 1000); /* completion runs after the last byte is handed to the kernel */
+    ck_assert_uint_eq(bw_http_fetches(srv, "preseed.cfg"), 1);
+    ck_assert_uint_eq(bw_http_fetches(srv, "sub/x.json"), 1);
+    ck_assert_uint_eq(bw_http_fetches(srv, "nope"), 0);
+    pthread_mutex_lock(&ev_lock);
+    ck_assert_uint_eq(ev_count, 3);
+    ck_assert_uint_eq(ev_last_status, 404);
+    ck_assert_str_eq(ev_last_path, "/nope");
+    pthread_mutex_unlock(&ev_lock);
+}
+END_TEST
+
+START_TEST(test_rate_limit_answers_429)
+{
+    struct bw_http_config cfg = {0};
+    cfg.max_requests_per_s = 3;
+    struct bw_http_server *s = bw_http_new(&cfg);
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_http_add_file(s, "a", "x", 1, &err), 0);
+    ck_assert_int_eq(bw_http_start(s, &err), 0);
+    unsigned saved = port;
+    port = bw_http_port(s);
+    int ok = 0, limited = 0;
+    for (int i = 0; i < 10; i++) {
+        struct reply r;
+        fetch("GET", "/a", &r, NULL);
+        ok += r.status == 200;
+        limited += r.status == 429;
+        reply_release(&r);
+    }
+    port = saved;
+    ck_assert_int_ge(limited, 1);
+    ck_assert_int_ge(ok, 3);
+    bw_http_stop(s);
+}
+END_TEST
+
+START_TEST(test_paths_normalise_or_are_refused)
+{
+    static const struct {
+        const char *raw, *want; /* want NULL: refused */
+    } cases[] = {
+        {"/", ""},          {"/a.txt", "a.txt"},   {"/a%20b.txt", "a b.txt"},
+        {"//a//b/", "a/b"}, {"/./a/./b", "a/b"},   {"/a?x=1", "a"},
+        {"/a#frag", "a"},   {"/%7euser", "~user"}, {"/..", NULL},
+        {"/a/../b", NULL},  {"/%2e%2e/x", NULL},   {"/a%00b", NULL},
+        {"/a\\b", NULL},    {"/a%5cb", NULL},      {"/%zz", NULL},
+        {"/%4", NULL},      {"a.txt", NULL},       {"/a%0ab", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[256];
+        const char *why = NULL;
+        int rc = bw_http_normalize_path(cases[i].raw, out, sizeof(out), &why);
+        if (cases[i].want) {
+            ck_assert_msg(rc == 0, "%s refused: %s", cases[i].raw, why);
+            ck_assert_str_eq(out, cases[i].want);
+        } else {
+            ck_assert_msg(rc == -1, "%s accepted as %s", cases[i].raw, out);
+            ck_assert_ptr_nonnull(why);
+        }
+    }
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_http_add_file(srv, "../x", "y", 1, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, ".."));
+    bw_error_release(&err);
+}
+END_TEST
+
+START_TEST(test_curl_program_downloads_the_big_file_intact)
+{
+    char *out = bw_xasprintf("%s/dl.bin", top);
+    char *url = bw_xasprintf("http://127.0.0.1:%u/big.bin", port);
+    char *argv[] = {"curl", "-sS", "-f", "-o", out, url, NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_spawn_run(argv, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+    struct bw_buf a = BW_BUF_INIT, b = BW_BUF_INIT;
+    bw_buf_init(&a);
+    bw_buf_init(&b);
+    char *orig = bw_xasprintf("%s/big.bin", root);
+    ck_assert_int_eq(bw_buf_read_file(&a, out), 0);
+    ck_assert_int_eq(bw_buf_read_file(&b, orig), 0);
+    ck_assert_uint_eq(a.len, BIG_SIZE);
+    ck_assert_int_eq(memcmp(a.data, b.data, BIG_SIZE), 0);
+    bw_buf_release(&a);
+    bw_buf_release(&b);
+    bw_spawn_result_release(&res);
+    free(orig);
+    free(out);
+    free(url);
+}
+END_TEST
+
+/* `boxwright serve TEMPLATE` renders with its own port and stops cleanly on SIGINT. */
+START_TEST(test_serve_command_renders_with_the_bound_port_and_stops_on_sigint)
+{
+    char ports[32];
+    unsigned p = 20000 + (unsigned)(getpid() % 20000);
+    snprintf(ports, sizeof(ports), "%u-%u", p, p + 50);
+    char *argv[] = {BW_BINARY, "serve", "tiny", "--port", ports, NULL};
+    int devnull = open("/dev/null", O_WRONLY);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, devnull, 1);
+    posix_spawn_file_actions_adddup2(&fa, devnull, 2);
+    pid_t pid;
+    ck_assert_int_eq(posix_spawn(&pid, BW_BINARY, &fa, NULL, argv, NULL), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(devnull);
+    unsigned saved = port;
+    long status = 0;
+    struct reply r;
+    memset(&r, 0, sizeof(r));
+    for (int tries = 0; tries < 50 && status != 200; tries++) {
+        usleep(100 * 1000);
+        for (port = p; port <= p + 50 && status != 200; port++) {
+            CURL *c = curl_easy_init();
+            char *url = bw_xasprintf("http://127.0.0.1:%u/answer.cfg", port);
+            bw_buf_release(&r.body);
+            bw_buf_init(&r.body);
+            curl_easy_setopt(c, CURLOPT_URL, url);
+            curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+            curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+            if (curl_easy_perform(c) == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+            curl_easy_cleanup(c);
+            free(url);
+        }
+    }
+    port--;
+    ck_assert_int_eq(status, 200);
+    char *want = bw_xasprintf("http://127.0.0.1:%u/answer.cfg", port);
+    ck_assert_msg(strstr(r.body.data, want), "answer.cfg does not name %s", want);
+    ck_assert_ptr_nonnull(strstr(r.body.data, "hostname=tiny\n"));
+    free(want);
+    bw_buf_release(&r.body);
+    port = saved;
+    kill(pid, SIGINT);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st));
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    Suite *s = suite_create("http");
+    TCase *tc = tcase_create("server");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_answer_file_served_with_length_type_etag_and_date);
+    tcase_add_test(tc, test_head_has_headers_and_no_body);
+    tcase_add_test(tc, test_conditional_requests_get_304);
+    tcase_add_test(tc, test_single_ranges_give_206_and_bad_ones_416);
+    tcase_add_test(tc, test_missing_files_404_and_other_methods_405);
+    tcase_add_test(tc, test_traversal_corpus_is_refused);
+    tcase_add_test(tc, test_normal_request_succeeds_during_a_flood_of_idle_and_slow_connections);
+    tcase_add_test(tc, test_busy_port_range_is_an_error_that_names_it);
+    tcase_add_test(tc, test_each_request_is_an_event_and_fetches_are_counted);
+    tcase_add_test(tc, test_rate_limit_answers_429);
+    tcase_add_test(tc, test_paths_normalise_or_are_refused);
+    tcase_add_test(tc, test_curl_program_downloads_the_big_file_intact);
+    tcase_add_test(tc, test_serve_command_renders_with_the_bound_port_and_stops_on_sigint);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    curl_global_cleanup();
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -6,6 +6,7 @@
  */
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ const struct bw_command *bw_command_find(const char *name)
 
 int main(int argc, char **argv)
 {
+    opterr = 0; /* subcommands report unknown options themselves, once */
     if (argc < 2) {
         bw_cli_print_overview(stderr);
         return BW_EXIT_USAGE;

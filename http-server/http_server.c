@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define PATH_BYTES 4096
@@ -48,6 +50,7 @@ struct bw_http_server {
     struct bw_http_config cfg;
     char *bind;
     char *dir_real; /* realpath of cfg.directory */
+    int dir_fd;     /* that directory, for openat2(RESOLVE_BENEATH) */
     struct MHD_Daemon *daemon;
     int listen_fd;
     unsigned port;
@@ -96,11 +99,12 @@ struct bw_http_server *bw_http_new(const struct bw_http_config *cfg)
         s->cfg.header_memory = 16 * 1024;
     if (!s->cfg.threads) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        s->cfg.threads = n > 0 ? (unsigned)n : 1;
+        s->cfg.threads = n > 0 ? 2 * (unsigned)n : 2;
     }
     if (cfg->max_requests_per_s == 0)
         s->cfg.max_requests_per_s = 2000;
     s->listen_fd = -1;
+    s->dir_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
     return s;
 }
@@ -393,12 +397,14 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static enum MHD_Result send_listing(struct MHD_Connection *c, struct req *r, const char *full,
+static enum MHD_Result send_listing(struct MHD_Connection *c, struct req *r, int dfd,
                                     const char *rel)
 {
-    DIR *d = opendir(full);
-    if (!d)
+    DIR *d = fdopendir(dfd); /* takes dfd */
+    if (!d) {
+        close(dfd);
         return queue_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
+    }
     char **names = NULL;
     size_t n = 0;
     struct dirent *de;
@@ -435,52 +441,69 @@ static enum MHD_Result send_listing(struct MHD_Connection *c, struct req *r, con
     return ret;
 }
 
+/*
+ * Opens rel below the root. openat2(RESOLVE_BENEATH) resolves symlinks but
+ * refuses (EXDEV) any path that leaves the root, in one system call; on a
+ * kernel without it (ENOSYS, before Linux 5.6) realpath() and a prefix check
+ * do the same job with more calls. Returns an fd, or -1 with *status set.
+ */
+static int open_beneath(struct bw_http_server *s, const char *rel, unsigned *status)
+{
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
+    long fd = syscall(SYS_openat2, s->dir_fd, *rel ? rel : ".", &how, sizeof(how));
+    if (fd >= 0)
+        return (int)fd;
+    if (errno != ENOSYS) {
+        *status = errno == EXDEV ? MHD_HTTP_FORBIDDEN : MHD_HTTP_NOT_FOUND;
+        return -1;
+    }
+    char *joined = bw_xasprintf("%s/%s", s->dir_real, rel);
+    char real[PATH_MAX];
+    bool found = realpath(joined, real) != NULL;
+    free(joined);
+    if (!found) {
+        *status = MHD_HTTP_NOT_FOUND;
+        return -1;
+    }
+    size_t rl = strlen(s->dir_real);
+    if (strncmp(real, s->dir_real, rl) != 0 || (real[rl] != '/' && real[rl] != '\0')) {
+        *status = MHD_HTTP_FORBIDDEN;
+        return -1;
+    }
+    int f = open(real, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
+        *status = MHD_HTTP_NOT_FOUND;
+    return f;
+}
+
 static enum MHD_Result serve_directory(struct bw_http_server *s, struct MHD_Connection *c,
                                        struct req *r, const char *rel)
 {
-    char *joined = bw_xasprintf("%s/%s", s->dir_real, rel);
-    char real[PATH_MAX];
-    enum MHD_Result ret;
-    if (!realpath(joined, real)) {
-        ret = queue_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
-        goto out;
-    }
-    /* Symlinks may point anywhere; only what resolves inside the root is served. */
-    size_t rl = strlen(s->dir_real);
-    if (strncmp(real, s->dir_real, rl) != 0 || (real[rl] != '/' && real[rl] != '\0')) {
-        ret = queue_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden: outside the served directory\n");
-        goto out;
-    }
-    int fd = open(real, O_RDONLY | O_CLOEXEC);
+    unsigned status = 0;
+    int fd = open_beneath(s, rel, &status);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
         if (fd >= 0)
             close(fd);
-        ret = queue_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
-        goto out;
+        if (status == MHD_HTTP_FORBIDDEN)
+            return queue_text(c, r, MHD_HTTP_FORBIDDEN,
+                              "forbidden: outside the served directory\n");
+        return queue_text(c, r, MHD_HTTP_NOT_FOUND, "not found\n");
     }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        if (s->cfg.listing)
-            ret = send_listing(c, r, real, rel);
-        else
-            ret = queue_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden: directory listing is off\n");
-        goto out;
-    }
+    if (S_ISDIR(st.st_mode) && s->cfg.listing)
+        return send_listing(c, r, fd, rel);
     if (!S_ISREG(st.st_mode)) {
         close(fd);
-        ret = queue_text(c, r, MHD_HTTP_FORBIDDEN, "forbidden: not a regular file\n");
-        goto out;
+        return queue_text(c, r, MHD_HTTP_FORBIDDEN,
+                          S_ISDIR(st.st_mode) ? "forbidden: directory listing is off\n"
+                                              : "forbidden: not a regular file\n");
     }
     char etag[64], lm[40];
     snprintf(etag, sizeof(etag), "\"%llx-%llx\"", (unsigned long long)st.st_size,
              (unsigned long long)st.st_mtime);
     http_date(st.st_mtime, lm, sizeof(lm));
     r->dir_name = bw_xstrdup(rel);
-    ret = send_body(c, r, rel, NULL, fd, (uint64_t)st.st_size, etag, lm, st.st_mtime, NULL);
-out:
-    free(joined);
-    return ret;
+    return send_body(c, r, rel, NULL, fd, (uint64_t)st.st_size, etag, lm, st.st_mtime, NULL);
 }
 
 /* ---- the libmicrohttpd callbacks ---- */
@@ -505,19 +528,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     struct bw_http_server *s = cls;
     (void)version, (void)upload_data;
-    if (*con_cls) {
-        /* A body we do not want (only GET/HEAD are served): drop it. */
+    struct req *r = *con_cls;
+    if (!r) {
+        /*
+         * Answer on the second call, not the first: libmicrohttpd 0.9.75
+         * closes the connection (no keep-alive) when a response is queued
+         * before it has finished reading the request.
+         */
+        r = bw_xcalloc(1, sizeof(*r));
+        *con_cls = r;
+        snprintf(r->path, sizeof(r->path), "%s", url);
+        r->method = strcmp(method, "HEAD") == 0  ? "HEAD"
+                    : strcmp(method, "GET") == 0 ? "GET"
+                                                 : "OTHER";
+        if (s->cfg.on_event || s->cfg.max_requests_per_s != UINT32_MAX)
+            client_of(c, r->client, sizeof(r->client));
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        /* A request body nobody asked for (only GET and HEAD are served): drop it. */
         *upload_data_size = 0;
         return MHD_YES;
     }
-    struct req *r = bw_xcalloc(1, sizeof(*r));
-    *con_cls = r;
-    snprintf(r->path, sizeof(r->path), "%s", url);
-    r->method = strcmp(method, "HEAD") == 0 ? "HEAD" : strcmp(method, "GET") == 0 ? "GET" : "OTHER";
-    client_of(c, r->client, sizeof(r->client));
     if (strcmp(r->method, "OTHER") == 0)
         return queue_text(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are served\n");
-    if (rate_exceeded(s, r->client))
+    if (s->cfg.max_requests_per_s != UINT32_MAX && rate_exceeded(s, r->client))
         return queue_text(c, r, MHD_HTTP_TOO_MANY_REQUESTS, "too many requests\n");
     char rel[PATH_BYTES];
     const char *why = NULL;
@@ -649,6 +684,7 @@ int bw_http_start(struct bw_http_server *s, struct bw_error *err)
         }
         free(s->dir_real);
         s->dir_real = bw_xstrdup(real);
+        s->dir_fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
     }
     if (bw_http_bind(s, err) < 0)
         return -1;
@@ -659,8 +695,8 @@ int bw_http_start(struct bw_http_server *s, struct bw_error *err)
         add_file_headers(f->full, f->name, f->etag, f->last_modified);
     }
     s->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, s,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO, 0, NULL, NULL, on_request,
+        s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads,
         MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         s->cfg.per_client_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->cfg.idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->cfg.header_memory, MHD_OPTION_NOTIFY_COMPLETED,
@@ -689,6 +725,8 @@ void bw_http_stop(struct bw_http_server *s)
         MHD_stop_daemon(s->daemon);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    if (s->dir_fd >= 0)
+        close(s->dir_fd);
     for (size_t i = 0; i < s->n_files; i++) {
         if (s->files[i].full)
             MHD_destroy_response(s->files[i].full);

@@ -52,7 +52,7 @@ struct bw_http_config {
     unsigned port_max;               /* last port to try (>= port_min) */
     const char *directory;           /* served read-only, or NULL */
     bool listing;                    /* list directories (off by default) */
-    unsigned threads;                /* 0 = number of CPUs */
+    unsigned threads;                /* 0 = two per CPU (faster in bench/) */
     unsigned max_connections;        /* 0 = 512 */
     unsigned per_client_connections; /* 0 = 64 */
     unsigned idle_timeout_s;         /* 0 = 10 */

@@ -58,7 +58,7 @@ static int run(int argc, char **argv)
             return bw_cli_help(&bw_cmd_inspect);
         } else {
             bw_var_opts_release(&vo);
-            return bw_cli_usage_error(&bw_cmd_inspect, "unknown option");
+            return bw_cli_usage_error(&bw_cmd_inspect, "unknown option \"%s\"", argv[optind - 1]);
         }
     }
     if (argc - optind != 1) {

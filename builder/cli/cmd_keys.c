@@ -20,7 +20,7 @@ static int run(int argc, char **argv)
         } else if (c == 'h') {
             return bw_cli_help(&bw_cmd_keys);
         } else {
-            return bw_cli_usage_error(&bw_cmd_keys, "unknown option");
+            return bw_cli_usage_error(&bw_cmd_keys, "unknown option \"%s\"", argv[optind - 1]);
         }
     }
     if (optind >= argc)

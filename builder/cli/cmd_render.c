@@ -79,7 +79,7 @@ static int run(int argc, char **argv)
             return bw_cli_help(&bw_cmd_render);
         } else {
             bw_var_opts_release(&vo);
-            return bw_cli_usage_error(&bw_cmd_render, "unknown option");
+            return bw_cli_usage_error(&bw_cmd_render, "unknown option \"%s\"", argv[optind - 1]);
         }
     }
     if (argc - optind != 1) {

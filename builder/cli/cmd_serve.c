@@ -69,12 +69,17 @@ static bool is_dir(const char *p)
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"var", required_argument, NULL, 'v'},      {"var-file", required_argument, NULL, 'f'},
-        {"bind", required_argument, NULL, 'b'},     {"port", required_argument, NULL, 'p'},
-        {"listing", no_argument, NULL, 'l'},        {"json", no_argument, NULL, 'j'},
-        {"max-rate", required_argument, NULL, 'r'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"var", required_argument, NULL, 'v'},
+                                         {"var-file", required_argument, NULL, 'f'},
+                                         {"bind", required_argument, NULL, 'b'},
+                                         {"port", required_argument, NULL, 'p'},
+                                         {"listing", no_argument, NULL, 'l'},
+                                         {"json", no_argument, NULL, 'j'},
+                                         {"max-rate", required_argument, NULL, 'r'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"threads", required_argument, NULL, 't'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct bw_var_opts vo = {0};
     struct bw_http_config cfg = {0};
     struct log_opts lo = {false, false};
@@ -104,6 +109,20 @@ static int run(int argc, char **argv)
         case 'j':
             lo.json = true;
             break;
+        case 'q':
+            lo.quiet = true;
+            break;
+        case 't': {
+            char *end;
+            unsigned long t = strtoul(optarg, &end, 10);
+            if (*end || end == optarg || t == 0 || t > 64) {
+                bw_var_opts_release(&vo);
+                return bw_cli_usage_error(&bw_cmd_serve, "--threads \"%s\": expected 1 to 64",
+                                          optarg);
+            }
+            cfg.threads = (unsigned)t;
+            break;
+        }
         case 'r': {
             char *end;
             unsigned long r = strtoul(optarg, &end, 10);
@@ -120,7 +139,7 @@ static int run(int argc, char **argv)
             return bw_cli_help(&bw_cmd_serve);
         default:
             bw_var_opts_release(&vo);
-            return bw_cli_usage_error(&bw_cmd_serve, "unknown option");
+            return bw_cli_usage_error(&bw_cmd_serve, "unknown option \"%s\"", argv[optind - 1]);
         }
     }
     if (argc - optind != 1) {
@@ -221,6 +240,7 @@ const struct bw_command bw_cmd_serve = {
     "  --listing         list directories (off by default)\n"
     "  --json            log one JSON object per request\n"
     "  --quiet           log nothing per request\n"
+    "  --threads N       serving threads (default: two per CPU)\n"
     "  --max-rate N      requests per second per client before 429 (default 2000;\n"
     "                    0 for no limit)\n"
     "  --var, --var-file as for render\n"

@@ -17,7 +17,7 @@ static int run(int argc, char **argv)
         else if (c == 'h')
             return bw_cli_help(&bw_cmd_templates);
         else
-            return bw_cli_usage_error(&bw_cmd_templates, "unknown option");
+            return bw_cli_usage_error(&bw_cmd_templates, "unknown option \"%s\"", argv[optind - 1]);
     }
     if (optind < argc)
         return bw_cli_usage_error(&bw_cmd_templates, "unexpected argument \"%s\"", argv[optind]);

@@ -68,6 +68,11 @@ START_TEST(test_usage_errors_exit_2)
     ck_assert_int_eq(run("render", "tiny", "--var", "nosuch=1", NULL), 2);
     ck_assert_ptr_nonnull(strstr(res.err.data, "unknown variable \"nosuch\""));
     ck_assert_int_eq(run("help", "nothing", NULL), 2);
+    ck_assert_int_eq(run("serve", "--port", "9-1", "tiny", NULL), 2);
+    /* Every documented serve option parses: this fails on the argument (1), not usage (2). */
+    ck_assert_int_eq(run("serve", "--quiet", "--json", "--listing", "--max-rate", "0", "--bind",
+                         "127.0.0.1", "--port", "8100-8101", "no-such-template", NULL),
+                     1);
 }
 END_TEST
 

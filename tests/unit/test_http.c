@@ -229,6 +229,28 @@ START_TEST(test_answer_file_served_with_length_type_etag_and_date)
 }
 END_TEST
 
+/* An installer fetching several files (and wrk) reuses one connection. */
+START_TEST(test_connections_are_kept_alive_between_requests)
+{
+    CURL *c = curl_easy_init();
+    struct bw_buf body = BW_BUF_INIT;
+    bw_buf_init(&body);
+    char *url = bw_xasprintf("http://127.0.0.1:%u/preseed.cfg", port);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    long connects = -1;
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &connects);
+        ck_assert_int_eq(connects, i == 0 ? 1 : 0);
+    }
+    curl_easy_cleanup(c);
+    bw_buf_release(&body);
+    free(url);
+}
+END_TEST
+
 START_TEST(test_head_has_headers_and_no_body)
 {
     struct reply r;
@@ -440,6 +462,31 @@ START_TEST(test_each_request_is_an_event_and_fetches_are_counted)
 }
 END_TEST
 
+START_TEST(test_directories_are_listed_only_when_asked)
+{
+    struct reply r;
+    fetch("GET", "/sub/", &r, NULL);
+    ck_assert_int_eq(r.status, 403);
+    ck_assert_ptr_null(strstr(r.body.data, "x.json"));
+    reply_release(&r);
+    struct bw_http_config cfg = {0};
+    cfg.directory = root;
+    cfg.listing = true;
+    struct bw_http_server *s = bw_http_new(&cfg);
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_http_start(s, &err), 0);
+    unsigned saved = port;
+    port = bw_http_port(s);
+    fetch("GET", "/sub/", &r, NULL);
+    port = saved;
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(header(&r, "Content-Type"), "text/html; charset=utf-8");
+    ck_assert_ptr_nonnull(strstr(r.body.data, "<a href=\"x.json\">x.json</a>"));
+    reply_release(&r);
+    bw_http_stop(s);
+}
+END_TEST
+
 START_TEST(test_rate_limit_answers_429)
 {
     struct bw_http_config cfg = {0};
@@ -581,6 +628,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_answer_file_served_with_length_type_etag_and_date);
+    tcase_add_test(tc, test_connections_are_kept_alive_between_requests);
     tcase_add_test(tc, test_head_has_headers_and_no_body);
     tcase_add_test(tc, test_conditional_requests_get_304);
     tcase_add_test(tc, test_single_ranges_give_206_and_bad_ones_416);
@@ -589,6 +637,7 @@ int main(void)
     tcase_add_test(tc, test_normal_request_succeeds_during_a_flood_of_idle_and_slow_connections);
     tcase_add_test(tc, test_busy_port_range_is_an_error_that_names_it);
     tcase_add_test(tc, test_each_request_is_an_event_and_fetches_are_counted);
+    tcase_add_test(tc, test_directories_are_listed_only_when_asked);
     tcase_add_test(tc, test_rate_limit_answers_429);
     tcase_add_test(tc, test_paths_normalise_or_are_refused);
     tcase_add_test(tc, test_curl_program_downloads_the_big_file_intact);

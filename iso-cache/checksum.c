@@ -1,4 +1,4 @@
-#include "checksum.h"
+#include "iso_cache.h"
 #include "../builder/core/buf.h"
 #include "../builder/core/xmalloc.h"
 

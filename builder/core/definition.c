@@ -3,7 +3,7 @@
 #include "jsonpos.h"
 #include "units.h"
 #include "xmalloc.h"
-#include "../../iso-cache/checksum.h"
+#include "../../iso-cache/iso_cache.h"
 
 #include <errno.h>
 #include <jansson.h>

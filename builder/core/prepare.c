@@ -1,7 +1,7 @@
 #include "prepare.h"
 #include "xmalloc.h"
 #include "../render/template.h"
-#include "../../iso-cache/checksum.h"
+#include "../../iso-cache/iso_cache.h"
 
 #include <errno.h>
 #include <stdio.h>

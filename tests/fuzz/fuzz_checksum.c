@@ -1,5 +1,5 @@
 /* libFuzzer target: checksum files (GNU, BSD, clear-signed) and checksum specs. */
-#include "checksum.h"
+#include "iso_cache.h"
 #include "../../builder/core/xmalloc.h"
 
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* Checksum specs and checksum files as distros publish them. */
 #include "golden.h"
-#include "checksum.h"
+#include "iso_cache.h"
 
 #include <check.h>
 #include <stdlib.h>

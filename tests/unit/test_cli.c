@@ -35,7 +35,7 @@ static void teardown(void)
 }
 
 static const char *const commands[] = {"templates", "inspect", "validate", "render",
-                                       "keys",      "serve",   "help"};
+                                       "keys",      "serve",   "iso",      "help"};
 
 START_TEST(test_help_lists_every_command_and_each_has_its_own)
 {

@@ -1,0 +1,96 @@
+/* Driver translations as golden files: a VM spec -> the exact QEMU command line. */
+#include "golden.h"
+#include "../../builder/core/buf.h"
+#include "../../builder/core/definition.h"
+#include "../../builder/drivers/driver.h"
+#include "../../builder/core/xmalloc.h"
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The spec a build of `def` would use, with fixed paths and ports so the output is stable. */
+static struct bw_vm_spec spec_of(const struct bw_definition *def)
+{
+    struct bw_vm_spec s = {0};
+    s.name = def->name;
+    s.workdir = "/work/output-tiny";
+    s.iso = "/cache/sha256-0123/tiny-installer.iso";
+    s.disk = "/work/output-tiny/disk.qcow2";
+    s.disk_format = "qcow2";
+    s.memory = def->vm.memory;
+    s.cpus = def->vm.cpus;
+    s.firmware = def->vm.firmware;
+    s.disk_model = def->vm.disk_model;
+    s.nic_model = def->vm.nic_model;
+    s.accel = "tcg";
+    s.isolated = true;
+    s.ssh_host_port = 2222;
+    s.ssh_guest_port = (unsigned)def->ssh.port;
+    s.http_port = 8100;
+    s.http_guest_ip = "10.0.2.100";
+    return s;
+}
+
+START_TEST(test_qemu_command_line_for_each_template)
+{
+    static const char *const templates[] = {"tiny"};
+    for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
+        char *path = bw_xasprintf("%s/%s/definition.json", BW_TEMPLATES, templates[i]);
+        struct bw_errors errs = BW_ERRORS_INIT;
+        struct bw_definition *def = bw_definition_load(path, &errs);
+        ck_assert_ptr_nonnull(def);
+        struct bw_vm_spec spec = spec_of(def);
+        struct bw_error err = BW_ERROR_INIT;
+        struct bw_vm *vm = bw_driver_qemu.create(&spec, &err);
+        ck_assert_msg(vm != NULL, "%s", err.msg);
+        struct bw_buf out = BW_BUF_INIT;
+        bw_buf_init(&out);
+        for (char *const *a = bw_driver_qemu.command(vm); *a; a++)
+            bw_buf_addf(&out, "%s\n", *a);
+        char *name = bw_xasprintf("%s.argv", templates[i]);
+        char *msg = golden_check("qemu", name, out.data, out.len);
+        ck_assert_msg(msg == NULL, "%s", msg);
+        free(name);
+        bw_buf_release(&out);
+        bw_driver_qemu.destroy(vm);
+        bw_definition_free(def);
+        free(path);
+    }
+}
+END_TEST
+
+START_TEST(test_unsupported_models_are_errors_not_guesses)
+{
+    struct bw_vm_spec s = {0};
+    s.name = "x";
+    s.workdir = "/tmp";
+    s.disk = "/tmp/d.qcow2";
+    s.disk_model = "floppy";
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_ptr_null(bw_driver_qemu.create(&s, &err));
+    ck_assert_int_eq(err.code, BW_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "floppy"));
+    s.disk_model = "virtio";
+    s.nic_model = "ne2k";
+    ck_assert_ptr_null(bw_driver_qemu.create(&s, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "ne2k"));
+    bw_error_release(&err);
+    ck_assert_ptr_eq(bw_driver_find("qemu"), &bw_driver_qemu);
+    ck_assert_ptr_null(bw_driver_find("virtualbox"));
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("drivers");
+    TCase *tc = tcase_create("qemu");
+    tcase_add_test(tc, test_qemu_command_line_for_each_template);
+    tcase_add_test(tc, test_unsupported_models_are_errors_not_guesses);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -60,4 +60,12 @@ int bw_cli_help(const struct bw_command *cmd);
  */
 struct bw_definition *bw_cli_load(const char *arg, const struct bw_var_opts *opts, int *status);
 
+/*
+ * For commands whose only options are --var, --var-file and --help and whose
+ * one argument is TEMPLATE|FILE: parses argv and loads the definition. Returns
+ * it, or NULL with *status set (help printed, usage error, invalid definition).
+ */
+struct bw_definition *bw_cli_parse_and_load(const struct bw_command *cmd, int argc, char **argv,
+                                            int *status);
+
 #endif

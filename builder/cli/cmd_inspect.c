@@ -3,7 +3,6 @@
 #include "../core/prepare.h"
 #include "../core/units.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,30 +43,8 @@ static void print_variables(const struct bw_definition *def)
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"var", required_argument, NULL, 'v'},
-                                         {"var-file", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    struct bw_var_opts vo = {0};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'v' || c == 'f') {
-            bw_var_opts_add(&vo, c == 'f', optarg);
-        } else if (c == 'h') {
-            bw_var_opts_release(&vo);
-            return bw_cli_help(&bw_cmd_inspect);
-        } else {
-            bw_var_opts_release(&vo);
-            return bw_cli_usage_error(&bw_cmd_inspect, "unknown option \"%s\"", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1) {
-        bw_var_opts_release(&vo);
-        return bw_cli_usage_error(&bw_cmd_inspect, "expected one TEMPLATE or FILE");
-    }
     int status = BW_EXIT_OK;
-    struct bw_definition *def = bw_cli_load(argv[optind], &vo, &status);
-    bw_var_opts_release(&vo);
+    struct bw_definition *def = bw_cli_parse_and_load(&bw_cmd_inspect, argc, argv, &status);
     if (!def)
         return status;
 

@@ -2,35 +2,12 @@
 #include "../core/catalogue.h"
 #include "../core/prepare.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 
 static int run(int argc, char **argv)
 {
-    static const struct option opts[] = {{"var", required_argument, NULL, 'v'},
-                                         {"var-file", required_argument, NULL, 'f'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    struct bw_var_opts vo = {0};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'v' || c == 'f') {
-            bw_var_opts_add(&vo, c == 'f', optarg);
-        } else if (c == 'h') {
-            bw_var_opts_release(&vo);
-            return bw_cli_help(&bw_cmd_validate);
-        } else {
-            bw_var_opts_release(&vo);
-            return bw_cli_usage_error(&bw_cmd_validate, "unknown option \"%s\"", argv[optind - 1]);
-        }
-    }
-    if (argc - optind != 1) {
-        bw_var_opts_release(&vo);
-        return bw_cli_usage_error(&bw_cmd_validate, "expected one TEMPLATE or FILE");
-    }
     int status = BW_EXIT_OK;
-    struct bw_definition *def = bw_cli_load(argv[optind], &vo, &status);
-    bw_var_opts_release(&vo);
+    struct bw_definition *def = bw_cli_parse_and_load(&bw_cmd_validate, argc, argv, &status);
     if (!def)
         return status;
 

@@ -2,6 +2,8 @@
 #include "../core/catalogue.h"
 #include "../core/xmalloc.h"
 
+#include <getopt.h>
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,4 +87,35 @@ void bw_var_opts_add(struct bw_var_opts *o, bool is_file, char *arg)
         o->vars = bw_xrealloc(o->vars, (o->n_vars + 1) * sizeof(char *));
         o->vars[o->n_vars++] = arg;
     }
+}
+
+struct bw_definition *bw_cli_parse_and_load(const struct bw_command *cmd, int argc, char **argv,
+                                            int *status)
+{
+    static const struct option opts[] = {{"var", required_argument, NULL, 'v'},
+                                         {"var-file", required_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct bw_var_opts vo = {0};
+    struct bw_definition *def = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'v' || c == 'f') {
+            bw_var_opts_add(&vo, c == 'f', optarg);
+        } else if (c == 'h') {
+            *status = bw_cli_help(cmd);
+            goto out;
+        } else {
+            *status = bw_cli_usage_error(cmd, "unknown option \"%s\"", argv[optind - 1]);
+            goto out;
+        }
+    }
+    if (argc - optind != 1) {
+        *status = bw_cli_usage_error(cmd, "expected one TEMPLATE or FILE");
+        goto out;
+    }
+    def = bw_cli_load(argv[optind], &vo, status);
+out:
+    bw_var_opts_release(&vo);
+    return def;
 }

@@ -24,16 +24,6 @@
 static char work[64];
 static char *iso;
 
-static void rm_rf(const char *path)
-{
-    char *argv[] = {"rm", "-rf", (char *)path, NULL};
-    struct bw_spawn_result res;
-    struct bw_error err = BW_ERROR_INIT;
-    bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
-    bw_spawn_result_release(&res);
-    bw_error_release(&err);
-}
-
 /* Builds the fixture ISO once per build tree (the script is quick; the ISO is never committed). */
 static void setup(void)
 {
@@ -54,7 +44,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    rm_rf(work);
+    test_rm_rf(work);
     free(iso);
 }
 

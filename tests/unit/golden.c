@@ -1,5 +1,6 @@
 #include "golden.h"
 #include "../../builder/core/buf.h"
+#include "../../builder/core/spawn.h"
 #include "../../builder/core/xmalloc.h"
 
 #include <check.h>
@@ -112,4 +113,14 @@ char *golden_swap_suffix(const char *name, const char *from, const char *to)
     size_t l = strlen(name), fl = strlen(from);
     ck_assert(l >= fl && strcmp(name + l - fl, from) == 0);
     return bw_xasprintf("%.*s%s", (int)(l - fl), name, to);
+}
+
+void test_rm_rf(const char *path)
+{
+    char *argv[] = {"rm", "-rf", (char *)path, NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
+    bw_spawn_result_release(&res);
+    bw_error_release(&err);
 }

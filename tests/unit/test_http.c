@@ -122,12 +122,7 @@ static void teardown(void)
 {
     bw_http_stop(srv);
     srv = NULL;
-    char *argv[] = {"rm", "-rf", top, NULL};
-    struct bw_spawn_result res;
-    struct bw_error err = BW_ERROR_INIT;
-    bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
-    bw_spawn_result_release(&res);
-    bw_error_release(&err);
+    test_rm_rf(top);
 }
 
 struct reply {

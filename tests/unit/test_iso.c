@@ -1,5 +1,6 @@
 /* The ISO cache against a fault-injecting server, nginx, local files and concurrent builds. */
 #include "faultserver.h"
+#include "golden.h"
 #include "hash.h"
 #include "iso_cache.h"
 #include "../../builder/core/buf.h"
@@ -35,16 +36,6 @@ static void sha256_hex(const void *p, size_t n, char hex[BW_HASH_MAX_HEX + 1])
     bw_hash_free(h);
 }
 
-static void rm_rf(const char *path)
-{
-    char *argv[] = {"rm", "-rf", (char *)path, NULL};
-    struct bw_spawn_result res;
-    struct bw_error err = BW_ERROR_INIT;
-    bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
-    bw_spawn_result_release(&res);
-    bw_error_release(&err);
-}
-
 static void setup(void)
 {
     snprintf(cache, sizeof(cache), "/tmp/bw-iso-cache-XXXXXX");
@@ -67,8 +58,8 @@ static void teardown(void)
 {
     fs_stop(fs);
     free(body);
-    rm_rf(cache);
-    rm_rf(work);
+    test_rm_rf(cache);
+    test_rm_rf(work);
 }
 
 static char *url(const char *path)

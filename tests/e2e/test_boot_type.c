@@ -11,9 +11,13 @@
 #include "../../builder/core/prepare.h"
 #include "../../builder/core/spawn.h"
 #include "../../builder/core/xmalloc.h"
+#include "../../builder/comm/ssh.h"
 #include "../../builder/drivers/driver.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +34,10 @@ static void setup(void)
     snprintf(work, sizeof(work), "/tmp/bw-e2e-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(work));
     iso = bw_xasprintf("%s/tiny-installer.iso", BW_FIXTURE_DIR);
-    struct stat st;
-    if (stat(iso, &st) != 0) {
+    /* Built once per build tree, and again whenever the script changes. */
+    struct stat st, script;
+    ck_assert_int_eq(stat(BW_FIXTURE_SCRIPT, &script), 0);
+    if (stat(iso, &st) != 0 || st.st_mtime < script.st_mtime) {
         mkdir(BW_FIXTURE_DIR, 0755);
         char *argv[] = {BW_FIXTURE_SCRIPT, iso, NULL};
         struct bw_spawn_result res;
@@ -94,7 +100,8 @@ struct run {
     size_t presses;
 };
 
-static void boot_and_type(const struct bw_key_events *ev, unsigned http_port, struct run *out)
+static void boot_and_type(const struct bw_key_events *ev, unsigned http_port, const char *disk,
+                          struct run *out)
 {
     const struct bw_driver *d = bw_driver_find("qemu");
     ck_assert_ptr_nonnull(d);
@@ -102,6 +109,8 @@ static void boot_and_type(const struct bw_key_events *ev, unsigned http_port, st
     spec.name = "bw-e2e";
     spec.workdir = work;
     spec.iso = iso;
+    spec.disk = disk;
+    spec.disk_format = "qcow2";
     spec.memory = 256ULL << 20;
     spec.cpus = 1;
     spec.accel = "tcg"; /* nested KVM hangs guests on these machines */
@@ -131,6 +140,91 @@ static void boot_and_type(const struct bw_key_events *ev, unsigned http_port, st
     d->destroy(vm);
 }
 
+static unsigned free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    socklen_t sl = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static void collect(const char *data, size_t len, bool is_stderr, void *ud)
+{
+    if (!is_stderr)
+        bw_buf_add(ud, data, len);
+}
+
+/* Runs cmd over SSH; returns its stdout (caller frees) and checks the exit status. */
+static char *ssh_out(struct bw_ssh *s, const char *cmd, int want_status)
+{
+    struct bw_buf out = BW_BUF_INIT;
+    bw_buf_init(&out);
+    int status = -1;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_ssh_run(s, cmd, NULL, 0, collect, &out, &status, &err) == 0, "%s: %s", cmd,
+                  err.msg);
+    ck_assert_msg(status == want_status, "%s: exit %d, expected %d", cmd, status, want_status);
+    return bw_buf_detach(&out);
+}
+
+static void check_installed_system(const struct bw_definition *def, const char *disk,
+                                   const char *typed_cmdline, const char *answer)
+{
+    const struct bw_driver *d = bw_driver_find("qemu");
+    char *dir = bw_xasprintf("%s/installed", work);
+    mkdir(dir, 0755);
+    struct bw_vm_spec spec = {0};
+    spec.name = "bw-e2e-installed";
+    spec.workdir = dir;
+    spec.disk = disk;
+    spec.disk_format = "qcow2";
+    spec.memory = 256ULL << 20;
+    spec.cpus = 1;
+    spec.accel = "tcg";
+    spec.isolated = true;
+    spec.ssh_host_port = free_port();
+    spec.ssh_guest_port = 22;
+    struct bw_error err = BW_ERROR_INIT;
+    struct bw_vm *vm = d->create(&spec, &err);
+    ck_assert_msg(vm && d->start(vm, &err) == 0, "%s", err.msg);
+    struct bw_buf user = BW_BUF_INIT, pass = BW_BUF_INIT;
+    struct bw_errors errs = BW_ERRORS_INIT;
+    ck_assert_int_eq(bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs), 0);
+    ck_assert_int_eq(bw_prepare_string(def, ".ssh.password", def->ssh.password, &pass, &errs), 0);
+    struct bw_ssh_config cfg = {"127.0.0.1", spec.ssh_host_port, user.data, pass.data, NULL,
+                                180000};
+    struct bw_ssh *s = bw_ssh_connect(&cfg, &err);
+    ck_assert_msg(s != NULL, "%s", err.msg);
+    /* The template's own checks, as box validation will run them. */
+    for (size_t i = 0; i < def->n_checks; i++) {
+        char *out = ssh_out(s, def->checks[i].command, (int)def->checks[i].expect_status);
+        if (def->checks[i].expect_output)
+            ck_assert_msg(strstr(out, def->checks[i].expect_output), "check \"%s\": got %s",
+                          def->checks[i].name, out);
+        free(out);
+    }
+    /* What the installer recorded is what boxwright typed and served, byte for byte. */
+    char *rec = ssh_out(s, "cat /var/lib/boxwright/cmdline", 0);
+    ck_assert_str_eq(rec, typed_cmdline);
+    free(rec);
+    rec = ssh_out(s, "cat /var/lib/boxwright/answer.cfg", 0);
+    ck_assert_str_eq(rec, answer);
+    free(rec);
+    int status;
+    bw_ssh_run(s, "sudo poweroff", NULL, 0, NULL, NULL, &status, &err);
+    bw_ssh_close(s);
+    ck_assert_msg(d->wait_off(vm, 120000, &err) == 0, "%s", err.msg);
+    d->destroy(vm);
+    bw_error_release(&err);
+    bw_buf_release(&user);
+    bw_buf_release(&pass);
+    free(dir);
+}
+
 START_TEST(test_tiny_boot_command_and_answer_file_reach_the_installer)
 {
     char *path = bw_xasprintf("%s/tiny/definition.json", BW_TEMPLATES);
@@ -154,8 +248,14 @@ START_TEST(test_tiny_boot_command_and_answer_file_reach_the_installer)
     struct bw_key_events ev = BW_KEY_EVENTS_INIT;
     ck_assert_uint_eq(bw_prepare_boot_command(def, &typed, &ev, &errs), 0);
 
+    char *disk = bw_xasprintf("%s/disk.qcow2", work);
+    char *qargv[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "1G", NULL};
+    struct bw_spawn_result qres;
+    ck_assert_msg(bw_spawn_run(qargv, NULL, NULL, 0, &qres, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&qres);
     struct run run;
-    boot_and_type(&ev, bw_http_port(srv), &run);
+    boot_and_type(&ev, bw_http_port(srv), disk, &run);
+    ck_assert_msg(strstr(run.serial, "BW-INSTALL-DONE"), "the install failed:\n%s", run.serial);
 
     char *cmdline = between(run.serial, "BW-CMDLINE-BEGIN", "BW-CMDLINE-END");
     ck_assert_msg(cmdline != NULL, "no command line on the serial console:\n%s", run.serial);
@@ -169,6 +269,10 @@ START_TEST(test_tiny_boot_command_and_answer_file_reach_the_installer)
     ck_assert_str_eq(answer, files.v[0].data.data);
     ck_assert_uint_eq(bw_http_fetches(srv, "answer.cfg"), 1);
 
+    /* The installed system: boot the disk alone, log in as the template says, run its checks. */
+    check_installed_system(def, disk, want, files.v[0].data.data);
+
+    free(disk);
     free(answer);
     free(want);
     free(cmdline);
@@ -196,7 +300,7 @@ START_TEST(test_every_printable_character_arrives_intact)
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_msg(bw_bootcmd_compile(cmd, strlen(cmd), "test", &ev, &err) == 0, "%s", err.msg);
     struct run run;
-    boot_and_type(&ev, 0, &run);
+    boot_and_type(&ev, 0, NULL, &run);
     char *cmdline = between(run.serial, "BW-CMDLINE-BEGIN", "BW-CMDLINE-END");
     ck_assert_msg(cmdline != NULL, "no command line on the serial console:\n%s", run.serial);
     char *want =

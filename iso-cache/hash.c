@@ -252,3 +252,9 @@ int bw_hash_file(const char *path, enum bw_hash_kind kind, char hex[BW_HASH_MAX_
     close(fd);
     return rc;
 }
+
+int bw_iso_digest_file(const char *path, enum bw_hash_kind kind, char hex[BW_HASH_MAX_HEX + 1],
+                       struct bw_error *err)
+{
+    return bw_hash_file(path, kind, hex, NULL, NULL, err);
+}

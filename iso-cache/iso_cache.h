@@ -57,6 +57,10 @@ void bw_checksum_spec_release(struct bw_checksum_spec *spec);
 int bw_checksum_file_find(const char *text, size_t len, const char *name, const char *source,
                           struct bw_checksum_spec *out, struct bw_error *err);
 
+/* Digest of a whole file (read once, in large blocks). Returns 0, or -1 with BW_ERR_IO. */
+int bw_iso_digest_file(const char *path, enum bw_hash_kind kind, char hex[BW_HASH_MAX_HEX + 1],
+                       struct bw_error *err);
+
 /*
  * The cache
  * ---------

@@ -1,0 +1,202 @@
+#include "export.h"
+#include "../core/buf.h"
+#include "../core/spawn.h"
+#include "../core/xmalloc.h"
+#include "../../iso-cache/iso_cache.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int bw_disk_info(const char *image, uint64_t *virtual_size, char format[16], struct bw_error *err)
+{
+    char *argv[] = {"qemu-img", "info", "--output=json", (char *)image, NULL};
+    struct bw_spawn_result res;
+    int rc = -1;
+    if (bw_spawn_run(argv, NULL, NULL, 0, &res, err) == 0) {
+        json_error_t jerr;
+        json_t *info = json_loadb(res.out.data, res.out.len, 0, &jerr);
+        json_t *vs = json_object_get(info, "virtual-size");
+        const char *fmt = json_string_value(json_object_get(info, "format"));
+        if (json_is_integer(vs) && fmt) {
+            *virtual_size = (uint64_t)json_integer_value(vs);
+            snprintf(format, 16, "%s", fmt);
+            rc = 0;
+        } else {
+            bw_error_at(err, BW_ERR_SPAWN, image, NULL, 0, 0,
+                        "qemu-img info gave no virtual-size or format");
+        }
+        json_decref(info);
+    }
+    bw_spawn_result_release(&res);
+    return rc;
+}
+
+/* Adds one member from memory. */
+static int add_bytes(struct archive *a, const char *name, const char *data, size_t len)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_size(e, (la_int64_t)len);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, time(NULL), 0);
+    int rc = archive_write_header(a, e) == ARCHIVE_OK &&
+                     archive_write_data(a, data, len) == (la_ssize_t)len
+                 ? 0
+                 : -1;
+    archive_entry_free(e);
+    return rc;
+}
+
+/* Adds one member streamed from a file. */
+static int add_file(struct archive *a, const char *name, const char *path, struct bw_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot read: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_size(e, st.st_size);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_mtime(e, st.st_mtime, 0);
+    int rc = archive_write_header(a, e) == ARCHIVE_OK ? 0 : -1;
+    archive_entry_free(e);
+    size_t bufsize = 1u << 20;
+    char *buf = bw_xmalloc(bufsize);
+    ssize_t n;
+    while (rc == 0 && (n = read(fd, buf, bufsize)) > 0)
+        if (archive_write_data(a, buf, (size_t)n) != n)
+            rc = -1;
+    free(buf);
+    close(fd);
+    if (rc < 0)
+        bw_error_set(err, BW_ERR_IO, "writing %s into the box: %s", name, archive_error_string(a));
+    return rc;
+}
+
+int bw_export_libvirt_box(const char *disk, const char *box_path, const struct bw_box_options *o,
+                          struct bw_error *err)
+{
+    uint64_t vsize;
+    char format[16];
+    if (bw_disk_info(disk, &vsize, format, err) < 0)
+        return -1;
+    if (strcmp(format, "qcow2") != 0) {
+        bw_error_at(err, BW_ERR_UNSUPPORTED, disk, NULL, 0, 0,
+                    "a libvirt box needs a qcow2 disk, this one is %s", format);
+        return -1;
+    }
+    uint64_t gib = (vsize + (1ULL << 30) - 1) >> 30;
+    char *meta =
+        bw_xasprintf("{\"provider\":\"libvirt\",\"format\":\"qcow2\",\"virtual_size\":%llu}\n",
+                     (unsigned long long)gib);
+    char *vagrantfile = bw_xasprintf("# Written by boxwright.\n"
+                                     "Vagrant.configure(\"2\") do |config|\n"
+                                     "  config.vm.provider :libvirt do |libvirt|\n"
+                                     "    libvirt.driver = \"%s\"\n"
+                                     "  end\n"
+                                     "end\n",
+                                     o->driver ? o->driver : "kvm");
+    char *tmp = bw_xasprintf("%s.tmp", box_path);
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    int rc = 0;
+    const char *comp = o->compression ? o->compression : "gzip";
+    char opt[64] = "";
+    if (strcmp(comp, "gzip") == 0) {
+        rc = archive_write_add_filter_gzip(a);
+        if (o->level >= 0)
+            snprintf(opt, sizeof(opt), "gzip:compression-level=%ld", o->level > 9 ? 9 : o->level);
+    } else if (strcmp(comp, "zstd") == 0) {
+        rc = archive_write_add_filter_zstd(a);
+        if (o->level >= 0)
+            snprintf(opt, sizeof(opt), "zstd:compression-level=%ld", o->level);
+    } else if (strcmp(comp, "none") != 0) {
+        bw_error_set(err, BW_ERR_USAGE, "compression \"%s\": expected gzip, zstd or none", comp);
+        rc = -1;
+    }
+    if (rc == 0 && *opt && archive_write_set_options(a, opt) != ARCHIVE_OK)
+        rc = -1;
+    if (rc == 0 && archive_write_open_filename(a, tmp) != ARCHIVE_OK)
+        rc = -1;
+    if (rc != 0 && err && !err->msg)
+        bw_error_at(err, BW_ERR_IO, box_path, NULL, 0, 0, "cannot write the box: %s",
+                    archive_error_string(a));
+    if (rc == 0 && (add_bytes(a, "metadata.json", meta, strlen(meta)) < 0 ||
+                    add_bytes(a, "Vagrantfile", vagrantfile, strlen(vagrantfile)) < 0)) {
+        bw_error_at(err, BW_ERR_IO, box_path, NULL, 0, 0, "cannot write the box: %s",
+                    archive_error_string(a));
+        rc = -1;
+    }
+    if (rc == 0)
+        rc = add_file(a, "box.img", disk, err);
+    if (archive_write_close(a) != ARCHIVE_OK && rc == 0) {
+        bw_error_at(err, BW_ERR_IO, box_path, NULL, 0, 0, "cannot finish the box: %s",
+                    archive_error_string(a));
+        rc = -1;
+    }
+    archive_write_free(a);
+    if (rc == 0 && rename(tmp, box_path) < 0) {
+        bw_error_at(err, BW_ERR_IO, box_path, NULL, 0, 0, "cannot write: %s", strerror(errno));
+        rc = -1;
+    }
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    free(meta);
+    free(vagrantfile);
+    return rc;
+}
+
+int bw_write_manifest(const char *manifest_path, const char *name, const struct bw_artifact *a,
+                      size_t n, struct bw_error *err)
+{
+    json_t *arts = json_array();
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char hex[BW_HASH_MAX_HEX + 1];
+        struct stat st;
+        if (stat(a[i].file, &st) < 0 ||
+            bw_iso_digest_file(a[i].file, BW_HASH_SHA256, hex, err) < 0) {
+            if (err && !err->msg)
+                bw_error_at(err, BW_ERR_IO, a[i].file, NULL, 0, 0, "%s", strerror(errno));
+            rc = -1;
+            break;
+        }
+        json_array_append_new(arts,
+                              json_pack("{s:s,s:s,s:I,s:s}", "path", a[i].path, "type", a[i].type,
+                                        "size", (json_int_t)st.st_size, "sha256", hex));
+    }
+    if (rc == 0) {
+        char when[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_t *m = json_pack("{s:s,s:s,s:s,s:O}", "name", name, "built", when, "builder",
+                              "boxwright", "artifacts", arts);
+        if (json_dump_file(m, manifest_path, JSON_INDENT(2)) < 0) {
+            bw_error_at(err, BW_ERR_IO, manifest_path, NULL, 0, 0, "cannot write: %s",
+                        strerror(errno));
+            rc = -1;
+        }
+        json_decref(m);
+    }
+    json_decref(arts);
+    return rc;
+}

@@ -1,0 +1,165 @@
+/* Vagrant libvirt boxes and the manifest, read back with libarchive as vagrant's bsdtar would. */
+#include "golden.h"
+#include "iso_cache.h"
+#include "../../builder/core/buf.h"
+#include "../../builder/core/spawn.h"
+#include "../../builder/core/xmalloc.h"
+#include "../../builder/export/export.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/bw-export-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    test_rm_rf(dir);
+}
+
+static char *make_disk(const char *size)
+{
+    char *disk = bw_xasprintf("%s/disk-%s.qcow2", dir, size);
+    char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, (char *)size, NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_spawn_run(argv, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&res);
+    return disk;
+}
+
+struct member {
+    char name[64];
+    struct bw_buf data;
+};
+
+/* Reads every member of an archive (any compression libarchive knows), in order. */
+static size_t read_box(const char *box, struct member *m, size_t max)
+{
+    struct archive *a = archive_read_new();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_all(a);
+    ck_assert_int_eq(archive_read_open_filename(a, box, 65536), ARCHIVE_OK);
+    struct archive_entry *e;
+    size_t n = 0;
+    while (n < max && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        snprintf(m[n].name, sizeof(m[n].name), "%s", archive_entry_pathname(e));
+        bw_buf_init(&m[n].data);
+        char buf[65536];
+        la_ssize_t r;
+        while ((r = archive_read_data(a, buf, sizeof(buf))) > 0)
+            bw_buf_add(&m[n].data, buf, (size_t)r);
+        n++;
+    }
+    archive_read_free(a);
+    return n;
+}
+
+START_TEST(test_libvirt_box_has_metadata_vagrantfile_and_the_disk_at_its_root)
+{
+    static const char *const comps[] = {"gzip", "zstd", "none"};
+    char *disk = make_disk("1536M"); /* 1.5 GiB: virtual_size must round up to 2 */
+    struct bw_buf orig = BW_BUF_INIT;
+    bw_buf_init(&orig);
+    ck_assert_int_eq(bw_buf_read_file(&orig, disk), 0);
+    for (size_t c = 0; c < 3; c++) {
+        char *box = bw_xasprintf("%s/tiny-%s.box", dir, comps[c]);
+        struct bw_box_options o = {comps[c], c == 0 ? 6 : -1, "qemu"};
+        struct bw_error err = BW_ERROR_INIT;
+        ck_assert_msg(bw_export_libvirt_box(disk, box, &o, &err) == 0, "%s", err.msg);
+        struct member m[4];
+        size_t n = read_box(box, m, 4);
+        ck_assert_uint_eq(n, 3);
+        ck_assert_str_eq(m[0].name, "metadata.json");
+        ck_assert_str_eq(m[1].name, "Vagrantfile");
+        ck_assert_str_eq(m[2].name, "box.img");
+        json_t *meta = json_loadb(m[0].data.data, m[0].data.len, 0, NULL);
+        ck_assert_str_eq(json_string_value(json_object_get(meta, "provider")), "libvirt");
+        ck_assert_str_eq(json_string_value(json_object_get(meta, "format")), "qcow2");
+        ck_assert_int_eq(json_integer_value(json_object_get(meta, "virtual_size")), 2);
+        json_decref(meta);
+        ck_assert_ptr_nonnull(strstr(m[1].data.data, "libvirt.driver = \"qemu\""));
+        ck_assert_uint_eq(m[2].data.len, orig.len);
+        ck_assert_int_eq(memcmp(m[2].data.data, orig.data, orig.len), 0);
+        for (size_t i = 0; i < n; i++)
+            bw_buf_release(&m[i].data);
+        free(box);
+    }
+    bw_buf_release(&orig);
+    free(disk);
+}
+END_TEST
+
+START_TEST(test_raw_disks_are_refused_for_libvirt_boxes)
+{
+    char *raw = bw_xasprintf("%s/disk.raw", dir);
+    char *argv[] = {"qemu-img", "create", "-q", "-f", "raw", raw, "1M", NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_spawn_run(argv, NULL, NULL, 0, &res, &err), 0);
+    bw_spawn_result_release(&res);
+    char *box = bw_xasprintf("%s/x.box", dir);
+    struct bw_box_options o = {"gzip", -1, "kvm"};
+    ck_assert_int_eq(bw_export_libvirt_box(raw, box, &o, &err), -1);
+    ck_assert_int_eq(err.code, BW_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "raw"));
+    ck_assert_int_ne(access(box, F_OK), 0); /* nothing half-written left behind */
+    bw_error_release(&err);
+    free(box);
+    free(raw);
+}
+END_TEST
+
+START_TEST(test_manifest_lists_sizes_and_sha256)
+{
+    char *disk = make_disk("64M");
+    char *box = bw_xasprintf("%s/t.box", dir);
+    struct bw_box_options o = {"gzip", 1, "kvm"};
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_export_libvirt_box(disk, box, &o, &err), 0);
+    char *manifest = bw_xasprintf("%s/manifest.json", dir);
+    struct bw_artifact a[] = {{"t.box", box, "vagrant-box"}};
+    ck_assert_int_eq(bw_write_manifest(manifest, "tiny", a, 1, &err), 0);
+    json_t *m = json_load_file(manifest, 0, NULL);
+    ck_assert_ptr_nonnull(m);
+    json_t *art = json_array_get(json_object_get(m, "artifacts"), 0);
+    char hex[BW_HASH_MAX_HEX + 1];
+    ck_assert_int_eq(bw_iso_digest_file(box, BW_HASH_SHA256, hex, &err), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(art, "sha256")), hex);
+    struct stat st;
+    stat(box, &st);
+    ck_assert_int_eq(json_integer_value(json_object_get(art, "size")), st.st_size);
+    ck_assert_str_eq(json_string_value(json_object_get(m, "name")), "tiny");
+    json_decref(m);
+    free(manifest);
+    free(box);
+    free(disk);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("export");
+    TCase *tc = tcase_create("vagrant");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_libvirt_box_has_metadata_vagrantfile_and_the_disk_at_its_root);
+    tcase_add_test(tc, test_raw_disks_are_refused_for_libvirt_boxes);
+    tcase_add_test(tc, test_manifest_lists_sizes_and_sha256);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

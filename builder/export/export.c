@@ -200,3 +200,40 @@ int bw_write_manifest(const char *manifest_path, const char *name, const struct 
     json_decref(arts);
     return rc;
 }
+
+int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err)
+{
+    struct archive *a = archive_read_new();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_all(a);
+    int rc = -1;
+    if (archive_read_open_filename(a, box, 1u << 20) != ARCHIVE_OK) {
+        bw_error_at(err, BW_ERR_IO, box, NULL, 0, 0, "cannot read the box: %s",
+                    archive_error_string(a));
+        archive_read_free(a);
+        return -1;
+    }
+    struct archive_entry *e;
+    bool found = false;
+    while (!found && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        if (strcmp(archive_entry_pathname(e), "box.img") != 0)
+            continue;
+        found = true;
+        int fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            bw_error_at(err, BW_ERR_IO, dest, NULL, 0, 0, "cannot create: %s", strerror(errno));
+            break;
+        }
+        rc = archive_read_data_into_fd(a, fd) == ARCHIVE_OK ? 0 : -1;
+        if (close(fd) != 0 || rc < 0) {
+            bw_error_at(err, BW_ERR_IO, box, NULL, 0, 0, "extracting box.img failed: %s",
+                        archive_error_string(a));
+            rc = -1;
+        }
+    }
+    if (!found)
+        bw_error_at(err, BW_ERR_NOT_FOUND, box, NULL, 0, 0,
+                    "no box.img at the root of the box (expected a libvirt box)");
+    archive_read_free(a);
+    return rc;
+}

@@ -35,6 +35,9 @@ int bw_disk_info(const char *image, uint64_t *virtual_size, char format[16], str
 int bw_export_libvirt_box(const char *disk, const char *box_path, const struct bw_box_options *o,
                           struct bw_error *err);
 
+/* Extracts box.img from a box (any compression libarchive reads) to dest. Returns 0 or -1. */
+int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err);
+
 struct bw_artifact {
     const char *path; /* as it will be listed (relative to the manifest) */
     const char *file; /* where it is now */

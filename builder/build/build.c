@@ -1,0 +1,654 @@
+/* The build: steps with cleanups; see build.h. */
+#include "build.h"
+#include "../comm/ssh.h"
+#include "../core/buf.h"
+#include "../core/prepare.h"
+#include "../core/spawn.h"
+#include "../core/units.h"
+#include "../core/xmalloc.h"
+#include "../drivers/driver.h"
+#include "../export/export.h"
+#include "../../http-server/http_server.h"
+#include "../../iso-cache/iso_cache.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+unsigned bw_free_port(void);
+
+struct build {
+    struct bw_definition *def;
+    const struct bw_build_options *o;
+    char *out, *work;
+    char *iso;
+    struct bw_http_server *http;
+    char *disk;
+    const struct bw_driver *drv;
+    struct bw_vm *vm; /* the VM running now, if any */
+    struct bw_ssh *ssh;
+    unsigned ssh_port;
+    unsigned fetches_seen; /* answer-file fetches already reported */
+    const char *step;
+    struct bw_artifact arts[8];
+    char *art_paths[8], *art_files[8];
+    size_t n_arts;
+};
+
+static void say(struct build *b, const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void say(struct build *b, const char *kind, const char *fmt, ...)
+{
+    if (!b->o->on_event)
+        return;
+    struct bw_buf m = BW_BUF_INIT;
+    bw_buf_init(&m);
+    va_list ap;
+    va_start(ap, fmt);
+    bw_buf_vaddf(&m, fmt, ap);
+    va_end(ap);
+    char *masked = bw_vars_mask(&b->def->vars, m.data);
+    b->o->on_event(b->step, kind, masked, b->o->ud);
+    free(masked);
+    bw_buf_release(&m);
+}
+
+static bool interrupted(const struct build *b)
+{
+    return b->o->interrupted && *b->o->interrupted;
+}
+
+static int check_interrupt(struct build *b, struct bw_error *err)
+{
+    if (!interrupted(b))
+        return 0;
+    bw_error_set(err, BW_ERR_INTERRUPTED, "interrupted during %s", b->step);
+    return -1;
+}
+
+/* Sleeps ms, waking early on interruption. */
+static int pause_ms(struct build *b, uint64_t ms, struct bw_error *err)
+{
+    for (uint64_t slept = 0; slept < ms; slept += 100) {
+        if (check_interrupt(b, err) < 0)
+            return -1;
+        struct timespec t = {0, 100 * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    return check_interrupt(b, err);
+}
+
+static int run_tool(char *const argv[], struct bw_error *err)
+{
+    struct bw_spawn_result res;
+    int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, err);
+    bw_spawn_result_release(&res);
+    return rc;
+}
+
+static char *render(struct build *b, const char *jpath, const char *raw, struct bw_error *err)
+{
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_buf out = BW_BUF_INIT;
+    if (bw_prepare_string(b->def, jpath, raw, &out, &errs) < 0) {
+        bw_error_move(err, &errs.v[0]);
+        bw_errors_release(&errs);
+        bw_buf_release(&out);
+        return NULL;
+    }
+    return bw_buf_detach(&out);
+}
+
+/* ---- steps ---- */
+
+static int step_output(struct build *b, struct bw_error *err)
+{
+    struct stat st;
+    if (stat(b->out, &st) == 0) {
+        if (!b->o->force) {
+            bw_error_at(err, BW_ERR_USAGE, b->out, NULL, 0, 0,
+                        "the output directory exists; remove it or pass --force");
+            return -1;
+        }
+        char *argv[] = {"rm", "-rf", b->out, NULL};
+        if (run_tool(argv, err) < 0)
+            return -1;
+    }
+    if (mkdir(b->out, 0755) < 0 || mkdir(b->work, 0755) < 0) {
+        bw_error_at(err, BW_ERR_IO, b->out, NULL, 0, 0, "cannot create: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void iso_event(const struct bw_iso_event *ev, void *ud)
+{
+    struct build *b = ud;
+    if (ev->kind == BW_ISO_HIT)
+        say(b, "info", "in the ISO cache");
+    else if (ev->kind == BW_ISO_VERIFIED)
+        say(b, "info", "checksum verified");
+    else if (ev->kind == BW_ISO_RETRY || ev->kind == BW_ISO_FAILED)
+        say(b, "info", "%s: %s", ev->url, ev->detail);
+}
+
+static int step_iso(struct build *b, struct bw_error *err)
+{
+    struct bw_strlist urls = {NULL, 0};
+    struct bw_buf sum = BW_BUF_INIT;
+    bw_buf_init(&sum);
+    struct bw_errors errs = BW_ERRORS_INIT;
+    int rc = -1;
+    if (bw_prepare_source(b->def, &urls, &sum, &errs) > 0) {
+        bw_error_move(err, &errs.v[0]);
+    } else {
+        struct bw_iso_request req = {
+            (const char *const *)urls.v, urls.n, sum.data, false, 0, 0, 0, iso_event, b};
+        char *dir = bw_iso_cache_dir();
+        b->iso = bw_iso_fetch(dir, &req, err);
+        free(dir);
+        if (b->iso) {
+            say(b, "info", "%s", b->iso);
+            rc = 0;
+        }
+    }
+    bw_errors_release(&errs);
+    bw_strlist_release(&urls);
+    bw_buf_release(&sum);
+    return rc;
+}
+
+static int step_http(struct build *b, struct bw_error *err)
+{
+    struct bw_http_config cfg = {0};
+    cfg.port_min = 8100;
+    cfg.port_max = 8199;
+    char *dir = b->def->http.directory ? bw_definition_path(b->def, b->def->http.directory) : NULL;
+    cfg.directory = dir;
+    b->http = bw_http_new(&cfg);
+    free(dir);
+    if (bw_http_bind(b->http, err) < 0)
+        return -1;
+    /* The isolated guest reaches the server through guestfwd at 10.0.2.100. */
+    char port[16];
+    snprintf(port, sizeof(port), "%u", bw_http_port(b->http));
+    bw_vars_set_string(&b->def->vars, "HTTPIP", "10.0.2.100", "build")->builtin = true;
+    bw_vars_set_string(&b->def->vars, "HTTPPort", port, "build")->builtin = true;
+    struct bw_rendered files = BW_RENDERED_INIT;
+    struct bw_errors errs = BW_ERRORS_INIT;
+    int rc = 0;
+    if (bw_prepare_answer_files(b->def, &files, &errs) > 0) {
+        bw_error_move(err, &errs.v[0]);
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && i < files.n; i++)
+        rc = bw_http_add_file(b->http, files.v[i].name, files.v[i].data.data, files.v[i].data.len,
+                              err);
+    bw_rendered_release(&files);
+    bw_errors_release(&errs);
+    if (rc == 0 && bw_http_start(b->http, err) == 0)
+        say(b, "info", "serving answer files on 127.0.0.1:%s (10.0.2.100:%s in the guest)", port,
+            port);
+    else
+        rc = -1;
+    return rc;
+}
+
+static void cleanup_http(struct build *b)
+{
+    bw_http_stop(b->http);
+    b->http = NULL;
+}
+
+static int step_disk(struct build *b, struct bw_error *err)
+{
+    b->disk = bw_xasprintf("%s/disk.qcow2", b->work);
+    char size[32];
+    snprintf(size, sizeof(size), "%llu", (unsigned long long)b->def->vm.disk_size);
+    char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", b->disk, size, NULL};
+    return run_tool(argv, err);
+}
+
+static int start_vm(struct build *b, const char *name, bool installer, struct bw_error *err)
+{
+    struct bw_vm_spec spec = {0};
+    char *dir = bw_xasprintf("%s/%s", b->work, name);
+    mkdir(dir, 0755);
+    spec.name = name;
+    spec.workdir = dir;
+    spec.iso = installer ? b->iso : NULL;
+    spec.disk = b->disk;
+    spec.disk_format = "qcow2";
+    spec.memory = b->def->vm.memory;
+    spec.cpus = b->def->vm.cpus;
+    spec.firmware = b->def->vm.firmware;
+    spec.disk_model = b->def->vm.disk_model;
+    spec.nic_model = b->def->vm.nic_model;
+    spec.accel = b->o->accel ? b->o->accel : "tcg";
+    spec.isolated = true;
+    if (installer) {
+        spec.http_port = bw_http_port(b->http);
+        spec.http_guest_ip = "10.0.2.100";
+    } else {
+        b->ssh_port = bw_free_port();
+        spec.ssh_host_port = b->ssh_port;
+        spec.ssh_guest_port = (unsigned)b->def->ssh.port;
+    }
+    b->vm = b->drv->create(&spec, err);
+    free(dir);
+    if (!b->vm)
+        return -1;
+    if (b->drv->start(b->vm, err) < 0)
+        return -1;
+    say(b, "info", "QEMU started (%s, isolated network)", spec.accel);
+    return 0;
+}
+
+static void cleanup_vm(struct build *b)
+{
+    if (b->vm && b->drv)
+        b->drv->destroy(b->vm);
+    b->vm = NULL;
+}
+
+static int step_installer(struct build *b, struct bw_error *err)
+{
+    return start_vm(b, "installer", true, err);
+}
+
+static int step_type(struct build *b, struct bw_error *err)
+{
+    char wait[32];
+    bw_format_duration(b->def->boot.wait_ms, wait, sizeof(wait));
+    say(b, "info", "waiting %s for the boot menu", wait);
+    if (pause_ms(b, b->def->boot.wait_ms, err) < 0)
+        return -1;
+    struct bw_key_events ev = BW_KEY_EVENTS_INIT;
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_buf text = BW_BUF_INIT;
+    bw_buf_init(&text);
+    int rc = -1;
+    if (bw_prepare_boot_command(b->def, &text, &ev, &errs) > 0) {
+        bw_error_move(err, &errs.v[0]);
+    } else {
+        struct bw_key_timing t = {b->def->boot.key_hold_ms, b->def->boot.key_interval_ms};
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = b->drv->send_keys(b->vm, &ev, &t, err);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        if (rc == 0)
+            say(b, "info", "typed %zu keys in %.2f s: %s", bw_key_events_presses(&ev), s,
+                text.data);
+    }
+    bw_buf_release(&text);
+    bw_key_events_release(&ev);
+    bw_errors_release(&errs);
+    return rc;
+}
+
+/* Waits for the VM to power off, reporting answer-file fetches, until timeout. */
+static int wait_power_off(struct build *b, uint64_t timeout_ms, struct bw_error *err)
+{
+    for (uint64_t waited = 0;; waited += 1000) {
+        if (b->http && b->def->http.render.n) {
+            unsigned n = bw_http_fetches(b->http, b->def->http.render.v[0]);
+            if (n > b->fetches_seen) {
+                say(b, "info", "guest fetched %s", b->def->http.render.v[0]);
+                b->fetches_seen = n;
+            }
+        }
+        struct bw_error e = BW_ERROR_INIT;
+        if (b->drv->wait_off(b->vm, 1000, &e) == 0) {
+            bw_error_release(&e);
+            return 0;
+        }
+        bw_error_release(&e);
+        if (check_interrupt(b, err) < 0)
+            return -1;
+        if (waited >= timeout_ms) {
+            bw_error_set(err, BW_ERR_INTERRUPTED, "the guest did not power off within %llu s",
+                         (unsigned long long)(timeout_ms / 1000));
+            return -1;
+        }
+    }
+}
+
+static int step_install(struct build *b, struct bw_error *err)
+{
+    if (wait_power_off(b, b->def->ssh.timeout_ms, err) < 0)
+        return -1;
+    say(b, "info", "the installer powered off");
+    cleanup_vm(b);
+    return 0;
+}
+
+static int step_installed(struct build *b, struct bw_error *err)
+{
+    return start_vm(b, "installed", false, err);
+}
+
+static int step_ssh(struct build *b, struct bw_error *err)
+{
+    char *user = render(b, ".ssh.username", b->def->ssh.username, err);
+    char *pass =
+        b->def->ssh.password ? render(b, ".ssh.password", b->def->ssh.password, err) : NULL;
+    char *key =
+        b->def->ssh.private_key ? bw_definition_path(b->def, b->def->ssh.private_key) : NULL;
+    int rc = -1;
+    if (user && (pass || !b->def->ssh.password)) {
+        struct bw_ssh_config cfg = {"127.0.0.1", b->ssh_port, user,
+                                    pass,        key,         b->def->ssh.timeout_ms};
+        b->ssh = bw_ssh_connect(&cfg, err);
+        if (b->ssh) {
+            say(b, "info", "connected as %s", user);
+            rc = 0;
+        }
+    }
+    free(user);
+    free(pass);
+    free(key);
+    return rc;
+}
+
+static void cleanup_ssh(struct build *b)
+{
+    bw_ssh_close(b->ssh);
+    b->ssh = NULL;
+}
+
+struct stream {
+    struct build *b;
+    struct bw_buf line;
+};
+
+static void stream_output(const char *data, size_t len, bool is_stderr, void *ud)
+{
+    struct stream *s = ud;
+    (void)is_stderr;
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\n') {
+            say(s->b, "output", "%s", s->line.data);
+            bw_buf_reset(&s->line);
+        } else {
+            bw_buf_addc(&s->line, data[i]);
+        }
+    }
+}
+
+static int run_remote(struct build *b, const char *what, const char *script, bool sudo,
+                      struct bw_error *err)
+{
+    char *remote = bw_xasprintf("/tmp/boxwright-%ld.sh", (long)random());
+    int rc = bw_ssh_upload(b->ssh, remote, script, strlen(script), 0700, err);
+    if (rc == 0) {
+        char *cmd =
+            bw_xasprintf("%ssh %s; s=$?; rm -f %s; exit $s", sudo ? "sudo " : "", remote, remote);
+        struct stream s = {b, BW_BUF_INIT};
+        bw_buf_init(&s.line);
+        int status = 0;
+        rc = bw_ssh_run(b->ssh, cmd, NULL, 0, stream_output, &s, &status, err);
+        if (s.line.len)
+            say(b, "output", "%s", s.line.data);
+        if (rc == 0 && status != 0) {
+            bw_error_set(err, BW_ERR_SPAWN, "%s exited with status %d", what, status);
+            rc = -1;
+        }
+        bw_buf_release(&s.line);
+        free(cmd);
+    }
+    free(remote);
+    return rc;
+}
+
+static int step_provision(struct build *b, struct bw_error *err)
+{
+    for (size_t i = 0; i < b->def->n_provision; i++) {
+        if (check_interrupt(b, err) < 0)
+            return -1;
+        const struct bw_provisioner *p = &b->def->provision[i];
+        struct bw_buf script = BW_BUF_INIT;
+        bw_buf_init(&script);
+        char *what;
+        if (p->script) {
+            char *path = bw_definition_path(b->def, p->script);
+            if (bw_buf_read_file(&script, path) < 0) {
+                bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot read: %s", strerror(errno));
+                free(path);
+                bw_buf_release(&script);
+                return -1;
+            }
+            free(path);
+            what = bw_xasprintf("provisioning script %s", p->script);
+        } else {
+            bw_buf_adds(&script, "set -e\n");
+            for (size_t k = 0; k < p->inline_cmds.n; k++)
+                bw_buf_addf(&script, "%s\n", p->inline_cmds.v[k]);
+            what = bw_xasprintf("inline provisioner %zu", i + 1);
+        }
+        say(b, "info", "running %s", what);
+        int rc = run_remote(b, what, script.data, p->sudo, err);
+        free(what);
+        bw_buf_release(&script);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int step_shutdown(struct build *b, struct bw_error *err)
+{
+    if (b->def->shutdown.command) {
+        char *cmd = render(b, ".shutdown.command", b->def->shutdown.command, err);
+        if (!cmd)
+            return -1;
+        int status;
+        struct bw_error ignored = BW_ERROR_INIT; /* the connection may drop as the guest halts */
+        bw_ssh_run(b->ssh, cmd, NULL, 0, NULL, NULL, &status, &ignored);
+        bw_error_release(&ignored);
+        free(cmd);
+    } else {
+        b->drv->stop(b->vm, err);
+    }
+    cleanup_ssh(b);
+    if (wait_power_off(b, b->def->shutdown.timeout_ms, err) < 0)
+        return -1;
+    say(b, "info", "powered off");
+    cleanup_vm(b);
+    return 0;
+}
+
+static void add_artifact(struct build *b, const char *name, const char *type)
+{
+    b->art_paths[b->n_arts] = bw_xstrdup(name);
+    b->art_files[b->n_arts] = bw_xasprintf("%s/%s", b->out, name);
+    b->arts[b->n_arts] =
+        (struct bw_artifact){b->art_paths[b->n_arts], b->art_files[b->n_arts], type};
+    b->n_arts++;
+}
+
+static int step_export(struct build *b, struct bw_error *err)
+{
+    /* qemu-img convert writes only the clusters in use: the compacted disk. */
+    char *img = bw_xasprintf("%s/box.img", b->out);
+    char *argv[] = {"qemu-img", "convert", "-O", "qcow2", b->disk, img, NULL};
+    int rc = run_tool(argv, err);
+    for (size_t i = 0; rc == 0 && i < b->def->n_exports; i++) {
+        const struct bw_export *e = &b->def->exports[i];
+        char *name = bw_xasprintf("%s-%s.box", b->def->name, e->provider);
+        char *path = bw_xasprintf("%s/%s", b->out, name);
+        bool kvm = b->o->accel && strcmp(b->o->accel, "kvm") == 0;
+        struct bw_box_options o = {e->compression, e->level, kvm ? "kvm" : "qemu"};
+        rc = bw_export_libvirt_box(img, path, &o, err);
+        if (rc == 0) {
+            struct stat st;
+            stat(path, &st);
+            say(b, "info", "%s (%.1f MiB)", path, (double)st.st_size / 1048576.0);
+            add_artifact(b, name, "vagrant-box");
+        }
+        free(path);
+        free(name);
+    }
+    free(img);
+    return rc;
+}
+
+static int step_validate(struct build *b, struct bw_error *err)
+{
+    if (b->o->skip_validate) {
+        say(b, "info", "skipped (--skip-validate)");
+        return 0;
+    }
+    char *img = bw_xasprintf("%s/box.img", b->out);
+    char *dir = bw_xasprintf("%s/validate", b->work);
+    char *junit = bw_xasprintf("%s-validation.xml", b->def->name);
+    char *junit_path = bw_xasprintf("%s/%s", b->out, junit);
+    struct bw_check_result *r;
+    size_t n;
+    int failed = bw_validate_image(b->def, img, dir, b->o->accel, junit_path, &r, &n,
+                                   b->o->interrupted, err);
+    for (size_t i = 0; i < n; i++)
+        say(b, "info", "%-4s %s%s%s", r[i].passed ? "PASS" : "FAIL", r[i].name,
+            r[i].problem ? ": " : "", r[i].problem ? r[i].problem : "");
+    if (failed >= 0)
+        add_artifact(b, junit, "junit");
+    if (failed > 0)
+        bw_error_set(err, BW_ERR_SPAWN, "%d of %zu checks failed (report: %s)", failed, n,
+                     junit_path);
+    bw_check_results_free(r, n);
+    free(img);
+    free(dir);
+    free(junit);
+    free(junit_path);
+    return failed == 0 ? 0 : -1;
+}
+
+static int step_manifest(struct build *b, struct bw_error *err)
+{
+    char *m = bw_xasprintf("%s/manifest.json", b->out);
+    int rc = bw_write_manifest(m, b->def->name, b->arts, b->n_arts, err);
+    if (rc == 0)
+        say(b, "info", "%s", m);
+    free(m);
+    return rc;
+}
+
+struct step {
+    const char *name;
+    int (*run)(struct build *b, struct bw_error *err);
+    void (*cleanup)(struct build *b);
+};
+
+static const struct step steps[] = {
+    {"output", step_output, NULL},
+    {"iso", step_iso, NULL},
+    {"http", step_http, cleanup_http},
+    {"disk", step_disk, NULL},
+    {"installer", step_installer, cleanup_vm},
+    {"type", step_type, NULL},
+    {"install", step_install, NULL},
+    {"boot", step_installed, cleanup_vm},
+    {"ssh", step_ssh, cleanup_ssh},
+    {"provision", step_provision, NULL},
+    {"shutdown", step_shutdown, NULL},
+    {"export", step_export, NULL},
+    {"validate", step_validate, NULL},
+    {"manifest", step_manifest, NULL},
+};
+
+/* What a failure leaves for the user: the screen and the end of the serial console. */
+static void save_failure_evidence(struct build *b, struct bw_error *err)
+{
+    if (!b->vm)
+        return;
+    char *png = bw_xasprintf("%s/failure-screen.png", b->out);
+    char *log = bw_xasprintf("%s/failure-serial.log", b->out);
+    struct bw_error ignored = BW_ERROR_INIT;
+    bool shot = b->drv->screenshot(b->vm, png, &ignored) == 0;
+    struct bw_buf serial = BW_BUF_INIT;
+    bw_buf_init(&serial);
+    bool have_log = bw_buf_read_file(&serial, b->drv->serial_log(b->vm)) == 0;
+    if (have_log) {
+        size_t from = serial.len > 16384 ? serial.len - 16384 : 0;
+        FILE *f = fopen(log, "wb");
+        if (f) {
+            fwrite(serial.data + from, 1, serial.len - from, f);
+            fclose(f);
+        }
+    }
+    bw_error_prefix(err, "%s%s%s%s%s", shot ? "screen: " : "", shot ? png : "",
+                    shot && have_log ? "; " : "", have_log ? "serial console: " : "",
+                    have_log ? log : "");
+    bw_buf_release(&serial);
+    bw_error_release(&ignored);
+    free(png);
+    free(log);
+}
+
+int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, struct bw_error *err)
+{
+    struct build b;
+    memset(&b, 0, sizeof(b));
+    b.def = def;
+    b.o = o;
+    b.out = o->output_dir ? bw_xstrdup(o->output_dir) : bw_xasprintf("output-%s", def->name);
+    b.work = bw_xasprintf("%s/.work", b.out);
+    b.drv = bw_driver_find("qemu");
+    size_t done = 0;
+    int rc = 0;
+    for (; done < sizeof(steps) / sizeof(steps[0]); done++) {
+        b.step = steps[done].name;
+        say(&b, "step", "%s", steps[done].name);
+        if (check_interrupt(&b, err) < 0 || steps[done].run(&b, err) < 0) {
+            rc = -1;
+            done++; /* its cleanup runs too: it may have half-started something */
+            break;
+        }
+    }
+    bool abort_keep = rc < 0 && o->on_error == BW_ON_ERROR_ABORT;
+    if (rc < 0) {
+        bw_error_prefix(err, "step %s", b.step);
+        if (done > 1) /* the output directory exists */
+            save_failure_evidence(&b, err);
+    }
+    if (abort_keep) {
+        char *where =
+            bw_xasprintf("; kept for debugging (--on-error=abort): work directory %s%s", b.work,
+                         b.vm ? ", VM still running (QMP socket in its work "
+                                "directory)"
+                              : "");
+        char *m = bw_xasprintf("%s%s", err->msg, where);
+        free(err->msg);
+        err->msg = m;
+        free(where);
+        /* Only the HTTP server stops: the VM and disk stay for inspection. */
+        cleanup_http(&b);
+        bw_ssh_close(b.ssh);
+    } else {
+        b.step = "cleanup";
+        while (done-- > 0)
+            if (steps[done].cleanup)
+                steps[done].cleanup(&b);
+        if (!o->keep) {
+            char *argv[] = {"rm", "-rf", b.work, NULL};
+            struct bw_error ignored = BW_ERROR_INIT;
+            run_tool(argv, &ignored);
+            bw_error_release(&ignored);
+        }
+    }
+    free(b.iso);
+    free(b.disk);
+    for (size_t i = 0; i < b.n_arts; i++) {
+        free(b.art_paths[i]);
+        free(b.art_files[i]);
+    }
+    free(b.out);
+    free(b.work);
+    return rc;
+}

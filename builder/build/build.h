@@ -1,0 +1,66 @@
+/*
+ * build - one run that turns a definition into a validated box, as an
+ * ordered list of steps. Each step has run() and cleanup(); the runner calls
+ * the cleanups of every step that ran, in reverse, on success, failure and
+ * interruption alike: that one place is where "no VM left running, no
+ * server left listening, no stray files" holds.
+ *
+ * Steps: output directory, ISO (through the cache), HTTP server with the
+ * rendered answer files, disk, installer VM, boot wait and typing, install
+ * (until the installer powers off), installed VM, SSH, provisioning,
+ * shutdown, export (compacted qcow2, Vagrant box per export, manifest), and
+ * validation of the exported image (unless skipped).
+ *
+ * On failure the guest's screen (PNG) and the tail of its serial console are
+ * saved in the output directory and the error says where.
+ */
+#ifndef BW_BUILD_H
+#define BW_BUILD_H
+
+#include "../core/definition.h"
+#include "../core/error.h"
+
+#include <stdbool.h>
+#include <signal.h>
+
+enum bw_on_error { BW_ON_ERROR_CLEANUP, BW_ON_ERROR_ABORT };
+
+/* kind: "step" (a step begins), "done" (it ended), "info", "output" (guest command output). */
+typedef void (*bw_build_event_fn)(const char *step, const char *kind, const char *msg, void *ud);
+
+struct bw_build_options {
+    const char *output_dir; /* default output-NAME */
+    bool force;             /* replace an existing output directory */
+    enum bw_on_error on_error;
+    bool keep; /* keep the work directory (disk, logs) after success */
+    bool skip_validate;
+    const char *accel;                        /* "tcg" (default) or "kvm" */
+    const volatile sig_atomic_t *interrupted; /* set by the caller's signal handler */
+    bw_build_event_fn on_event;
+    void *ud;
+};
+
+/* Runs the build. Returns 0, or -1 with err (and the artifacts of a failure saved). */
+int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, struct bw_error *err);
+
+struct bw_check_result {
+    char *name;
+    bool passed;
+    char *output;  /* what the command printed (stdout then stderr) */
+    char *problem; /* why it failed, or NULL */
+    double seconds;
+};
+
+/*
+ * Boots image (a qcow2, through a throwaway overlay in workdir), logs in as
+ * the definition's SSH user and runs its checks. Writes a JUnit XML report to
+ * junit_path when not NULL. Fills results (caller frees with
+ * bw_check_results_free). Returns the number of failed checks, or -1 when the
+ * image could not be booted or reached.
+ */
+int bw_validate_image(const struct bw_definition *def, const char *image, const char *workdir,
+                      const char *accel, const char *junit_path, struct bw_check_result **results,
+                      size_t *n, const volatile sig_atomic_t *interrupted, struct bw_error *err);
+void bw_check_results_free(struct bw_check_result *r, size_t n);
+
+#endif

@@ -1,0 +1,221 @@
+/* Box validation: boot the exported image, log in, run the template's checks, report. */
+#include "build.h"
+#include "../comm/ssh.h"
+#include "../core/buf.h"
+#include "../core/prepare.h"
+#include "../core/spawn.h"
+#include "../core/xmalloc.h"
+#include "../drivers/driver.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A port on 127.0.0.1 that is free now (for hostfwd). */
+unsigned bw_free_port(void);
+unsigned bw_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    unsigned port = 0;
+    socklen_t sl = sizeof(sa);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+static void collect_both(const char *data, size_t len, bool is_stderr, void *ud)
+{
+    (void)is_stderr;
+    bw_buf_add(ud, data, len);
+}
+
+static void xml_escape(struct bw_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '<')
+            bw_buf_adds(b, "&lt;");
+        else if (c == '>')
+            bw_buf_adds(b, "&gt;");
+        else if (c == '&')
+            bw_buf_adds(b, "&amp;");
+        else if (c == '"')
+            bw_buf_adds(b, "&quot;");
+        else if (c < 0x20 && c != '\n' && c != '\t')
+            bw_buf_addc(b, '?');
+        else
+            bw_buf_addc(b, (char)c);
+    }
+}
+
+static int write_junit(const char *path, const char *name, const struct bw_check_result *r,
+                       size_t n, struct bw_error *err)
+{
+    size_t failures = 0;
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        failures += !r[i].passed;
+        total += r[i].seconds;
+    }
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"");
+    xml_escape(&b, name);
+    bw_buf_addf(&b, "\" tests=\"%zu\" failures=\"%zu\" time=\"%.3f\">\n", n, failures, total);
+    for (size_t i = 0; i < n; i++) {
+        bw_buf_adds(&b, "  <testcase classname=\"boxwright.validate\" name=\"");
+        xml_escape(&b, r[i].name);
+        bw_buf_addf(&b, "\" time=\"%.3f\">", r[i].seconds);
+        if (!r[i].passed) {
+            bw_buf_adds(&b, "\n    <failure message=\"");
+            xml_escape(&b, r[i].problem ? r[i].problem : "failed");
+            bw_buf_adds(&b, "\">");
+            xml_escape(&b, r[i].output ? r[i].output : "");
+            bw_buf_adds(&b, "</failure>\n  ");
+        }
+        bw_buf_adds(&b, "</testcase>\n");
+    }
+    bw_buf_adds(&b, "</testsuite>\n");
+    FILE *f = fopen(path, "w");
+    int rc = -1;
+    if (f && fwrite(b.data, 1, b.len, f) == b.len)
+        rc = 0;
+    if (f && fclose(f) != 0)
+        rc = -1;
+    if (rc < 0)
+        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot write the JUnit report");
+    bw_buf_release(&b);
+    return rc;
+}
+
+void bw_check_results_free(struct bw_check_result *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].name);
+        free(r[i].output);
+        free(r[i].problem);
+    }
+    free(r);
+}
+
+int bw_validate_image(const struct bw_definition *def, const char *image, const char *workdir,
+                      const char *accel, const char *junit_path, struct bw_check_result **results,
+                      size_t *n, const volatile sig_atomic_t *interrupted, struct bw_error *err)
+{
+    *results = NULL;
+    *n = 0;
+    int failed = -1;
+    struct bw_vm *vm = NULL;
+    struct bw_ssh *ssh = NULL;
+    const struct bw_driver *d = bw_driver_find("qemu");
+    struct bw_buf user = BW_BUF_INIT, pass = BW_BUF_INIT;
+    struct bw_errors errs = BW_ERRORS_INIT;
+    char *overlay = bw_xasprintf("%s/validate-overlay.qcow2", workdir);
+    char *real = realpath(image, NULL);
+    mkdir(workdir, 0755);
+    /* The image stays untouched: the VM writes to an overlay that is thrown away. */
+    char *argv[] = {
+        "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", real ? real : (char *)image,
+        overlay,    NULL};
+    struct bw_spawn_result res;
+    if (bw_spawn_run(argv, NULL, NULL, 0, &res, err) < 0) {
+        bw_spawn_result_release(&res);
+        goto out;
+    }
+    bw_spawn_result_release(&res);
+    if (bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs) < 0 ||
+        (def->ssh.password &&
+         bw_prepare_string(def, ".ssh.password", def->ssh.password, &pass, &errs) < 0)) {
+        bw_error_move(err, &errs.v[0]);
+        goto out;
+    }
+    struct bw_vm_spec spec = {0};
+    spec.name = "boxwright-validate";
+    spec.workdir = workdir;
+    spec.disk = overlay;
+    spec.disk_format = "qcow2";
+    spec.memory = def->vm.memory;
+    spec.cpus = def->vm.cpus;
+    spec.firmware = def->vm.firmware;
+    spec.disk_model = def->vm.disk_model;
+    spec.nic_model = def->vm.nic_model;
+    spec.accel = accel ? accel : "tcg";
+    spec.isolated = true;
+    spec.ssh_host_port = bw_free_port();
+    spec.ssh_guest_port = (unsigned)def->ssh.port;
+    vm = d->create(&spec, err);
+    if (!vm || d->start(vm, err) < 0)
+        goto out;
+    char *key = def->ssh.private_key ? bw_definition_path(def, def->ssh.private_key) : NULL;
+    struct bw_ssh_config cfg = {"127.0.0.1", spec.ssh_host_port,
+                                user.data,   def->ssh.password ? pass.data : NULL,
+                                key,         def->ssh.timeout_ms};
+    ssh = bw_ssh_connect(&cfg, err);
+    free(key);
+    if (!ssh) {
+        bw_error_prefix(err, "validate: the box booted but could not be reached");
+        goto out;
+    }
+    *results = bw_xcalloc(def->n_checks + 1, sizeof(**results));
+    failed = 0;
+    for (size_t i = 0; i < def->n_checks && !(interrupted && *interrupted); i++) {
+        const struct bw_check *c = &def->checks[i];
+        struct bw_check_result *r = &(*results)[(*n)++];
+        r->name = bw_xstrdup(c->name);
+        struct bw_buf out = BW_BUF_INIT;
+        bw_buf_init(&out);
+        int status = -1;
+        double t0 = now_s();
+        struct bw_error cerr = BW_ERROR_INIT;
+        if (bw_ssh_run(ssh, c->command, NULL, 0, collect_both, &out, &status, &cerr) < 0)
+            r->problem = bw_xasprintf("could not run: %s", cerr.msg);
+        else if (status != c->expect_status)
+            r->problem = bw_xasprintf("exit status %d, expected %ld", status, c->expect_status);
+        else if (c->expect_output && !strstr(out.data, c->expect_output))
+            r->problem = bw_xasprintf("output lacks \"%s\"", c->expect_output);
+        r->seconds = now_s() - t0;
+        r->passed = r->problem == NULL;
+        failed += !r->passed;
+        r->output = bw_buf_detach(&out);
+        bw_error_release(&cerr);
+    }
+    if (junit_path && write_junit(junit_path, def->name, *results, *n, err) < 0)
+        failed = -1;
+    int status;
+    struct bw_error dropped = BW_ERROR_INIT; /* the connection drops as the guest halts */
+    bw_ssh_run(ssh, "sudo poweroff || poweroff", NULL, 0, NULL, NULL, &status, &dropped);
+    bw_error_release(&dropped);
+out:
+    bw_ssh_close(ssh);
+    if (vm) {
+        struct bw_error ignored = BW_ERROR_INIT;
+        if (d->wait_off(vm, 30000, &ignored) < 0)
+            d->stop(vm, &ignored);
+        bw_error_release(&ignored);
+        d->destroy(vm);
+    }
+    unlink(overlay);
+    free(overlay);
+    free(real);
+    bw_buf_release(&user);
+    bw_buf_release(&pass);
+    bw_errors_release(&errs);
+    return failed;
+}

@@ -1,0 +1,114 @@
+#include "cli.h"
+#include "../build/build.h"
+#include "../core/xmalloc.h"
+#include "../export/export.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int validate(int argc, char **argv)
+{
+    static const struct option opts[] = {{"template", required_argument, NULL, 't'},
+                                         {"var", required_argument, NULL, 'v'},
+                                         {"var-file", required_argument, NULL, 'f'},
+                                         {"junit", required_argument, NULL, 'J'},
+                                         {"accel", required_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    struct bw_var_opts vo = {0};
+    const char *tmpl = NULL, *junit = NULL, *accel = "tcg";
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 't')
+            tmpl = optarg;
+        else if (c == 'v' || c == 'f')
+            bw_var_opts_add(&vo, c == 'f', optarg);
+        else if (c == 'J')
+            junit = optarg;
+        else if (c == 'a')
+            accel = optarg;
+        else if (c == 'h') {
+            bw_var_opts_release(&vo);
+            return bw_cli_help(&bw_cmd_box);
+        } else {
+            bw_var_opts_release(&vo);
+            return bw_cli_usage_error(&bw_cmd_box, "unknown option \"%s\"", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 1 || !tmpl) {
+        bw_var_opts_release(&vo);
+        return bw_cli_usage_error(&bw_cmd_box,
+                                  "box validate: expected BOX and --template TEMPLATE|FILE");
+    }
+    int status = BW_EXIT_OK;
+    struct bw_definition *def = bw_cli_load(tmpl, &vo, &status);
+    bw_var_opts_release(&vo);
+    if (!def)
+        return status;
+    char work[] = "/tmp/boxwright-validate-XXXXXX";
+    struct bw_error err = BW_ERROR_INIT;
+    const char *image = argv[optind];
+    char *extracted = NULL;
+    if (!mkdtemp(work)) {
+        bw_error_set(&err, BW_ERR_IO, "cannot create a work directory in /tmp");
+        goto fail;
+    }
+    size_t len = strlen(image);
+    if (len > 4 && strcmp(image + len - 4, ".box") == 0) {
+        extracted = bw_xasprintf("%s/box.img", work);
+        if (bw_box_extract_image(image, extracted, &err) < 0)
+            goto fail;
+        image = extracted;
+    }
+    struct bw_check_result *r;
+    size_t n;
+    int failed = bw_validate_image(def, image, work, accel, junit, &r, &n, NULL, &err);
+    if (failed < 0)
+        goto fail;
+    printf("%-6s %s\n", "RESULT", "CHECK");
+    for (size_t i = 0; i < n; i++)
+        printf("%-6s %s%s%s\n", r[i].passed ? "PASS" : "FAIL", r[i].name, r[i].problem ? ": " : "",
+               r[i].problem ? r[i].problem : "");
+    printf("%zu passed, %d failed\n", n - (size_t)failed, failed);
+    bw_check_results_free(r, n);
+    status = failed ? BW_EXIT_FAILED : BW_EXIT_OK;
+    goto out;
+fail:
+    bw_cli_print_error(&err);
+    status = BW_EXIT_FAILED;
+out:
+    if (extracted)
+        unlink(extracted);
+    rmdir(work);
+    free(extracted);
+    bw_error_release(&err);
+    bw_definition_free(def);
+    return status;
+}
+
+static int run(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "validate") == 0)
+        return validate(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return bw_cli_help(&bw_cmd_box);
+    return bw_cli_usage_error(&bw_cmd_box, "expected: box validate BOX --template TEMPLATE");
+}
+
+const struct bw_command bw_cmd_box = {
+    "box",
+    "validate a built box by booting it",
+    "usage: boxwright box validate BOX|IMAGE --template TEMPLATE|FILE [--var NAME=VALUE]...\n"
+    "                              [--junit FILE] [--accel tcg|kvm]\n"
+    "\n"
+    "Boots the box's disk (box.img from a libvirt .box, or a qcow2 image) in QEMU\n"
+    "through a throwaway overlay, logs in over SSH as the template's user, runs\n"
+    "the template's checks and prints a pass/fail table; --junit writes a JUnit\n"
+    "XML report.\n"
+    "\n"
+    "Exit status: 0 if every check passed; 1 if one failed or the box could not\n"
+    "be booted or reached; 2 on a usage error.\n",
+    run,
+};

@@ -5,6 +5,7 @@
  * HTTP server over an isolated network, and compare what the guest reports
  * byte for byte with what boxwright meant to type and serve.
  */
+#include "fixture.h"
 #include "http_server.h"
 #include "../unit/golden.h"
 #include "../../builder/core/definition.h"
@@ -33,19 +34,7 @@ static void setup(void)
 {
     snprintf(work, sizeof(work), "/tmp/bw-e2e-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(work));
-    iso = bw_xasprintf("%s/tiny-installer.iso", BW_FIXTURE_DIR);
-    /* Built once per build tree, and again whenever the script changes. */
-    struct stat st, script;
-    ck_assert_int_eq(stat(BW_FIXTURE_SCRIPT, &script), 0);
-    if (stat(iso, &st) != 0 || st.st_mtime < script.st_mtime) {
-        mkdir(BW_FIXTURE_DIR, 0755);
-        char *argv[] = {BW_FIXTURE_SCRIPT, iso, NULL};
-        struct bw_spawn_result res;
-        struct bw_error err = BW_ERROR_INIT;
-        int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
-        ck_assert_msg(rc == 0, "building the fixture ISO: %s", err.msg);
-        bw_spawn_result_release(&res);
-    }
+    iso = e2e_fixture_iso();
 }
 
 static void teardown(void)
@@ -321,8 +310,8 @@ END_TEST
 
 int main(void)
 {
-    if (access("/usr/bin/qemu-system-x86_64", X_OK) != 0 && !getenv("CI")) {
-        printf("qemu-system-x86_64 is missing (scripts/setup installs it); skipping\n");
+    if (getenv("BW_SKIP_VM_TESTS")) {
+        printf("BW_SKIP_VM_TESTS is set; skipping\n");
         return 77;
     }
     Suite *s = suite_create("e2e-boot-type");

@@ -1,0 +1,216 @@
+/*
+ * `boxwright build tiny` end to end, as a user runs it: from a clean cache
+ * and output directory to a validated Vagrant box; the box validated again
+ * by `box validate` and added by the real `vagrant box add`; and a build
+ * interrupted (SIGINT) at each step that leaves nothing behind.
+ */
+#include "fixture.h"
+#include "iso_cache.h"
+#include "../unit/golden.h"
+#include "../../builder/core/buf.h"
+#include "../../builder/core/spawn.h"
+#include "../../builder/core/xmalloc.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char work[64];
+static char *iso, *iso_var, *cache_env;
+
+static void setup(void)
+{
+    snprintf(work, sizeof(work), "/tmp/bw-build-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(work));
+    iso = e2e_fixture_iso();
+    iso_var = bw_xasprintf("iso_url=file://%s", iso);
+    cache_env = bw_xasprintf("BOXWRIGHT_CACHE_DIR=%s/cache", work);
+}
+
+static void teardown(void)
+{
+    test_rm_rf(work);
+    free(iso);
+    free(iso_var);
+    free(cache_env);
+}
+
+/* Processes whose command line mentions `needle` (QEMU runs with paths in the output dir). */
+static int processes_mentioning(const char *needle)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9' || atoi(de->d_name) == getpid())
+            continue;
+        char *p = bw_xasprintf("/proc/%s/cmdline", de->d_name);
+        struct bw_buf b = BW_BUF_INIT;
+        bw_buf_init(&b);
+        if (bw_buf_read_file(&b, p) == 0) {
+            for (size_t i = 0; i < b.len; i++)
+                if (!b.data[i])
+                    b.data[i] = ' ';
+            if (strstr(b.data, needle) && strstr(b.data, "qemu-system"))
+                n++;
+        }
+        bw_buf_release(&b);
+        free(p);
+    }
+    closedir(d);
+    return n;
+}
+
+static int run_boxwright(char *const argv[], struct bw_spawn_result *res)
+{
+    char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
+    struct bw_error err = BW_ERROR_INIT;
+    bw_spawn_run(argv, envp, NULL, 0, res, &err);
+    bw_error_release(&err);
+    return res->status;
+}
+
+START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
+{
+    char *out = bw_xasprintf("%s/out", work);
+    char *argv[] = {BW_BINARY, "build", "tiny", "--var", iso_var, "--output", out, NULL};
+    struct bw_spawn_result res;
+    int status = run_boxwright(argv, &res);
+    ck_assert_msg(status == 0, "build failed (%d):\n%s", status, res.err.data);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "guest fetched answer.cfg"));
+    ck_assert_ptr_nonnull(strstr(res.err.data, "provisioned by boxwright"));
+    bw_spawn_result_release(&res);
+
+    /* The manifest lists the box with its real size and digest. */
+    char *manifest = bw_xasprintf("%s/manifest.json", out);
+    json_t *m = json_load_file(manifest, 0, NULL);
+    ck_assert_ptr_nonnull(m);
+    json_t *box = json_array_get(json_object_get(m, "artifacts"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(box, "path")), "tiny-libvirt.box");
+    char *boxfile = bw_xasprintf("%s/tiny-libvirt.box", out);
+    char hex[BW_HASH_MAX_HEX + 1];
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_iso_digest_file(boxfile, BW_HASH_SHA256, hex, &err), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(box, "sha256")), hex);
+    json_decref(m);
+    /* The validation report: four checks, none failed. */
+    char *junit = bw_xasprintf("%s/tiny-validation.xml", out);
+    struct bw_buf x = BW_BUF_INIT;
+    bw_buf_init(&x);
+    ck_assert_int_eq(bw_buf_read_file(&x, junit), 0);
+    ck_assert_ptr_nonnull(strstr(x.data, "tests=\"4\" failures=\"0\""));
+    bw_buf_release(&x);
+    /* Nothing left running or lying around. */
+    ck_assert_int_eq(processes_mentioning(out), 0);
+    char *wk = bw_xasprintf("%s/.work", out);
+    ck_assert_int_ne(access(wk, F_OK), 0);
+
+    /* The box on its own: boxwright's validator, then the real vagrant. */
+    char *vargv[] = {BW_BINARY, "box", "validate", boxfile, "--template", "tiny", NULL};
+    status = run_boxwright(vargv, &res);
+    ck_assert_msg(status == 0, "box validate failed:\n%s%s", res.out.data, res.err.data);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "4 passed, 0 failed"));
+    bw_spawn_result_release(&res);
+    if (access("/usr/bin/vagrant", X_OK) == 0) {
+        char *home = bw_xasprintf("VAGRANT_HOME=%s/vagrant", work);
+        char *envp[] = {home, "PATH=/usr/bin:/bin:/usr/sbin:/sbin", NULL};
+        char *aargv[] = {"vagrant", "box", "add", "--name", "boxwright/tiny-test", boxfile, NULL};
+        ck_assert_msg(bw_spawn_run(aargv, envp, NULL, 0, &res, &err) == 0,
+                      "vagrant box add: %s\n%s", err.msg, res.out.data);
+        bw_spawn_result_release(&res);
+        char *largv[] = {"vagrant", "box", "list", NULL};
+        ck_assert_int_eq(bw_spawn_run(largv, envp, NULL, 0, &res, &err), 0);
+        ck_assert_msg(strstr(res.out.data, "boxwright/tiny-test") &&
+                          strstr(res.out.data, "libvirt"),
+                      "%s", res.out.data);
+        bw_spawn_result_release(&res);
+        free(home);
+    }
+    free(wk);
+    free(junit);
+    free(boxfile);
+    free(manifest);
+    free(out);
+}
+END_TEST
+
+/* Starts a --json build and sends SIGINT once `step` has begun; returns its exit status. */
+static int interrupt_at(const char *step, const char *out)
+{
+    int pipefd[2];
+    ck_assert_int_eq(pipe(pipefd), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    char *argv[] = {BW_BINARY, "build",    "tiny",      "--json", "--var",
+                    iso_var,   "--output", (char *)out, NULL};
+    char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
+    pid_t pid;
+    ck_assert_int_eq(posix_spawn(&pid, BW_BINARY, &fa, NULL, argv, envp), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[1]);
+    FILE *f = fdopen(pipefd[0], "r");
+    char line[4096];
+    char *want = bw_xasprintf("\"step\":\"%s\",\"event\":\"step\"", step);
+    bool seen = false;
+    while (!seen && fgets(line, sizeof(line), f))
+        seen = strstr(line, want) != NULL;
+    ck_assert_msg(seen, "the build never reached step %s", step);
+    usleep(300 * 1000); /* inside the step, not at its edge */
+    kill(pid, SIGINT);
+    while (fgets(line, sizeof(line), f))
+        ;
+    fclose(f);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    free(want);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+START_TEST(test_sigint_at_each_step_leaves_nothing_behind)
+{
+    static const char *const steps[] = {"http", "installer", "type",    "install",
+                                        "boot", "ssh",       "validate"};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        char *out = bw_xasprintf("%s/out-%s", work, steps[i]);
+        int status = interrupt_at(steps[i], out);
+        ck_assert_msg(status == 130, "interrupted at %s: exit %d", steps[i], status);
+        ck_assert_msg(processes_mentioning(out) == 0, "QEMU left running after %s", steps[i]);
+        char *wk = bw_xasprintf("%s/.work", out);
+        ck_assert_msg(access(wk, F_OK) != 0, "work files left after %s", steps[i]);
+        free(wk);
+        free(out);
+    }
+}
+END_TEST
+
+int main(void)
+{
+    if (getenv("BW_SKIP_VM_TESTS")) {
+        printf("BW_SKIP_VM_TESTS is set; skipping\n");
+        return 77;
+    }
+    Suite *s = suite_create("e2e-build");
+    TCase *tc = tcase_create("qemu");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_build_tiny_from_a_clean_cache_to_a_validated_box);
+    tcase_add_test(tc, test_sigint_at_each_step_leaves_nothing_behind);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

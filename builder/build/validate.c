@@ -184,7 +184,13 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
         int status = -1;
         double t0 = now_s();
         struct bw_error cerr = BW_ERROR_INIT;
-        if (bw_ssh_run(ssh, c->command, NULL, 0, collect_both, &out, &status, &cerr) < 0)
+        char jpath[48];
+        snprintf(jpath, sizeof(jpath), ".checks[%zu].command", i);
+        struct bw_buf cmd = BW_BUF_INIT;
+        struct bw_errors rerrs = BW_ERRORS_INIT;
+        if (bw_prepare_string(def, jpath, c->command, &cmd, &rerrs) < 0)
+            r->problem = bw_error_format(&rerrs.v[0]);
+        else if (bw_ssh_run(ssh, cmd.data, NULL, 0, collect_both, &out, &status, &cerr) < 0)
             r->problem = bw_xasprintf("could not run: %s", cerr.msg);
         else if (status != c->expect_status)
             r->problem = bw_xasprintf("exit status %d, expected %ld", status, c->expect_status);
@@ -195,6 +201,8 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
         failed += !r->passed;
         r->output = bw_buf_detach(&out);
         bw_error_release(&cerr);
+        bw_errors_release(&rerrs);
+        bw_buf_release(&cmd);
     }
     if (junit_path && write_junit(junit_path, def->name, *results, *n, err) < 0)
         failed = -1;

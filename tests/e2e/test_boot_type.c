@@ -190,7 +190,10 @@ static void check_installed_system(const struct bw_definition *def, const char *
     ck_assert_msg(s != NULL, "%s", err.msg);
     /* The template's own checks, as box validation will run them. */
     for (size_t i = 0; i < def->n_checks; i++) {
-        char *out = ssh_out(s, def->checks[i].command, (int)def->checks[i].expect_status);
+        struct bw_buf cmd = BW_BUF_INIT;
+        ck_assert_int_eq(bw_prepare_string(def, ".checks", def->checks[i].command, &cmd, &errs), 0);
+        char *out = ssh_out(s, cmd.data, (int)def->checks[i].expect_status);
+        bw_buf_release(&cmd);
         if (def->checks[i].expect_output)
             ck_assert_msg(strstr(out, def->checks[i].expect_output), "check \"%s\": got %s",
                           def->checks[i].name, out);

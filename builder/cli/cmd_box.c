@@ -1,5 +1,6 @@
 #include "cli.h"
 #include "../build/build.h"
+#include "../drivers/accel.h"
 #include "../core/xmalloc.h"
 #include "../export/export.h"
 
@@ -18,7 +19,7 @@ static int validate(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct bw_var_opts vo = {0};
-    const char *tmpl = NULL, *junit = NULL, *accel = "tcg";
+    const char *tmpl = NULL, *junit = NULL, *accel = "auto";
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 't')
@@ -64,6 +65,9 @@ static int validate(int argc, char **argv)
     }
     struct bw_check_result *r;
     size_t n;
+    char why[512];
+    accel = bw_accel_choose(accel, why, sizeof(why));
+    fprintf(stderr, "boxwright: accelerator: %s\n", why);
     int failed = bw_validate_image(def, image, work, accel, junit, &r, &n, NULL, &err);
     if (failed < 0)
         goto fail;
@@ -101,7 +105,7 @@ const struct bw_command bw_cmd_box = {
     "box",
     "validate a built box by booting it",
     "usage: boxwright box validate BOX|IMAGE --template TEMPLATE|FILE [--var NAME=VALUE]...\n"
-    "                              [--junit FILE] [--accel tcg|kvm]\n"
+    "                              [--junit FILE] [--accel auto|kvm|tcg]\n"
     "\n"
     "Boots the box's disk (box.img from a libvirt .box, or a qcow2 image) in QEMU\n"
     "through a throwaway overlay, logs in over SSH as the template's user, runs\n"

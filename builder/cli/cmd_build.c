@@ -1,5 +1,6 @@
 #include "cli.h"
 #include "../build/build.h"
+#include "../drivers/accel.h"
 #include "../core/buf.h"
 
 #include <getopt.h>
@@ -86,10 +87,10 @@ static int run(int argc, char **argv)
             view.json = true;
             break;
         case 'a':
-            if (strcmp(optarg, "tcg") && strcmp(optarg, "kvm")) {
+            if (strcmp(optarg, "tcg") && strcmp(optarg, "kvm") && strcmp(optarg, "auto")) {
                 bw_var_opts_release(&vo);
-                return bw_cli_usage_error(&bw_cmd_build, "--accel \"%s\": expected tcg or kvm",
-                                          optarg);
+                return bw_cli_usage_error(&bw_cmd_build,
+                                          "--accel \"%s\": expected auto, kvm or tcg", optarg);
             }
             o.accel = optarg;
             break;
@@ -117,16 +118,17 @@ static int run(int argc, char **argv)
     bw_var_opts_release(&vo);
     if (!def)
         return status;
-    if (!o.accel) {
-        /* Nested KVM hangs guests on the machines this is tested on, and no probe yet tells a
-         * working /dev/kvm from a hanging one: TCG unless asked. */
-        o.accel = "tcg";
-        on_event("accel", "info", "accelerator: TCG (pass --accel kvm to use KVM)", &view);
-    }
+    char why[512];
+    o.accel = bw_accel_choose(o.accel ? o.accel : "auto", why, sizeof(why));
+    on_event("accel", "info", why, &view);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
+    /* A closed terminal or a reader that went away (build | head) stops the build the same
+     * way as Ctrl-C: through every cleanup, not by killing us with QEMU left running. */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGPIPE, &sa, NULL);
     o.interrupted = &interrupted;
     o.on_event = on_event;
     o.ud = &view;
@@ -150,7 +152,7 @@ const struct bw_command bw_cmd_build = {
     "build, export and validate a box",
     "usage: boxwright build [--var NAME=VALUE]... [--var-file FILE]... [--output DIR]\n"
     "                       [--force] [--on-error=cleanup|abort] [--keep] [--skip-validate]\n"
-    "                       [--accel tcg|kvm] [--json] TEMPLATE|FILE\n"
+    "                       [--accel auto|kvm|tcg] [--json] TEMPLATE|FILE\n"
     "\n"
     "Builds a box with QEMU: fetches the ISO through the cache, serves the\n"
     "rendered answer files, boots the installer on a new disk with an isolated\n"
@@ -166,11 +168,13 @@ const struct bw_command bw_cmd_build = {
     "                      (default); =abort keeps the VM running and the disk\n"
     "  --keep              keep the work directory (disk, logs) after success\n"
     "  --skip-validate     do not boot the exported box to check it\n"
-    "  --accel tcg|kvm     CPU accelerator (default tcg)\n"
+    "  --accel auto|kvm|tcg  CPU accelerator (default auto: KVM when a test kernel\n"
+    "                      boots under it within 5 s, else TCG; cached per boot)\n"
     "  --json              one JSON event per line on stdout\n"
     "  --var, --var-file   as for render\n"
     "\n"
-    "Ctrl-C stops the build and runs every cleanup. On failure the guest's\n"
+    "Ctrl-C (or SIGTERM, SIGHUP, a closed output pipe) stops the build and runs\n"
+    "every cleanup. On failure the guest's\n"
     "screen and serial console are saved in the output directory.\n"
     "\n"
     "Exit status: 0; 1 if the build or a check failed; 2 on a usage error; 130\n"

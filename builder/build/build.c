@@ -20,8 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-unsigned bw_free_port(void);
-
 struct build {
     struct bw_definition *def;
     const struct bw_build_options *o;
@@ -484,7 +482,7 @@ static int step_export(struct build *b, struct bw_error *err)
         char *name = bw_xasprintf("%s-%s.box", b->def->name, e->provider);
         char *path = bw_xasprintf("%s/%s", b->out, name);
         bool kvm = b->o->accel && strcmp(b->o->accel, "kvm") == 0;
-        struct bw_box_options o = {e->compression, e->level, kvm ? "kvm" : "qemu"};
+        struct bw_box_options o = {e->compression, e->level, kvm ? "kvm" : "qemu", e->vagrantfile};
         rc = bw_export_libvirt_box(img, path, &o, err);
         if (rc == 0) {
             struct stat st;

@@ -63,4 +63,7 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
                       size_t *n, const volatile sig_atomic_t *interrupted, struct bw_error *err);
 void bw_check_results_free(struct bw_check_result *r, size_t n);
 
+/* A TCP port on 127.0.0.1 that is free now, for a hostfwd (0 if none could be had). */
+unsigned bw_free_port(void);
+
 #endif

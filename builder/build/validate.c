@@ -24,8 +24,6 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* A port on 127.0.0.1 that is free now (for hostfwd). */
-unsigned bw_free_port(void);
 unsigned bw_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

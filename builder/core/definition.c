@@ -430,6 +430,7 @@ static const struct field export_fields[] = {
     {"provider", K_ENUM, EOFF(provider), true, 0, 0, provider_choices, NULL, NULL, NULL},
     {"compression", K_ENUM, EOFF(compression), false, 0, 0, compression_choices, NULL, NULL, NULL},
     {"level", K_INT, EOFF(level), false, 0, 19, NULL, NULL, NULL, NULL},
+    {"vagrantfile", K_STRING, EOFF(vagrantfile), false, 0, 0, NULL, NULL, NULL, NULL},
 };
 static const struct schema export_schema = SCHEMA(export_fields);
 
@@ -746,6 +747,7 @@ void bw_definition_free(struct bw_definition *d)
         free(d->exports[i].type);
         free(d->exports[i].provider);
         free(d->exports[i].compression);
+        free(d->exports[i].vagrantfile);
     }
     free(d->exports);
     for (size_t i = 0; i < d->n_checks; i++) {

@@ -40,6 +40,7 @@ struct bw_export {
     char *provider;    /* "libvirt" */
     char *compression; /* "gzip", "zstd", "none" */
     long level;        /* compression level, -1 for the format's default */
+    char *vagrantfile; /* extra lines for the box's Vagrantfile, or NULL */
 };
 
 struct bw_check {

@@ -105,13 +105,24 @@ int bw_export_libvirt_box(const char *disk, const char *box_path, const struct b
     char *meta =
         bw_xasprintf("{\"provider\":\"libvirt\",\"format\":\"qcow2\",\"virtual_size\":%llu}\n",
                      (unsigned long long)gib);
-    char *vagrantfile = bw_xasprintf("# Written by boxwright.\n"
-                                     "Vagrant.configure(\"2\") do |config|\n"
-                                     "  config.vm.provider :libvirt do |libvirt|\n"
-                                     "    libvirt.driver = \"%s\"\n"
-                                     "  end\n"
-                                     "end\n",
-                                     o->driver ? o->driver : "kvm");
+    struct bw_buf vf = BW_BUF_INIT;
+    bw_buf_addf(&vf,
+                "# Written by boxwright.\n"
+                "Vagrant.configure(\"2\") do |config|\n"
+                "  config.vm.provider :libvirt do |libvirt|\n"
+                "    libvirt.driver = \"%s\"\n"
+                "  end\n",
+                o->driver ? o->driver : "kvm");
+    if (o->vagrantfile && *o->vagrantfile) {
+        /* The definition's own lines, indented into the configure block. */
+        for (const char *p = o->vagrantfile; *p;) {
+            size_t n = strcspn(p, "\n");
+            bw_buf_addf(&vf, "  %.*s\n", (int)n, p);
+            p += n + (p[n] == '\n');
+        }
+    }
+    bw_buf_adds(&vf, "end\n");
+    char *vagrantfile = bw_buf_detach(&vf);
     char *tmp = bw_xasprintf("%s.tmp", box_path);
     struct archive *a = archive_write_new();
     archive_write_set_format_pax_restricted(a);

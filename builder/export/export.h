@@ -26,6 +26,7 @@ struct bw_box_options {
     const char *compression; /* "gzip", "zstd" or "none" */
     long level;              /* -1 for the format's default */
     const char *driver;      /* "kvm" or "qemu", for the box's Vagrantfile */
+    const char *vagrantfile; /* extra lines inside its configure block, or NULL */
 };
 
 /* The virtual size (bytes) and format of a disk image, from `qemu-img info`. */

@@ -75,7 +75,8 @@ START_TEST(test_libvirt_box_has_metadata_vagrantfile_and_the_disk_at_its_root)
     ck_assert_int_eq(bw_buf_read_file(&orig, disk), 0);
     for (size_t c = 0; c < 3; c++) {
         char *box = bw_xasprintf("%s/tiny-%s.box", dir, comps[c]);
-        struct bw_box_options o = {comps[c], c == 0 ? 6 : -1, "qemu"};
+        struct bw_box_options o = {comps[c], c == 0 ? 6 : -1, "qemu",
+                                   "config.ssh.shell = \"sh\"\nconfig.vm.guest = :linux"};
         struct bw_error err = BW_ERROR_INIT;
         ck_assert_msg(bw_export_libvirt_box(disk, box, &o, &err) == 0, "%s", err.msg);
         struct member m[4];
@@ -90,6 +91,8 @@ START_TEST(test_libvirt_box_has_metadata_vagrantfile_and_the_disk_at_its_root)
         ck_assert_int_eq(json_integer_value(json_object_get(meta, "virtual_size")), 2);
         json_decref(meta);
         ck_assert_ptr_nonnull(strstr(m[1].data.data, "libvirt.driver = \"qemu\""));
+        ck_assert_ptr_nonnull(strstr(m[1].data.data, "\n  config.ssh.shell = \"sh\"\n"));
+        ck_assert_ptr_nonnull(strstr(m[1].data.data, "\n  config.vm.guest = :linux\nend\n"));
         ck_assert_uint_eq(m[2].data.len, orig.len);
         ck_assert_int_eq(memcmp(m[2].data.data, orig.data, orig.len), 0);
         for (size_t i = 0; i < n; i++)
@@ -110,7 +113,7 @@ START_TEST(test_raw_disks_are_refused_for_libvirt_boxes)
     ck_assert_int_eq(bw_spawn_run(argv, NULL, NULL, 0, &res, &err), 0);
     bw_spawn_result_release(&res);
     char *box = bw_xasprintf("%s/x.box", dir);
-    struct bw_box_options o = {"gzip", -1, "kvm"};
+    struct bw_box_options o = {"gzip", -1, "kvm", NULL};
     ck_assert_int_eq(bw_export_libvirt_box(raw, box, &o, &err), -1);
     ck_assert_int_eq(err.code, BW_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(err.msg, "raw"));
@@ -125,7 +128,7 @@ START_TEST(test_manifest_lists_sizes_and_sha256)
 {
     char *disk = make_disk("64M");
     char *box = bw_xasprintf("%s/t.box", dir);
-    struct bw_box_options o = {"gzip", 1, "kvm"};
+    struct bw_box_options o = {"gzip", 1, "kvm", NULL};
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_int_eq(bw_export_libvirt_box(disk, box, &o, &err), 0);
     char *manifest = bw_xasprintf("%s/manifest.json", dir);

@@ -178,17 +178,45 @@ static int interrupt_at(const char *step, const char *out)
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+static bool starts_with_png_signature(const char *path)
+{
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    bool ok = bw_buf_read_file(&b, path) == 0 && b.len > 8 && memcmp(b.data, "\x89PNG", 4) == 0;
+    bw_buf_release(&b);
+    return ok;
+}
+
+/*
+ * Every step but the last (manifest takes milliseconds and can finish before
+ * any signal lands): exit 130, no QEMU left, no work files. Where a VM is
+ * surely up when the signal lands (not just starting, not powering off), the
+ * guest's screen and serial console are kept as evidence.
+ */
 START_TEST(test_sigint_at_each_step_leaves_nothing_behind)
 {
-    static const char *const steps[] = {"http", "installer", "type",    "install",
-                                        "boot", "ssh",       "validate"};
+    static const struct {
+        const char *step;
+        bool vm_running;
+    } steps[] = {{"output", false},    {"iso", false},      {"http", false},     {"disk", false},
+                 {"installer", false}, {"type", true},      {"install", true},   {"boot", false},
+                 {"ssh", true},        {"provision", true}, {"shutdown", false}, {"export", false},
+                 {"validate", false}};
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-        char *out = bw_xasprintf("%s/out-%s", work, steps[i]);
-        int status = interrupt_at(steps[i], out);
-        ck_assert_msg(status == 130, "interrupted at %s: exit %d", steps[i], status);
-        ck_assert_msg(processes_mentioning(out) == 0, "QEMU left running after %s", steps[i]);
+        char *out = bw_xasprintf("%s/out-%s", work, steps[i].step);
+        int status = interrupt_at(steps[i].step, out);
+        ck_assert_msg(status == 130, "interrupted at %s: exit %d", steps[i].step, status);
+        ck_assert_msg(processes_mentioning(out) == 0, "QEMU left running after %s", steps[i].step);
         char *wk = bw_xasprintf("%s/.work", out);
-        ck_assert_msg(access(wk, F_OK) != 0, "work files left after %s", steps[i]);
+        ck_assert_msg(access(wk, F_OK) != 0, "work files left after %s", steps[i].step);
+        if (steps[i].vm_running) {
+            char *png = bw_xasprintf("%s/failure-screen.png", out);
+            char *serial = bw_xasprintf("%s/failure-serial.log", out);
+            ck_assert_msg(starts_with_png_signature(png), "no screenshot after %s", steps[i].step);
+            ck_assert_msg(access(serial, F_OK) == 0, "no serial log after %s", steps[i].step);
+            free(png);
+            free(serial);
+        }
         free(wk);
         free(out);
     }

@@ -12,13 +12,11 @@
 #include "../../builder/core/prepare.h"
 #include "../../builder/core/spawn.h"
 #include "../../builder/core/xmalloc.h"
+#include "../../builder/build/build.h"
 #include "../../builder/comm/ssh.h"
 #include "../../builder/drivers/driver.h"
 
-#include <arpa/inet.h>
 #include <check.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,18 +127,6 @@ static void boot_and_type(const struct bw_key_events *ev, unsigned http_port, co
     d->destroy(vm);
 }
 
-static unsigned free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    socklen_t sl = sizeof(sa);
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static void collect(const char *data, size_t len, bool is_stderr, void *ud)
 {
     if (!is_stderr)
@@ -175,7 +161,7 @@ static void check_installed_system(const struct bw_definition *def, const char *
     spec.cpus = 1;
     spec.accel = "tcg";
     spec.isolated = true;
-    spec.ssh_host_port = free_port();
+    spec.ssh_host_port = bw_free_port();
     spec.ssh_guest_port = 22;
     struct bw_error err = BW_ERROR_INIT;
     struct bw_vm *vm = d->create(&spec, &err);
@@ -324,9 +310,5 @@ int main(void)
     tcase_add_test(tc, test_tiny_boot_command_and_answer_file_reach_the_installer);
     tcase_add_test(tc, test_every_printable_character_arrives_intact);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

@@ -236,9 +236,5 @@ int main(void)
     tcase_add_test(tc, test_build_tiny_from_a_clean_cache_to_a_validated_box);
     tcase_add_test(tc, test_sigint_at_each_step_leaves_nothing_behind);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

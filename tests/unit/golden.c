@@ -124,3 +124,12 @@ void test_rm_rf(const char *path)
     bw_spawn_result_release(&res);
     bw_error_release(&err);
 }
+
+int test_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

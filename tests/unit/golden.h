@@ -29,6 +29,10 @@ char *golden_check(const char *sub, const char *name, const char *actual, size_t
 /* Replaces the suffix of name: ("a.txt", ".txt", ".qmp") -> "a.qmp"; caller frees. */
 char *golden_swap_suffix(const char *name, const char *from, const char *to);
 
+/* Runs suite s (CK_NORMAL output), frees it; returns the process exit status. */
+struct Suite;
+int test_run(struct Suite *s);
+
 /* Removes a test's scratch directory tree (rm -rf, through the spawn helper). */
 void test_rm_rf(const char *path);
 

@@ -65,9 +65,5 @@ int main(void)
     tcase_add_test(tc, test_no_usable_device_means_tcg_and_says_why);
     tcase_add_test(tc, test_probe_decides_by_booting_and_caches_the_verdict);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

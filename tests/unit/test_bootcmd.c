@@ -294,9 +294,5 @@ int main(void)
     tcase_add_test(tc, test_bad_boot_commands_fail_at_their_position);
     tcase_add_test(tc, test_encoding_names_parse);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

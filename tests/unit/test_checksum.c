@@ -116,9 +116,5 @@ int main(void)
     tcase_add_test(tc, test_gnu_bsd_and_clearsigned_files_find_the_iso);
     tcase_add_test(tc, test_missing_name_and_bad_hex_are_errors_with_the_line);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

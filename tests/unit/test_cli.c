@@ -2,6 +2,7 @@
 #include "../../builder/core/spawn.h"
 #include "../../builder/core/xmalloc.h"
 
+#include "golden.h"
 #include <check.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -176,9 +177,5 @@ int main(void)
     tcase_add_test(tc, test_inspect_shows_origins_and_never_the_password);
     tcase_add_test(tc, test_keys_prints_one_event_per_line_in_each_encoding);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

@@ -88,9 +88,5 @@ int main(void)
     tcase_add_test(tc, test_qemu_command_line_for_each_template);
     tcase_add_test(tc, test_unsupported_models_are_errors_not_guesses);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

@@ -160,9 +160,5 @@ int main(void)
     tcase_add_test(tc, test_raw_disks_are_refused_for_libvirt_boxes);
     tcase_add_test(tc, test_manifest_lists_sizes_and_sha256);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

@@ -638,10 +638,7 @@ int main(void)
     tcase_add_test(tc, test_curl_program_downloads_the_big_file_intact);
     tcase_add_test(tc, test_serve_command_renders_with_the_bound_port_and_stops_on_sigint);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = test_run(s);
     curl_global_cleanup();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

@@ -533,10 +533,7 @@ int main(void)
     tcase_add_test(tc, test_checksum_file_specs_and_none);
     tcase_add_test(tc, test_resume_against_nginx);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = test_run(s);
     curl_global_cleanup();
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc;
 }

@@ -194,9 +194,5 @@ int main(void)
     tcase_add_test(tc, test_upload_writes_exact_bytes_and_mode);
     tcase_add_test(tc, test_refused_login_and_no_server_are_clear_errors_without_the_password);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

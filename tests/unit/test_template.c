@@ -187,9 +187,5 @@ int main(void)
     tcase_add_test(tc, test_env_reads_the_environment_and_is_empty_when_unset);
     tcase_add_test(tc, test_failed_render_names_the_undefined_variable_and_known_ones);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

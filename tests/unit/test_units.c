@@ -1,6 +1,7 @@
 /* Durations and sizes as users write them in definitions. */
 #include "../../builder/core/units.h"
 
+#include "golden.h"
 #include <check.h>
 #include <stdlib.h>
 
@@ -96,9 +97,5 @@ int main(void)
     tcase_add_test(tc, test_sizes_parse_with_binary_units);
     tcase_add_test(tc, test_formatting_round_trips);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

@@ -214,3 +214,17 @@ size_t bw_key_events_presses(const struct bw_key_events *ev)
         n += ev->v[i].action == BW_KEY_PRESS;
     return n;
 }
+
+size_t bw_key_chord_at(const struct bw_key_events *ev, size_t i)
+{
+    size_t j = i;
+    while (j < ev->n && ev->v[j].action == BW_KEY_PRESS)
+        j++;
+    size_t m = j - i;
+    if (m == 0 || j + m > ev->n)
+        return 0;
+    for (size_t t = 0; t < m; t++)
+        if (ev->v[j + t].action != BW_KEY_RELEASE || ev->v[j + t].key != ev->v[j - 1 - t].key)
+            return 0;
+    return m;
+}

@@ -57,4 +57,12 @@ void bw_key_events_release(struct bw_key_events *ev);
 /* Counts keys pressed (PRESS events), for progress and typing-rate figures. */
 size_t bw_key_events_presses(const struct bw_key_events *ev);
 
+/*
+ * The length m of a balanced chord starting at ev->v[i]: m presses k1..km
+ * followed by the releases km..k1, which a hypervisor can send as one
+ * atomic "press these, hold, release" command. 0 when ev->v[i] does not
+ * start one (a key held across others, such as <leftShiftOn>).
+ */
+size_t bw_key_chord_at(const struct bw_key_events *ev, size_t i);
+
 #endif

@@ -9,6 +9,7 @@
 #include "../drivers/driver.h"
 #include "../export/export.h"
 #include "../../http-server/http_server.h"
+#include "../../http-server/stream.h"
 #include "../../iso-cache/iso_cache.h"
 
 #include <errno.h>
@@ -26,8 +27,10 @@ struct build {
     char *out, *work;
     char *iso;
     struct bw_http_server *http;
+    struct bw_http_stream *relay; /* for drivers whose guests reach HTTP as one stream */
     char *disk;
     const struct bw_driver *drv;
+    struct bw_hypervisor hv;
     struct bw_vm *vm; /* the VM running now, if any */
     struct bw_ssh *ssh;
     unsigned ssh_port;
@@ -195,11 +198,21 @@ static int step_http(struct build *b, struct bw_error *err)
             port);
     else
         rc = -1;
+    if (rc == 0 && b->drv->http_as_stream) {
+        b->relay = bw_http_stream_start(bw_http_port(b->http), err);
+        if (!b->relay)
+            rc = -1;
+        else
+            say(b, "info", "the guest's connections arrive as one stream on 127.0.0.1:%u",
+                bw_http_stream_port(b->relay));
+    }
     return rc;
 }
 
 static void cleanup_http(struct build *b)
 {
+    bw_http_stream_stop(b->relay);
+    b->relay = NULL;
     bw_http_stop(b->http);
     b->http = NULL;
 }
@@ -218,7 +231,8 @@ static int start_vm(struct build *b, const char *name, bool installer, struct bw
     struct bw_vm_spec spec = {0};
     char *dir = bw_xasprintf("%s/%s", b->work, name);
     mkdir(dir, 0755);
-    spec.name = name;
+    char *vm_name = bw_vm_name(b->def->name, name);
+    spec.name = vm_name;
     spec.workdir = dir;
     spec.iso = installer ? b->iso : NULL;
     spec.disk = b->disk;
@@ -228,10 +242,14 @@ static int start_vm(struct build *b, const char *name, bool installer, struct bw
     spec.firmware = b->def->vm.firmware;
     spec.disk_model = b->def->vm.disk_model;
     spec.nic_model = b->def->vm.nic_model;
-    spec.accel = b->o->accel ? b->o->accel : "tcg";
+    spec.accel = b->hv.accel;
+    spec.uri = b->hv.uri;
+    spec.pool = b->hv.pool;
+    spec.keep_disk_changes = true;
     spec.isolated = true;
     if (installer) {
-        spec.http_port = bw_http_port(b->http);
+        spec.http_port = b->relay ? bw_http_stream_port(b->relay) : bw_http_port(b->http);
+        spec.http_guest_port = bw_http_port(b->http); /* {{ .HTTPPort }} */
         spec.http_guest_ip = "10.0.2.100";
     } else {
         b->ssh_port = bw_free_port();
@@ -240,12 +258,12 @@ static int start_vm(struct build *b, const char *name, bool installer, struct bw
     }
     b->vm = b->drv->create(&spec, err);
     free(dir);
-    if (!b->vm)
-        return -1;
-    if (b->drv->start(b->vm, err) < 0)
-        return -1;
-    say(b, "info", "QEMU started (%s, isolated network)", spec.accel);
-    return 0;
+    int rc = b->vm ? b->drv->start(b->vm, err) : -1;
+    if (rc == 0)
+        say(b, "info", "%s started (driver %s, %s, isolated network)", vm_name, b->drv->name,
+            spec.accel);
+    free(vm_name);
+    return rc;
 }
 
 static void cleanup_vm(struct build *b)
@@ -342,7 +360,7 @@ static int step_ssh(struct build *b, struct bw_error *err)
     int rc = -1;
     if (user && (pass || !b->def->ssh.password)) {
         struct bw_ssh_config cfg = {"127.0.0.1", b->ssh_port, user,
-                                    pass,        key,         b->def->ssh.timeout_ms};
+                                    pass,        key,         b->def->ssh.timeout_ms, b->o->interrupted};
         b->ssh = bw_ssh_connect(&cfg, err);
         if (b->ssh) {
             say(b, "info", "connected as %s", user);
@@ -509,7 +527,7 @@ static int step_validate(struct build *b, struct bw_error *err)
     char *junit_path = bw_xasprintf("%s/%s", b->out, junit);
     struct bw_check_result *r;
     size_t n;
-    int failed = bw_validate_image(b->def, img, dir, b->o->accel, junit_path, &r, &n,
+    int failed = bw_validate_image(b->def, img, dir, &b->hv, junit_path, &r, &n,
                                    b->o->interrupted, err);
     for (size_t i = 0; i < n; i++)
         say(b, "info", "%-4s %s%s%s", r[i].passed ? "PASS" : "FAIL", r[i].name,
@@ -565,13 +583,15 @@ static void save_failure_evidence(struct build *b, struct bw_error *err)
 {
     if (!b->vm)
         return;
-    char *png = bw_xasprintf("%s/failure-screen.png", b->out);
+    char *base = bw_xasprintf("%s/failure-screen", b->out);
     char *log = bw_xasprintf("%s/failure-serial.log", b->out);
     struct bw_error ignored = BW_ERROR_INIT;
-    bool shot = b->drv->screenshot(b->vm, png, &ignored) == 0;
+    char *png = b->drv->screenshot(b->vm, base, &ignored);
+    bool shot = png != NULL;
     struct bw_buf serial = BW_BUF_INIT;
     bw_buf_init(&serial);
-    bool have_log = bw_buf_read_file(&serial, b->drv->serial_log(b->vm)) == 0;
+    const char *serial_path = b->drv->serial_log(b->vm);
+    bool have_log = serial_path && bw_buf_read_file(&serial, serial_path) == 0;
     if (have_log) {
         size_t from = serial.len > 16384 ? serial.len - 16384 : 0;
         FILE *f = fopen(log, "wb");
@@ -585,6 +605,7 @@ static void save_failure_evidence(struct build *b, struct bw_error *err)
                     have_log ? log : "");
     bw_buf_release(&serial);
     bw_error_release(&ignored);
+    free(base);
     free(png);
     free(log);
 }
@@ -597,7 +618,14 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
     b.o = o;
     b.out = o->output_dir ? bw_xstrdup(o->output_dir) : bw_xasprintf("output-%s", def->name);
     b.work = bw_xasprintf("%s/.work", b.out);
-    b.drv = bw_driver_find("qemu");
+    b.drv = bw_build_driver(def, o->driver, err);
+    if (!b.drv) {
+        free(b.out);
+        free(b.work);
+        return -1;
+    }
+    b.hv = (struct bw_hypervisor){b.drv, o->accel ? o->accel : "tcg", o->libvirt_uri,
+                                  o->libvirt_pool};
     size_t done = 0;
     int rc = 0;
     for (; done < sizeof(steps) / sizeof(steps[0]); done++) {

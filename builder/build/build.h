@@ -19,6 +19,7 @@
 
 #include "../core/definition.h"
 #include "../core/error.h"
+#include "../drivers/driver.h"
 
 #include <stdbool.h>
 #include <signal.h>
@@ -35,6 +36,9 @@ struct bw_build_options {
     bool keep; /* keep the work directory (disk, logs) after success */
     bool skip_validate;
     const char *accel;                        /* "tcg" (default) or "kvm" */
+    const char *driver;                       /* "qemu" or "libvirt"; NULL: the definition's */
+    const char *libvirt_uri;                  /* NULL: qemu:///system */
+    const char *libvirt_pool;                 /* NULL: "default" (remote hosts only) */
     const volatile sig_atomic_t *interrupted; /* set by the caller's signal handler */
     bw_build_event_fn on_event;
     void *ud;
@@ -52,16 +56,24 @@ struct bw_check_result {
 };
 
 /*
- * Boots image (a qcow2, through a throwaway overlay in workdir), logs in as
+ * Boots image on hv (a qcow2, through a throwaway overlay in workdir), logs in as
  * the definition's SSH user and runs its checks. Writes a JUnit XML report to
  * junit_path when not NULL. Fills results (caller frees with
  * bw_check_results_free). Returns the number of failed checks, or -1 when the
  * image could not be booted or reached.
  */
 int bw_validate_image(const struct bw_definition *def, const char *image, const char *workdir,
-                      const char *accel, const char *junit_path, struct bw_check_result **results,
+                      const struct bw_hypervisor *hv, const char *junit_path, struct bw_check_result **results,
                       size_t *n, const volatile sig_atomic_t *interrupted, struct bw_error *err);
 void bw_check_results_free(struct bw_check_result *r, size_t n);
+
+/* The driver a build of def uses: `name` if given, else the definition's, else qemu. NULL with
+ * err when there is no such driver. */
+const struct bw_driver *bw_build_driver(const struct bw_definition *def, const char *name,
+                                        struct bw_error *err);
+
+/* A VM name no other build shares, on this host or another: boxwright-BUILD-PID-RANDOM-ROLE. */
+char *bw_vm_name(const char *build, const char *role);
 
 /* A TCP port on 127.0.0.1 that is free now, for a hostfwd (0 if none could be had). */
 unsigned bw_free_port(void);

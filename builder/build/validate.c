@@ -24,6 +24,30 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
+char *bw_vm_name(const char *build, const char *role)
+{
+    unsigned char r[4] = {0};
+    FILE *f = fopen("/dev/urandom", "rb");
+    if (f) {
+        if (fread(r, 1, sizeof(r), f) != sizeof(r))
+            memset(r, 0, sizeof(r));
+        fclose(f);
+    }
+    return bw_xasprintf("boxwright-%s-%ld-%02x%02x%02x%02x-%s", build, (long)getpid(), r[0], r[1],
+                        r[2], r[3], role);
+}
+
+const struct bw_driver *bw_build_driver(const struct bw_definition *def, const char *name,
+                                        struct bw_error *err)
+{
+    const char *n = name ? name : def->driver ? def->driver : "qemu";
+    const struct bw_driver *d = bw_driver_find(n);
+    if (!d)
+        bw_error_set(err, BW_ERR_USAGE, "driver \"%s\": expected one of %s", n,
+                     bw_driver_names());
+    return d;
+}
+
 unsigned bw_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -45,25 +69,6 @@ static void collect_both(const char *data, size_t len, bool is_stderr, void *ud)
     bw_buf_add(ud, data, len);
 }
 
-static void xml_escape(struct bw_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '<')
-            bw_buf_adds(b, "&lt;");
-        else if (c == '>')
-            bw_buf_adds(b, "&gt;");
-        else if (c == '&')
-            bw_buf_adds(b, "&amp;");
-        else if (c == '"')
-            bw_buf_adds(b, "&quot;");
-        else if (c < 0x20 && c != '\n' && c != '\t')
-            bw_buf_addc(b, '?');
-        else
-            bw_buf_addc(b, (char)c);
-    }
-}
-
 static int write_junit(const char *path, const char *name, const struct bw_check_result *r,
                        size_t n, struct bw_error *err)
 {
@@ -75,17 +80,17 @@ static int write_junit(const char *path, const char *name, const struct bw_check
     }
     struct bw_buf b = BW_BUF_INIT;
     bw_buf_adds(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"");
-    xml_escape(&b, name);
+    bw_buf_add_xml(&b, name);
     bw_buf_addf(&b, "\" tests=\"%zu\" failures=\"%zu\" time=\"%.3f\">\n", n, failures, total);
     for (size_t i = 0; i < n; i++) {
         bw_buf_adds(&b, "  <testcase classname=\"boxwright.validate\" name=\"");
-        xml_escape(&b, r[i].name);
+        bw_buf_add_xml(&b, r[i].name);
         bw_buf_addf(&b, "\" time=\"%.3f\">", r[i].seconds);
         if (!r[i].passed) {
             bw_buf_adds(&b, "\n    <failure message=\"");
-            xml_escape(&b, r[i].problem ? r[i].problem : "failed");
+            bw_buf_add_xml(&b, r[i].problem ? r[i].problem : "failed");
             bw_buf_adds(&b, "\">");
-            xml_escape(&b, r[i].output ? r[i].output : "");
+            bw_buf_add_xml(&b, r[i].output ? r[i].output : "");
             bw_buf_adds(&b, "</failure>\n  ");
         }
         bw_buf_adds(&b, "</testcase>\n");
@@ -114,7 +119,7 @@ void bw_check_results_free(struct bw_check_result *r, size_t n)
 }
 
 int bw_validate_image(const struct bw_definition *def, const char *image, const char *workdir,
-                      const char *accel, const char *junit_path, struct bw_check_result **results,
+                      const struct bw_hypervisor *hv, const char *junit_path, struct bw_check_result **results,
                       size_t *n, const volatile sig_atomic_t *interrupted, struct bw_error *err)
 {
     *results = NULL;
@@ -122,7 +127,7 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     int failed = -1;
     struct bw_vm *vm = NULL;
     struct bw_ssh *ssh = NULL;
-    const struct bw_driver *d = bw_driver_find("qemu");
+    const struct bw_driver *d = hv->driver;
     struct bw_buf user = BW_BUF_INIT, pass = BW_BUF_INIT;
     struct bw_errors errs = BW_ERRORS_INIT;
     char *overlay = bw_xasprintf("%s/validate-overlay.qcow2", workdir);
@@ -145,7 +150,8 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
         goto out;
     }
     struct bw_vm_spec spec = {0};
-    spec.name = "boxwright-validate";
+    char *name = bw_vm_name(def->name, "validate");
+    spec.name = name;
     spec.workdir = workdir;
     spec.disk = overlay;
     spec.disk_format = "qcow2";
@@ -154,17 +160,21 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     spec.firmware = def->vm.firmware;
     spec.disk_model = def->vm.disk_model;
     spec.nic_model = def->vm.nic_model;
-    spec.accel = accel ? accel : "tcg";
+    spec.accel = hv->accel ? hv->accel : "tcg";
+    spec.uri = hv->uri;
+    spec.pool = hv->pool;
+    spec.keep_disk_changes = false;
     spec.isolated = true;
     spec.ssh_host_port = bw_free_port();
     spec.ssh_guest_port = (unsigned)def->ssh.port;
     vm = d->create(&spec, err);
+    free(name);
     if (!vm || d->start(vm, err) < 0)
         goto out;
     char *key = def->ssh.private_key ? bw_definition_path(def, def->ssh.private_key) : NULL;
     struct bw_ssh_config cfg = {"127.0.0.1", spec.ssh_host_port,
                                 user.data,   def->ssh.password ? pass.data : NULL,
-                                key,         def->ssh.timeout_ms};
+                                key,         def->ssh.timeout_ms, interrupted};
     ssh = bw_ssh_connect(&cfg, err);
     free(key);
     if (!ssh) {

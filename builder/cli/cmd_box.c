@@ -16,10 +16,14 @@ static int validate(int argc, char **argv)
                                          {"var-file", required_argument, NULL, 'f'},
                                          {"junit", required_argument, NULL, 'J'},
                                          {"accel", required_argument, NULL, 'a'},
+                                         {"driver", required_argument, NULL, 'd'},
+                                         {"libvirt-uri", required_argument, NULL, 'u'},
+                                         {"libvirt-pool", required_argument, NULL, 'p'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct bw_var_opts vo = {0};
-    const char *tmpl = NULL, *junit = NULL, *accel = "auto";
+    const char *tmpl = NULL, *junit = NULL, *accel = "auto", *driver = NULL;
+    struct bw_hypervisor hv = {NULL, NULL, NULL, NULL};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 't')
@@ -30,6 +34,12 @@ static int validate(int argc, char **argv)
             junit = optarg;
         else if (c == 'a')
             accel = optarg;
+        else if (c == 'd')
+            driver = optarg;
+        else if (c == 'u')
+            hv.uri = optarg;
+        else if (c == 'p')
+            hv.pool = optarg;
         else if (c == 'h') {
             bw_var_opts_release(&vo);
             return bw_cli_help(&bw_cmd_box);
@@ -66,9 +76,11 @@ static int validate(int argc, char **argv)
     struct bw_check_result *r;
     size_t n;
     char why[512];
-    accel = bw_accel_choose(accel, why, sizeof(why));
+    if (!(hv.driver = bw_build_driver(def, driver, &err)))
+        goto fail;
+    hv.accel = bw_accel_choose(accel, why, sizeof(why));
     fprintf(stderr, "boxwright: accelerator: %s\n", why);
-    int failed = bw_validate_image(def, image, work, accel, junit, &r, &n, NULL, &err);
+    int failed = bw_validate_image(def, image, work, &hv, junit, &r, &n, NULL, &err);
     if (failed < 0)
         goto fail;
     printf("%-6s %s\n", "RESULT", "CHECK");
@@ -106,8 +118,11 @@ const struct bw_command bw_cmd_box = {
     "validate a built box by booting it",
     "usage: boxwright box validate BOX|IMAGE --template TEMPLATE|FILE [--var NAME=VALUE]...\n"
     "                              [--junit FILE] [--accel auto|kvm|tcg]\n"
+    "                              [--driver qemu|libvirt] [--libvirt-uri URI]\n"
+    "                              [--libvirt-pool POOL]\n"
     "\n"
     "Boots the box's disk (box.img from a libvirt .box, or a qcow2 image) in QEMU\n"
+    "(or libvirtd, with --driver libvirt)\n"
     "through a throwaway overlay, logs in over SSH as the template's user, runs\n"
     "the template's checks and prints a pass/fail table; --junit writes a JUnit\n"
     "XML report.\n"

@@ -1,6 +1,7 @@
 #include "cli.h"
 #include "../build/build.h"
 #include "../drivers/accel.h"
+#include "../drivers/driver.h"
 #include "../core/buf.h"
 
 #include <getopt.h>
@@ -58,6 +59,9 @@ static int run(int argc, char **argv)
                                          {"keep", no_argument, NULL, 'k'},
                                          {"skip-validate", no_argument, NULL, 's'},
                                          {"accel", required_argument, NULL, 'a'},
+                                         {"driver", required_argument, NULL, 'd'},
+                                         {"libvirt-uri", required_argument, NULL, 'u'},
+                                         {"libvirt-pool", required_argument, NULL, 'p'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -93,6 +97,20 @@ static int run(int argc, char **argv)
                                           "--accel \"%s\": expected auto, kvm or tcg", optarg);
             }
             o.accel = optarg;
+            break;
+        case 'd':
+            if (!bw_driver_find(optarg)) {
+                bw_var_opts_release(&vo);
+                return bw_cli_usage_error(&bw_cmd_build, "--driver \"%s\": expected %s", optarg,
+                                          bw_driver_names());
+            }
+            o.driver = optarg;
+            break;
+        case 'u':
+            o.libvirt_uri = optarg;
+            break;
+        case 'p':
+            o.libvirt_pool = optarg;
             break;
         case 'e':
             if (strcmp(optarg, "cleanup") && strcmp(optarg, "abort")) {
@@ -152,9 +170,11 @@ const struct bw_command bw_cmd_build = {
     "build, export and validate a box",
     "usage: boxwright build [--var NAME=VALUE]... [--var-file FILE]... [--output DIR]\n"
     "                       [--force] [--on-error=cleanup|abort] [--keep] [--skip-validate]\n"
-    "                       [--accel auto|kvm|tcg] [--json] TEMPLATE|FILE\n"
+    "                       [--accel auto|kvm|tcg] [--driver qemu|libvirt]\n"
+    "                       [--libvirt-uri URI] [--libvirt-pool POOL] [--json]\n"
+    "                       TEMPLATE|FILE\n"
     "\n"
-    "Builds a box with QEMU: fetches the ISO through the cache, serves the\n"
+    "Builds a box with QEMU or libvirt: fetches the ISO through the cache, serves the\n"
     "rendered answer files, boots the installer on a new disk with an isolated\n"
     "network, types the boot command, waits for the installer to power off,\n"
     "boots the installed system, logs in over SSH, runs the provisioners,\n"
@@ -170,6 +190,12 @@ const struct bw_command bw_cmd_build = {
     "  --skip-validate     do not boot the exported box to check it\n"
     "  --accel auto|kvm|tcg  CPU accelerator (default auto: KVM when a test kernel\n"
     "                      boots under it within 5 s, else TCG; cached per boot)\n"
+    "  --driver qemu|libvirt  run the VMs with qemu-system-x86_64 directly (default,\n"
+    "                      or the definition's \"driver\") or through libvirtd\n"
+    "  --libvirt-uri URI   libvirt connection (default qemu:///system). A URI with a\n"
+    "                      host (qemu+ssh://user@host/system) is a remote build:\n"
+    "                      the ISO and disks go through the storage pool\n"
+    "  --libvirt-pool POOL storage pool for remote builds (default \"default\")\n"
     "  --json              one JSON event per line on stdout\n"
     "  --var, --var-file   as for render\n"
     "\n"

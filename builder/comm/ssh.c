@@ -24,7 +24,7 @@ static ssh_session attempt(const struct bw_ssh_config *cfg, ssh_key key, char *w
                            bool *auth_failed)
 {
     ssh_session s = ssh_new();
-    long timeout_s = 10;
+    long timeout_s = 5; /* per attempt: Ctrl-C waits for at most one */
     int port = (int)cfg->port;
     int no = 0;
     ssh_options_set(s, SSH_OPTIONS_HOST, cfg->host);
@@ -82,12 +82,16 @@ struct bw_ssh *bw_ssh_connect(const struct bw_ssh_config *cfg, struct bw_error *
     for (;;) {
         tries++;
         s = attempt(cfg, key, why, sizeof(why), &auth_failed);
-        if (s || now_ms() >= deadline)
+        if (s || now_ms() >= deadline || (cfg->interrupted && *cfg->interrupted))
             break;
         struct timespec t = {1, 0};
         nanosleep(&t, NULL);
     }
     ssh_key_free(key);
+    if (!s && cfg->interrupted && *cfg->interrupted) {
+        bw_error_set(err, BW_ERR_INTERRUPTED, "interrupted while waiting for SSH");
+        return NULL;
+    }
     if (!s) {
         bw_error_set(err, auth_failed ? BW_ERR_USAGE : BW_ERR_NETWORK,
                      "SSH did not become available within %llu s (%u attempts); last: %s",

@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 
 struct bw_ssh_config {
@@ -31,6 +32,7 @@ struct bw_ssh_config {
     const char *password;    /* or NULL */
     const char *private_key; /* path, or NULL */
     uint64_t timeout_ms;     /* how long to keep trying to connect and log in */
+    const volatile sig_atomic_t *interrupted; /* stop trying when set; may be NULL */
 };
 
 /* Receives command output as it arrives. */

@@ -147,3 +147,24 @@ int bw_buf_read_file(struct bw_buf *b, const char *path)
     ensure(b, 0);
     return 0;
 }
+
+void bw_buf_add_xml(struct bw_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '<')
+            bw_buf_adds(b, "&lt;");
+        else if (c == '>')
+            bw_buf_adds(b, "&gt;");
+        else if (c == '&')
+            bw_buf_adds(b, "&amp;");
+        else if (c == '"')
+            bw_buf_adds(b, "&quot;");
+        else if (c == '\'')
+            bw_buf_adds(b, "&apos;");
+        else if (c < 0x20 && c != '\n' && c != '\t')
+            bw_buf_addc(b, '?');
+        else
+            bw_buf_addc(b, (char)c);
+    }
+}

@@ -39,6 +39,8 @@ void bw_buf_vaddf(struct bw_buf *b, const char *fmt, va_list ap)
 void bw_buf_add_json_string(struct bw_buf *b, const char *s);
 /* Drops trailing bytes for which isspace() is true. */
 void bw_buf_rtrim(struct bw_buf *b);
+/* Appends s escaped for XML text and attribute values; control characters become '?'. */
+void bw_buf_add_xml(struct bw_buf *b, const char *s);
 /* Reads a whole file; returns 0, or -1 with errno set. */
 int bw_buf_read_file(struct bw_buf *b, const char *path);
 

@@ -70,6 +70,7 @@ static const char *const firmware_choices[] = {"bios", "efi", NULL};
 static const char *const disk_choices[] = {"virtio", "scsi", "sata", "ide", "nvme", NULL};
 static const char *const nic_choices[] = {"virtio", "e1000", "e1000e", "rtl8139", NULL};
 static const char *const method_choices[] = {"keys", NULL};
+static const char *const driver_choices[] = {"qemu", "libvirt", NULL};
 static const char *const family_choices[] = {"linux", "bsd", "windows", NULL};
 static const char *const export_type_choices[] = {"vagrant", NULL};
 static const char *const provider_choices[] = {"libvirt", NULL};
@@ -513,6 +514,7 @@ static void list_checks(struct loader *ld, json_t *arr, const char *path, void *
 static const struct field top_fields[] = {
     {"name", K_STRING, OFF(name), true, 0, 0, NULL, NULL, NULL, NULL},
     {"description", K_STRING, OFF(description), false, 0, 0, NULL, NULL, NULL, NULL},
+    {"driver", K_ENUM, OFF(driver), false, 0, 0, driver_choices, NULL, NULL, NULL},
     {"os", K_OBJECT, OFF(os), true, 0, 0, NULL, &os_schema, NULL, NULL},
     {"variables", K_VARS, 0, false, 0, 0, NULL, NULL, NULL, NULL},
     {"sensitive_variables", K_LATER, 0, false, 0, 0, NULL, NULL, NULL, NULL},
@@ -722,6 +724,7 @@ void bw_definition_free(struct bw_definition *d)
     free(d->dir);
     free(d->name);
     free(d->description);
+    free(d->driver);
     free(d->os.family);
     free(d->os.distro);
     free(d->os.version);

@@ -56,6 +56,7 @@ struct bw_definition {
 
     char *name;
     char *description;
+    char *driver; /* "qemu" or "libvirt", or NULL (qemu unless the command line says) */
     struct {
         char *family, *distro, *version;
     } os;

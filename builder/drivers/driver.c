@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-static const struct bw_driver *const drivers[] = {&bw_driver_qemu};
+static const struct bw_driver *const drivers[] = {&bw_driver_qemu, &bw_driver_libvirt};
 
 const struct bw_driver *bw_driver_find(const char *name)
 {
@@ -11,4 +11,9 @@ const struct bw_driver *bw_driver_find(const char *name)
         if (strcmp(drivers[i]->name, name) == 0)
             return drivers[i];
     return NULL;
+}
+
+const char *bw_driver_names(void)
+{
+    return "qemu, libvirt";
 }

@@ -37,6 +37,18 @@ struct bw_vm_spec {
     unsigned ssh_guest_port;
     unsigned http_port;        /* boxwright's HTTP server on the host loopback; 0 for none */
     const char *http_guest_ip; /* where the guest reaches it (guestfwd), e.g. 10.0.2.100 */
+    unsigned http_guest_port;  /* ... on this port; 0: http_port */
+    bool keep_disk_changes;    /* false: the disk is a throwaway (validation) */
+    const char *uri;           /* hypervisor connection (libvirt URI); NULL for the default */
+    const char *pool;          /* libvirt storage pool for remote hosts; NULL for "default" */
+};
+
+/* Where a build's VMs run: the driver and how to reach the hypervisor. */
+struct bw_hypervisor {
+    const struct bw_driver *driver;
+    const char *accel; /* "tcg" or "kvm" */
+    const char *uri;   /* libvirt connection URI; NULL for qemu:///system */
+    const char *pool;  /* libvirt storage pool for remote hosts; NULL for "default" */
 };
 
 /* How keys are typed: each key held for hold_ms, a new key every interval_ms. */
@@ -49,24 +61,36 @@ struct bw_vm;
 
 struct bw_driver {
     const char *name;
+    /* The guest's connections to http_guest_ip arrive at http_port as one byte stream (a
+     * chardev guestfwd) rather than one TCP connection each (a spawned nc): the caller must
+     * give a port that splits the stream into requests (bw_http_stream_port()). */
+    bool http_as_stream;
     struct bw_vm *(*create)(const struct bw_vm_spec *spec, struct bw_error *err);
-    /* The command line start() runs, one argument per element, NULL-terminated; borrowed. */
+    /* What start() runs: the command line, one argument per element, NULL-terminated, or for
+     * libvirt the domain XML as the one element; borrowed. */
     char *const *(*command)(const struct bw_vm *vm);
     int (*start)(struct bw_vm *vm, struct bw_error *err);
     int (*send_keys)(struct bw_vm *vm, const struct bw_key_events *ev,
                      const struct bw_key_timing *timing, struct bw_error *err);
     /* Waits until the guest powers off: 0, or -1 with BW_ERR_INTERRUPTED on timeout. */
     int (*wait_off)(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *err);
-    int (*screenshot)(struct bw_vm *vm, const char *png_path, struct bw_error *err);
-    /* The guest's serial console so far (a path; borrowed). */
+    /* Saves the screen as base + ".png" (or ".ppm" when that is what the hypervisor gives);
+     * returns the path written (caller frees), or NULL with err. */
+    char *(*screenshot)(struct bw_vm *vm, const char *base, struct bw_error *err);
+    /* The guest's serial console so far (a local path; borrowed), or NULL when it is kept on
+     * a remote host. */
     const char *(*serial_log)(const struct bw_vm *vm);
     int (*stop)(struct bw_vm *vm, struct bw_error *err);
     void (*destroy)(struct bw_vm *vm);
 };
 
 extern const struct bw_driver bw_driver_qemu;
+extern const struct bw_driver bw_driver_libvirt;
 
-/* Finds a driver by name ("qemu"); NULL if there is none. */
+/* Finds a driver by name ("qemu", "libvirt"); NULL if there is none. */
 const struct bw_driver *bw_driver_find(const char *name);
+
+/* The names of all drivers, "qemu|libvirt" style, for messages. */
+const char *bw_driver_names(void);
 
 #endif

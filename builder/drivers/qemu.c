@@ -143,7 +143,8 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
                     s->ssh_guest_port ? s->ssh_guest_port : 22);
     if (s->http_port)
         bw_buf_addf(&net, ",guestfwd=tcp:%s:%u-cmd:nc 127.0.0.1 %u",
-                    s->http_guest_ip ? s->http_guest_ip : "10.0.2.100", s->http_port, s->http_port);
+                    s->http_guest_ip ? s->http_guest_ip : "10.0.2.100",
+                    s->http_guest_port ? s->http_guest_port : s->http_port, s->http_port);
     arg(vm, "-netdev");
     arg(vm, "%s", net.data);
     bw_buf_release(&net);
@@ -238,21 +239,6 @@ static json_t *qcode(enum bw_key key)
     return json_pack("{s:s,s:s}", "type", "qcode", "data", bw_key_qcode(key));
 }
 
-/* Length of a balanced chord at ev[i]: presses k1..km then releases km..k1; 0 if none. */
-static size_t chord_at(const struct bw_key_events *ev, size_t i)
-{
-    size_t j = i;
-    while (j < ev->n && ev->v[j].action == BW_KEY_PRESS)
-        j++;
-    size_t m = j - i;
-    if (m == 0 || j + m > ev->n)
-        return 0;
-    for (size_t t = 0; t < m; t++)
-        if (ev->v[j + t].action != BW_KEY_RELEASE || ev->v[j + t].key != ev->v[j - 1 - t].key)
-            return 0;
-    return m;
-}
-
 static int qemu_send_keys(struct bw_vm *vm, const struct bw_key_events *ev,
                           const struct bw_key_timing *timing, struct bw_error *err)
 {
@@ -266,7 +252,7 @@ static int qemu_send_keys(struct bw_vm *vm, const struct bw_key_events *ev,
             i++;
             continue;
         }
-        size_t m = chord_at(ev, i);
+        size_t m = bw_key_chord_at(ev, i);
         int rc;
         if (m) {
             json_t *keys = json_array();
@@ -316,14 +302,19 @@ static int qemu_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error 
     return 0;
 }
 
-static int qemu_screenshot(struct bw_vm *vm, const char *png, struct bw_error *err)
+static char *qemu_screenshot(struct bw_vm *vm, const char *base, struct bw_error *err)
 {
     if (!vm->qmp || vm->pid < 0) {
         bw_error_set(err, BW_ERR_UNSUPPORTED, "no screenshot: the VM is not running");
-        return -1;
+        return NULL;
     }
-    return bw_qmp_execute(vm->qmp, "screendump",
-                          json_pack("{s:s,s:s}", "filename", png, "format", "png"), NULL, err);
+    char *png = bw_xasprintf("%s.png", base);
+    if (bw_qmp_execute(vm->qmp, "screendump",
+                       json_pack("{s:s,s:s}", "filename", png, "format", "png"), NULL, err) < 0) {
+        free(png);
+        return NULL;
+    }
+    return png;
 }
 
 static const char *qemu_serial_log(const struct bw_vm *vm)
@@ -370,6 +361,6 @@ static void qemu_destroy(struct bw_vm *vm)
 }
 
 const struct bw_driver bw_driver_qemu = {
-    "qemu",        qemu_create,     qemu_command,    qemu_start, qemu_send_keys,
+    "qemu",        false,           qemu_create,     qemu_command,    qemu_start, qemu_send_keys,
     qemu_wait_off, qemu_screenshot, qemu_serial_log, qemu_stop,  qemu_destroy,
 };

@@ -116,8 +116,10 @@ static void boot_and_type(const struct bw_key_events *ev, unsigned http_port, co
     clock_gettime(CLOCK_MONOTONIC, &t1);
     out->typing_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     out->presses = bw_key_events_presses(ev);
-    char *png = bw_xasprintf("%s/after-typing.png", work);
-    ck_assert_msg(d->screenshot(vm, png, &err) == 0, "%s", err.msg);
+    char *base = bw_xasprintf("%s/after-typing", work);
+    char *png = d->screenshot(vm, base, &err);
+    ck_assert_msg(png != NULL, "%s", err.msg);
+    free(base);
     struct stat st;
     ck_assert_int_eq(stat(png, &st), 0);
     ck_assert_int_gt(st.st_size, 100);
@@ -171,7 +173,7 @@ static void check_installed_system(const struct bw_definition *def, const char *
     ck_assert_int_eq(bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs), 0);
     ck_assert_int_eq(bw_prepare_string(def, ".ssh.password", def->ssh.password, &pass, &errs), 0);
     struct bw_ssh_config cfg = {"127.0.0.1", spec.ssh_host_port, user.data, pass.data, NULL,
-                                180000};
+                                180000,       NULL};
     struct bw_ssh *s = bw_ssh_connect(&cfg, &err);
     ck_assert_msg(s != NULL, "%s", err.msg);
     /* The template's own checks, as box validation will run them. */

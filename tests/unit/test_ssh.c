@@ -104,7 +104,7 @@ static void collect(const char *data, size_t len, bool is_stderr, void *ud)
 START_TEST(test_waits_for_sshd_then_runs_commands_with_status_and_both_streams)
 {
     /* sshd comes up two seconds after we start trying, like a booting guest's. */
-    struct bw_ssh_config cfg = {"127.0.0.1", port, user, NULL, key, 20000};
+    struct bw_ssh_config cfg = {"127.0.0.1", port, user, NULL, key, 20000, NULL};
     struct bw_error err = BW_ERROR_INIT;
     start_sshd_after(2);
     time_t t0 = time(NULL);
@@ -130,7 +130,7 @@ END_TEST
 START_TEST(test_upload_writes_exact_bytes_and_mode)
 {
     start_sshd();
-    struct bw_ssh_config cfg = {"127.0.0.1", port, user, NULL, key, 20000};
+    struct bw_ssh_config cfg = {"127.0.0.1", port, user, NULL, key, 20000, NULL};
     struct bw_error err = BW_ERROR_INIT;
     struct bw_ssh *s = bw_ssh_connect(&cfg, &err);
     ck_assert_msg(s != NULL, "%s", err.msg);
@@ -163,17 +163,17 @@ END_TEST
 START_TEST(test_refused_login_and_no_server_are_clear_errors_without_the_password)
 {
     start_sshd();
-    struct bw_ssh_config cfg = {"127.0.0.1", port, user, "s3cret-pw", wrong_key, 2500};
+    struct bw_ssh_config cfg = {"127.0.0.1", port, user, "s3cret-pw", wrong_key, 2500, NULL};
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_ptr_null(bw_ssh_connect(&cfg, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "refused the key and the password"));
     ck_assert_ptr_null(strstr(err.msg, "s3cret-pw"));
-    struct bw_ssh_config none = {"127.0.0.1", port + 1, user, NULL, key, 1500};
+    struct bw_ssh_config none = {"127.0.0.1", port + 1, user, NULL, key, 1500, NULL};
     ck_assert_ptr_null(bw_ssh_connect(&none, &err));
     ck_assert_int_eq(err.code, BW_ERR_NETWORK);
     ck_assert_ptr_nonnull(strstr(err.msg, "did not become available within 1 s"));
     ck_assert_ptr_nonnull(strstr(err.msg, "cannot connect"));
-    struct bw_ssh_config nokey = {"127.0.0.1", port, user, NULL, "/nonexistent/key", 1000};
+    struct bw_ssh_config nokey = {"127.0.0.1", port, user, NULL, "/nonexistent/key", 1000, NULL};
     ck_assert_ptr_null(bw_ssh_connect(&nokey, &err));
     ck_assert_str_eq(err.file, "/nonexistent/key");
     bw_error_release(&err);

@@ -1,0 +1,148 @@
+/* A VM spec as libvirt domain XML; see domxml.h. */
+#include "domxml.h"
+#include "../core/buf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Disk models as libvirt buses. q35 has no IDE: its IDE ports are AHCI, as in the QEMU driver. */
+static const struct {
+    const char *model, *bus, *dev, *controller;
+} disks[] = {
+    {"virtio", "virtio", "vda", NULL},
+    {"sata", "sata", "sdb", NULL},
+    {"ide", "sata", "sdb", NULL},
+    {"scsi", "scsi", "sdb", "<controller type='scsi' index='0' model='virtio-scsi'/>"},
+};
+
+static const struct {
+    const char *model, *device;
+} nics[] = {
+    {"virtio", "virtio-net-pci"},
+    {"e1000", "e1000"},
+    {"e1000e", "e1000e"},
+    {"rtl8139", "rtl8139"},
+};
+
+/* Appends <qemu:arg value='...'/>. */
+static void qarg(struct bw_buf *b, const char *v)
+{
+    bw_buf_adds(b, "    <qemu:arg value='");
+    bw_buf_add_xml(b, v);
+    bw_buf_adds(b, "'/>\n");
+}
+
+char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
+                    struct bw_error *err)
+{
+    const char *dmodel = s->disk_model ? s->disk_model : "virtio";
+    size_t di = 0;
+    while (di < sizeof(disks) / sizeof(disks[0]) && strcmp(disks[di].model, dmodel) != 0)
+        di++;
+    if (p->disk && di == sizeof(disks) / sizeof(disks[0])) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED,
+                     "libvirt: disk model \"%s\" is not supported (libvirt 9.0 has no NVMe disk "
+                     "bus); use virtio, scsi or sata, or --driver qemu",
+                     dmodel);
+        return NULL;
+    }
+    const char *nmodel = s->nic_model ? s->nic_model : "virtio";
+    size_t ni = 0;
+    while (ni < sizeof(nics) / sizeof(nics[0]) && strcmp(nics[ni].model, nmodel) != 0)
+        ni++;
+    if (ni == sizeof(nics) / sizeof(nics[0])) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED, "libvirt: NIC model \"%s\" is not supported",
+                     nmodel);
+        return NULL;
+    }
+    bool kvm = s->accel && strcmp(s->accel, "kvm") == 0;
+    bool efi = s->firmware && strcmp(s->firmware, "efi") == 0;
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    bw_buf_addf(&b, "<domain type='%s' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>\n",
+                kvm ? "kvm" : "qemu");
+    bw_buf_adds(&b, "  <name>");
+    bw_buf_add_xml(&b, s->name);
+    bw_buf_adds(&b, "</name>\n");
+    bw_buf_addf(&b, "  <memory unit='KiB'>%llu</memory>\n",
+                (unsigned long long)(s->memory >> 10));
+    bw_buf_addf(&b, "  <vcpu>%ld</vcpu>\n", s->cpus > 0 ? s->cpus : 1);
+    bw_buf_addf(&b, "  <os%s>\n", efi ? " firmware='efi'" : "");
+    bw_buf_adds(&b, "    <type arch='x86_64' machine='q35'>hvm</type>\n");
+    if (p->iso)
+        bw_buf_adds(&b, "    <boot dev='cdrom'/>\n");
+    if (p->disk)
+        bw_buf_adds(&b, "    <boot dev='hd'/>\n");
+    bw_buf_adds(&b, "  </os>\n");
+    bw_buf_adds(&b, "  <features><acpi/><apic/></features>\n");
+    if (kvm)
+        bw_buf_adds(&b, "  <cpu mode='host-passthrough'/>\n");
+    bw_buf_adds(&b, "  <clock offset='utc'/>\n");
+    bw_buf_adds(&b, "  <on_poweroff>destroy</on_poweroff>\n");
+    bw_buf_adds(&b, "  <on_reboot>restart</on_reboot>\n");
+    bw_buf_adds(&b, "  <on_crash>destroy</on_crash>\n");
+    bw_buf_adds(&b, "  <devices>\n");
+    if (p->iso) {
+        bw_buf_adds(&b, "    <disk type='file' device='cdrom'>\n"
+                        "      <driver name='qemu' type='raw'/>\n"
+                        "      <source file='");
+        bw_buf_add_xml(&b, p->iso);
+        bw_buf_adds(&b, "'/>\n      <target dev='sda' bus='sata'/>\n      <readonly/>\n"
+                        "    </disk>\n");
+    }
+    if (p->disk) {
+        if (disks[di].controller)
+            bw_buf_addf(&b, "    %s\n", disks[di].controller);
+        bw_buf_addf(&b,
+                    "    <disk type='file' device='disk'>\n"
+                    "      <driver name='qemu' type='%s' discard='unmap'/>\n"
+                    "      <source file='",
+                    s->disk_format ? s->disk_format : "qcow2");
+        bw_buf_add_xml(&b, p->disk);
+        bw_buf_addf(&b, "'/>\n      <target dev='%s' bus='%s'/>\n    </disk>\n", disks[di].dev,
+                    disks[di].bus);
+    }
+    if (p->serial) {
+        bw_buf_adds(&b, "    <serial type='file'>\n      <source path='");
+        bw_buf_add_xml(&b, p->serial);
+        bw_buf_adds(&b, "'/>\n      <target port='0'/>\n    </serial>\n");
+    }
+    /* For screenshots (virDomainScreenshot); VNC on the host's loopback only. */
+    bw_buf_adds(&b, "    <graphics type='vnc' autoport='yes' listen='127.0.0.1'/>\n");
+    bw_buf_adds(&b, "    <video><model type='vga'/></video>\n");
+    bw_buf_adds(&b, "    <memballoon model='none'/>\n");
+    bw_buf_adds(&b, "  </devices>\n");
+    /* The NIC: see domxml.h for why it is given to QEMU directly. */
+    struct bw_buf net = BW_BUF_INIT;
+    bw_buf_init(&net);
+    bw_buf_adds(&net, "user,id=bwnet0");
+    if (s->isolated)
+        bw_buf_adds(&net, ",restrict=on");
+    if (s->ssh_host_port)
+        bw_buf_addf(&net, ",hostfwd=tcp:127.0.0.1:%u-:%u", s->ssh_host_port,
+                    s->ssh_guest_port ? s->ssh_guest_port : 22);
+    if (s->http_port)
+        bw_buf_addf(&net, ",guestfwd=tcp:%s:%u-chardev:bwhttp0",
+                    s->http_guest_ip ? s->http_guest_ip : "10.0.2.100",
+                    s->http_guest_port ? s->http_guest_port : s->http_port);
+    bw_buf_adds(&b, "  <qemu:commandline>\n");
+    if (s->http_port) {
+        /* reconnect: the stream comes back if boxwright's end ever closes it. */
+        char chardev[96];
+        snprintf(chardev, sizeof(chardev), "socket,id=bwhttp0,host=127.0.0.1,port=%u,reconnect=1",
+                 s->http_port);
+        qarg(&b, "-chardev");
+        qarg(&b, chardev);
+    }
+    qarg(&b, "-netdev");
+    qarg(&b, net.data);
+    /* Slot 0x10 of the root bus: libvirt fills slots from 1 up and never reaches it here. */
+    char dev[96];
+    snprintf(dev, sizeof(dev), "%s,netdev=bwnet0,bus=pcie.0,addr=0x10", nics[ni].device);
+    qarg(&b, "-device");
+    qarg(&b, dev);
+    bw_buf_adds(&b, "  </qemu:commandline>\n");
+    bw_buf_adds(&b, "</domain>\n");
+    bw_buf_release(&net);
+    return bw_buf_detach(&b);
+}

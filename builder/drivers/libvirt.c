@@ -1,0 +1,598 @@
+/*
+ * The libvirt driver: the same VM as the QEMU driver, run by libvirtd through
+ * the libvirt C API, on this host (qemu:///system) or another one
+ * (qemu+ssh://host/system).
+ *
+ * - Domains are transient and started with VIR_DOMAIN_START_AUTODESTROY:
+ *   libvirtd destroys them when boxwright's connection closes, so nothing
+ *   stays defined or running after a failure, Ctrl-C or even SIGKILL.
+ * - Keys go through virDomainSendKey with Linux input codes; it presses a
+ *   chord, holds it and releases it, like QMP send-key, with the same pacing.
+ *   libvirt cannot press a key without releasing it, so keys held across
+ *   others (<leftShiftOn> ... <leftShiftOff>) are added to every chord
+ *   typed while they are held.
+ * - Power-off comes as a lifecycle event, from a thread that runs libvirt's
+ *   default event loop (it also answers the connection's keepalives).
+ * - Remote hosts (a URI with a host name): the ISO goes into a storage pool
+ *   once per sha256 (a marker volume records a finished upload), the disk is
+ *   uploaded for each VM and downloaded back when the VM powers off, and a
+ *   validation disk is a flattened copy that is never downloaded. The VM's
+ *   forwards (SSH in, HTTP out) are on the libvirt host's loopback; for
+ *   qemu+ssh:// boxwright carries them through `ssh -L/-R` to that host.
+ */
+#include "driver.h"
+#include "domxml.h"
+#include "../bootcmd/encodings.h"
+#include "../core/buf.h"
+#include "../core/spawn.h"
+#include "../core/xmalloc.h"
+#include "../../iso-cache/iso_cache.h"
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct bw_vm {
+    char *name, *workdir, *uri, *pool_name;
+    char *xml;
+    char *argv[2];
+    bool remote;
+    virConnectPtr conn;
+    virDomainPtr dom;
+    int cb_id;
+    atomic_bool stopped;
+    char *serial_path; /* local only */
+    char *local_disk;  /* remote: downloaded back here on power-off (if keep) */
+    bool keep_disk;
+    virStorageVolPtr disk_vol;
+    char *flat_disk; /* remote validation: the flattened copy uploaded */
+    bool downloaded;
+    unsigned held[8]; /* Linux codes of keys held across others */
+    size_t n_held;
+};
+
+/* ---- errors ---- */
+
+static void quiet(void *ud, virErrorPtr e)
+{
+    (void)ud;
+    (void)e;
+}
+
+static int lv_fail(struct bw_error *err, const char *call, const char *what)
+{
+    const char *m = virGetLastErrorMessage();
+    bw_error_set(err, BW_ERR_SPAWN, "libvirt: %s failed%s%s: %s", call, what ? " for " : "",
+                 what ? what : "", m ? m : "unknown error");
+    return -1;
+}
+
+/* ---- the event loop thread, shared by every open VM ---- */
+
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned ev_users;
+static atomic_bool ev_quit;
+static pthread_t ev_thread;
+static bool ev_registered;
+
+static void *event_loop(void *arg)
+{
+    (void)arg;
+    /* Signals (Ctrl-C) belong to the thread that runs the build, whose waits they cut short. */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
+    while (!atomic_load(&ev_quit))
+        if (virEventRunDefaultImpl() < 0)
+            break;
+    return NULL;
+}
+
+static void wake_once(int timer, void *ud)
+{
+    (void)ud;
+    virEventRemoveTimeout(timer);
+}
+
+static int events_ref(struct bw_error *err)
+{
+    pthread_mutex_lock(&ev_lock);
+    int rc = 0;
+    if (!ev_registered) {
+        virSetErrorFunc(NULL, quiet);
+        if (virEventRegisterDefaultImpl() < 0)
+            rc = lv_fail(err, "virEventRegisterDefaultImpl", NULL);
+        else
+            ev_registered = true;
+    }
+    if (rc == 0 && ev_users++ == 0) {
+        atomic_store(&ev_quit, false);
+        int e = pthread_create(&ev_thread, NULL, event_loop, NULL);
+        if (e) {
+            ev_users = 0;
+            bw_error_set(err, BW_ERR_INTERNAL, "libvirt: cannot start the event thread: %s",
+                         strerror(e));
+            rc = -1;
+        }
+    }
+    pthread_mutex_unlock(&ev_lock);
+    return rc;
+}
+
+static void events_unref(void)
+{
+    pthread_mutex_lock(&ev_lock);
+    if (ev_users && --ev_users == 0) {
+        atomic_store(&ev_quit, true);
+        virEventAddTimeout(0, wake_once, NULL, NULL); /* wakes the loop so it sees ev_quit */
+        pthread_join(ev_thread, NULL);
+    }
+    pthread_mutex_unlock(&ev_lock);
+}
+
+static void on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *ud)
+{
+    (void)conn;
+    (void)dom;
+    (void)detail;
+    struct bw_vm *vm = ud;
+    if (event == VIR_DOMAIN_EVENT_STOPPED)
+        atomic_store(&vm->stopped, true);
+}
+
+/* ---- remote storage ---- */
+
+/* Does the URI name a host ("qemu+ssh://user@host/system")? */
+static bool uri_is_remote(const char *uri)
+{
+    const char *p = strstr(uri, "://");
+    return p && p[3] && p[3] != '/';
+}
+
+static int send_fd(virStreamPtr st, char *data, size_t n, void *ud)
+{
+    (void)st;
+    int fd = *(int *)ud;
+    ssize_t r;
+    while ((r = read(fd, data, n)) < 0 && errno == EINTR)
+        ;
+    return (int)r;
+}
+
+static int recv_fd(virStreamPtr st, const char *data, size_t n, void *ud)
+{
+    (void)st;
+    int fd = *(int *)ud;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, data + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        done += (size_t)w;
+    }
+    return (int)n;
+}
+
+static virStorageVolPtr create_volume(struct bw_vm *vm, virStoragePoolPtr pool, const char *name,
+                                      unsigned long long bytes, struct bw_error *err)
+{
+    struct bw_buf x = BW_BUF_INIT;
+    bw_buf_init(&x);
+    bw_buf_adds(&x, "<volume><name>");
+    bw_buf_add_xml(&x, name);
+    bw_buf_addf(&x,
+                "</name><capacity unit='bytes'>%llu</capacity>"
+                "<target><format type='raw'/></target></volume>",
+                bytes);
+    virStorageVolPtr v = virStorageVolCreateXML(pool, x.data, 0);
+    bw_buf_release(&x);
+    if (!v)
+        lv_fail(err, "virStorageVolCreateXML", name);
+    (void)vm;
+    return v;
+}
+
+/* Uploads the local file into a new volume; the volume is deleted again on failure. */
+static virStorageVolPtr upload(struct bw_vm *vm, virStoragePoolPtr pool, const char *name,
+                               const char *path, struct bw_error *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot read: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    virStorageVolPtr v = create_volume(vm, pool, name, (unsigned long long)st.st_size, err);
+    virStreamPtr s = v ? virStreamNew(vm->conn, 0) : NULL;
+    int rc = -1;
+    if (s && virStorageVolUpload(v, s, 0, (unsigned long long)st.st_size, 0) == 0) {
+        if (virStreamSendAll(s, send_fd, &fd) == 0 && virStreamFinish(s) == 0)
+            rc = 0;
+        else
+            virStreamAbort(s);
+    }
+    if (v && rc < 0) {
+        lv_fail(err, "virStorageVolUpload", name);
+        virStorageVolDelete(v, 0);
+        virStorageVolFree(v);
+        v = NULL;
+    }
+    if (s)
+        virStreamFree(s);
+    close(fd);
+    return v;
+}
+
+static int download(struct bw_vm *vm, virStorageVolPtr v, const char *path, struct bw_error *err)
+{
+    char *tmp = bw_xasprintf("%s.download", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        bw_error_at(err, BW_ERR_IO, tmp, NULL, 0, 0, "cannot create: %s", strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    virStreamPtr s = virStreamNew(vm->conn, 0);
+    int rc = -1;
+    if (s && virStorageVolDownload(v, s, 0, 0, 0) == 0) {
+        if (virStreamRecvAll(s, recv_fd, &fd) == 0 && virStreamFinish(s) == 0)
+            rc = 0;
+        else
+            virStreamAbort(s);
+    }
+    if (rc < 0)
+        lv_fail(err, "virStorageVolDownload", path);
+    if (s)
+        virStreamFree(s);
+    if (close(fd) < 0 && rc == 0)
+        rc = -1;
+    if (rc == 0 && rename(tmp, path) < 0) {
+        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot replace: %s", strerror(errno));
+        rc = -1;
+    }
+    if (rc < 0)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* The ISO in the pool, uploaded unless a finished upload of the same sha256 is there. */
+static char *remote_iso(struct bw_vm *vm, virStoragePoolPtr pool, const char *iso,
+                        struct bw_error *err)
+{
+    char hex[BW_HASH_MAX_HEX + 1];
+    if (bw_iso_digest_file(iso, BW_HASH_SHA256, hex, err) < 0)
+        return NULL;
+    char *name = bw_xasprintf("boxwright-%s.iso", hex);
+    char *marker = bw_xasprintf("boxwright-%s.iso.done", hex);
+    char *path = NULL;
+    virStorageVolPtr v = virStorageVolLookupByName(pool, name);
+    virStorageVolPtr m = virStorageVolLookupByName(pool, marker);
+    if (!v || !m) {
+        if (v) { /* an upload that did not finish */
+            virStorageVolDelete(v, 0);
+            virStorageVolFree(v);
+        }
+        v = upload(vm, pool, name, iso, err);
+        if (v && !m) {
+            m = create_volume(vm, pool, marker, 0, err);
+            if (!m) {
+                virStorageVolFree(v);
+                v = NULL;
+            }
+        }
+    }
+    if (v) {
+        path = virStorageVolGetPath(v);
+        if (!path)
+            lv_fail(err, "virStorageVolGetPath", name);
+    }
+    if (v)
+        virStorageVolFree(v);
+    if (m)
+        virStorageVolFree(m);
+    free(name);
+    free(marker);
+    return path;
+}
+
+/* ---- the driver ---- */
+
+static void lv_destroy(struct bw_vm *vm);
+
+static char *absolute(const char *path)
+{
+    char *r = realpath(path, NULL);
+    return r ? r : bw_xstrdup(path);
+}
+
+static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
+{
+    struct bw_vm *vm = bw_xcalloc(1, sizeof(*vm));
+    vm->cb_id = -1;
+    vm->name = bw_xstrdup(s->name);
+    vm->workdir = bw_xstrdup(s->workdir);
+    vm->uri = bw_xstrdup(s->uri ? s->uri : "qemu:///system");
+    vm->pool_name = bw_xstrdup(s->pool ? s->pool : "default");
+    vm->remote = uri_is_remote(vm->uri);
+    vm->keep_disk = s->keep_disk_changes;
+    if (events_ref(err) < 0) {
+        free(vm->name);
+        free(vm->workdir);
+        free(vm->uri);
+        free(vm->pool_name);
+        free(vm);
+        return NULL;
+    }
+    vm->conn = virConnectOpen(vm->uri);
+    if (!vm->conn) {
+        lv_fail(err, "virConnectOpen", vm->uri);
+        lv_destroy(vm);
+        return NULL;
+    }
+    /* A host that stops answering is noticed in 30 s rather than never. */
+    virConnectSetKeepAlive(vm->conn, 5, 6);
+    struct bw_domxml_paths p = {NULL, NULL, NULL};
+    char *iso = NULL, *disk = NULL;
+    int rc = 0;
+    if (!vm->remote) {
+        iso = s->iso ? absolute(s->iso) : NULL;
+        disk = s->disk ? absolute(s->disk) : NULL;
+        char *wd = absolute(s->workdir);
+        vm->serial_path = bw_xasprintf("%s/serial.log", wd);
+        free(wd);
+        p.serial = vm->serial_path;
+    } else {
+        virStoragePoolPtr pool = virStoragePoolLookupByName(vm->conn, vm->pool_name);
+        if (!pool) {
+            lv_fail(err, "virStoragePoolLookupByName", vm->pool_name);
+            bw_error_prefix(err, "remote builds keep the ISO and disks in a storage pool "
+                                 "(--libvirt-pool)");
+            rc = -1;
+        }
+        if (rc == 0 && s->iso && !(iso = remote_iso(vm, pool, s->iso, err)))
+            rc = -1;
+        if (rc == 0 && s->disk) {
+            const char *src = s->disk;
+            if (!vm->keep_disk) {
+                /* A throwaway disk may be an overlay on a local file: upload a flat copy. */
+                vm->flat_disk = bw_xasprintf("%s/flat-disk.qcow2", s->workdir);
+                char *argv[] = {"qemu-img", "convert", "-O",           "qcow2",
+                                (char *)s->disk, vm->flat_disk, NULL};
+                struct bw_spawn_result res;
+                rc = bw_spawn_run(argv, NULL, NULL, 0, &res, err);
+                bw_spawn_result_release(&res);
+                src = vm->flat_disk;
+            }
+            char *vname = bw_xasprintf("%s.qcow2", s->name);
+            if (rc == 0) {
+                vm->disk_vol = upload(vm, pool, vname, src, err);
+                if (!vm->disk_vol)
+                    rc = -1;
+                else if (!(disk = virStorageVolGetPath(vm->disk_vol)))
+                    rc = lv_fail(err, "virStorageVolGetPath", vname);
+            }
+            free(vname);
+            vm->local_disk = bw_xstrdup(s->disk);
+        }
+        if (pool)
+            virStoragePoolFree(pool);
+    }
+    p.iso = iso;
+    p.disk = disk;
+    if (rc == 0 && !(vm->xml = bw_domain_xml(s, &p, err)))
+        rc = -1;
+    free(iso);
+    free(disk);
+    if (rc < 0) {
+        lv_destroy(vm);
+        return NULL;
+    }
+    vm->argv[0] = vm->xml;
+    return vm;
+}
+
+static char *const *lv_command(const struct bw_vm *vm)
+{
+    return vm->argv;
+}
+
+static int lv_start(struct bw_vm *vm, struct bw_error *err)
+{
+    vm->dom = virDomainCreateXML(vm->conn, vm->xml, VIR_DOMAIN_START_AUTODESTROY);
+    if (!vm->dom)
+        return lv_fail(err, "virDomainCreateXML", vm->name);
+    vm->cb_id = virConnectDomainEventRegisterAny(vm->conn, vm->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), vm, NULL);
+    if (vm->cb_id < 0)
+        return lv_fail(err, "virConnectDomainEventRegisterAny", vm->name);
+    /* It may have stopped before the callback was in place. */
+    if (virDomainIsActive(vm->dom) != 1)
+        atomic_store(&vm->stopped, true);
+    return 0;
+}
+
+static void add_ms(struct timespec *t, uint64_t ms)
+{
+    t->tv_sec += (time_t)(ms / 1000);
+    t->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (t->tv_nsec >= 1000000000L) {
+        t->tv_sec++;
+        t->tv_nsec -= 1000000000L;
+    }
+}
+
+static void sleep_until(const struct timespec *t)
+{
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, t, NULL) == EINTR)
+        ;
+}
+
+static int lv_send_keys(struct bw_vm *vm, const struct bw_key_events *ev,
+                        const struct bw_key_timing *timing, struct bw_error *err)
+{
+    if (!vm->dom) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED, "libvirt: the VM is not running");
+        return -1;
+    }
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (size_t i = 0; i < ev->n;) {
+        const struct bw_key_event *e = &ev->v[i];
+        if (e->action == BW_KEY_WAIT) {
+            add_ms(&next, e->wait_ms);
+            sleep_until(&next);
+            i++;
+            continue;
+        }
+        size_t m = bw_key_chord_at(ev, i);
+        if (!m) {
+            /* Held across others: remembered, and pressed with every chord until released. */
+            unsigned code = bw_key_linux(e->key);
+            if (e->action == BW_KEY_PRESS && vm->n_held < sizeof(vm->held) / sizeof(vm->held[0]))
+                vm->held[vm->n_held++] = code;
+            for (size_t k = 0; e->action == BW_KEY_RELEASE && k < vm->n_held; k++)
+                if (vm->held[k] == code)
+                    vm->held[k] = vm->held[--vm->n_held];
+            i++;
+            continue;
+        }
+        unsigned codes[VIR_DOMAIN_SEND_KEY_MAX_KEYS];
+        int n = 0;
+        for (size_t k = 0; k < vm->n_held; k++)
+            codes[n++] = vm->held[k];
+        for (size_t t = 0; t < m && n < VIR_DOMAIN_SEND_KEY_MAX_KEYS; t++)
+            codes[n++] = bw_key_linux(ev->v[i + t].key);
+        if (virDomainSendKey(vm->dom, VIR_KEYCODE_SET_LINUX, (unsigned)timing->hold_ms, codes, n,
+                             0) < 0)
+            return lv_fail(err, "virDomainSendKey", vm->name);
+        i += 2 * m;
+        /* The next key comes only after this one's hold has ended. */
+        add_ms(&next,
+               timing->interval_ms > timing->hold_ms ? timing->interval_ms : timing->hold_ms + 1);
+        sleep_until(&next);
+    }
+    return 0;
+}
+
+static int lv_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *err)
+{
+    if (!vm->dom)
+        return 0;
+    for (uint64_t waited = 0; !atomic_load(&vm->stopped); waited += 50) {
+        if (waited >= timeout_ms) {
+            bw_error_set(err, BW_ERR_INTERRUPTED, "the guest did not power off within %llu s",
+                         (unsigned long long)(timeout_ms / 1000));
+            return -1;
+        }
+        struct timespec t = {0, 50 * 1000000L};
+        nanosleep(&t, NULL);
+    }
+    if (vm->remote && vm->keep_disk && vm->disk_vol && !vm->downloaded) {
+        if (download(vm, vm->disk_vol, vm->local_disk, err) < 0)
+            return -1;
+        vm->downloaded = true;
+    }
+    return 0;
+}
+
+static char *lv_screenshot(struct bw_vm *vm, const char *base, struct bw_error *err)
+{
+    if (!vm->dom || atomic_load(&vm->stopped)) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED, "no screenshot: the VM is not running");
+        return NULL;
+    }
+    virStreamPtr s = virStreamNew(vm->conn, 0);
+    char *mime = s ? virDomainScreenshot(vm->dom, s, 0, 0) : NULL;
+    if (!mime) {
+        lv_fail(err, "virDomainScreenshot", vm->name);
+        if (s)
+            virStreamFree(s);
+        return NULL;
+    }
+    char *path = bw_xasprintf("%s.%s", base, strcmp(mime, "image/png") == 0 ? "png" : "ppm");
+    free(mime);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int rc = -1;
+    if (fd >= 0 && virStreamRecvAll(s, recv_fd, &fd) == 0 && virStreamFinish(s) == 0)
+        rc = 0;
+    else
+        virStreamAbort(s);
+    if (fd >= 0)
+        close(fd);
+    virStreamFree(s);
+    if (rc < 0) {
+        lv_fail(err, "virDomainScreenshot", vm->name);
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+static const char *lv_serial_log(const struct bw_vm *vm)
+{
+    return vm->serial_path;
+}
+
+static int lv_stop(struct bw_vm *vm, struct bw_error *err)
+{
+    if (!vm->dom || atomic_load(&vm->stopped))
+        return 0;
+    if (virDomainDestroy(vm->dom) < 0 && virDomainIsActive(vm->dom) == 1)
+        return lv_fail(err, "virDomainDestroy", vm->name);
+    atomic_store(&vm->stopped, true);
+    return 0;
+}
+
+static void lv_destroy(struct bw_vm *vm)
+{
+    if (!vm)
+        return;
+    if (vm->conn) {
+        if (vm->cb_id >= 0)
+            virConnectDomainEventDeregisterAny(vm->conn, vm->cb_id);
+        if (vm->dom) {
+            if (virDomainIsActive(vm->dom) == 1)
+                virDomainDestroy(vm->dom);
+            virDomainFree(vm->dom);
+        }
+        if (vm->disk_vol) {
+            virStorageVolDelete(vm->disk_vol, 0);
+            virStorageVolFree(vm->disk_vol);
+        }
+        virConnectClose(vm->conn);
+    }
+    if (vm->flat_disk)
+        unlink(vm->flat_disk);
+    events_unref();
+    free(vm->flat_disk);
+    free(vm->local_disk);
+    free(vm->serial_path);
+    free(vm->xml);
+    free(vm->name);
+    free(vm->workdir);
+    free(vm->uri);
+    free(vm->pool_name);
+    free(vm);
+}
+
+const struct bw_driver bw_driver_libvirt = {
+    "libvirt",   true,          lv_create,     lv_command, lv_start, lv_send_keys,
+    lv_wait_off, lv_screenshot, lv_serial_log, lv_stop,    lv_destroy,
+};

@@ -19,7 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#define MAX_HEAD 16384
+#define MAX_HEAD    16384
 #define MAX_STREAMS 8
 
 struct conn {
@@ -82,9 +82,10 @@ int bw_http_request_split(const char *buf, size_t len, size_t max_head, size_t *
                     return -1;
                 }
             }
+            bool digits = d > v;
             while (d < eol && (*d == ' ' || *d == '\t' || *d == '\r'))
                 d++;
-            if (d == v || d != eol) {
+            if (!digits || d != eol) {
                 *why = "bad Content-Length";
                 return -1;
             }

@@ -359,8 +359,8 @@ static int step_ssh(struct build *b, struct bw_error *err)
         b->def->ssh.private_key ? bw_definition_path(b->def, b->def->ssh.private_key) : NULL;
     int rc = -1;
     if (user && (pass || !b->def->ssh.password)) {
-        struct bw_ssh_config cfg = {"127.0.0.1", b->ssh_port, user,
-                                    pass,        key,         b->def->ssh.timeout_ms, b->o->interrupted};
+        struct bw_ssh_config cfg = {
+            "127.0.0.1", b->ssh_port, user, pass, key, b->def->ssh.timeout_ms, b->o->interrupted};
         b->ssh = bw_ssh_connect(&cfg, err);
         if (b->ssh) {
             say(b, "info", "connected as %s", user);
@@ -527,8 +527,8 @@ static int step_validate(struct build *b, struct bw_error *err)
     char *junit_path = bw_xasprintf("%s/%s", b->out, junit);
     struct bw_check_result *r;
     size_t n;
-    int failed = bw_validate_image(b->def, img, dir, &b->hv, junit_path, &r, &n,
-                                   b->o->interrupted, err);
+    int failed =
+        bw_validate_image(b->def, img, dir, &b->hv, junit_path, &r, &n, b->o->interrupted, err);
     for (size_t i = 0; i < n; i++)
         say(b, "info", "%-4s %s%s%s", r[i].passed ? "PASS" : "FAIL", r[i].name,
             r[i].problem ? ": " : "", r[i].problem ? r[i].problem : "");
@@ -624,8 +624,8 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
         free(b.work);
         return -1;
     }
-    b.hv = (struct bw_hypervisor){b.drv, o->accel ? o->accel : "tcg", o->libvirt_uri,
-                                  o->libvirt_pool};
+    b.hv =
+        (struct bw_hypervisor){b.drv, o->accel ? o->accel : "tcg", o->libvirt_uri, o->libvirt_pool};
     size_t done = 0;
     int rc = 0;
     for (; done < sizeof(steps) / sizeof(steps[0]); done++) {

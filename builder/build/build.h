@@ -63,8 +63,9 @@ struct bw_check_result {
  * image could not be booted or reached.
  */
 int bw_validate_image(const struct bw_definition *def, const char *image, const char *workdir,
-                      const struct bw_hypervisor *hv, const char *junit_path, struct bw_check_result **results,
-                      size_t *n, const volatile sig_atomic_t *interrupted, struct bw_error *err);
+                      const struct bw_hypervisor *hv, const char *junit_path,
+                      struct bw_check_result **results, size_t *n,
+                      const volatile sig_atomic_t *interrupted, struct bw_error *err);
 void bw_check_results_free(struct bw_check_result *r, size_t n);
 
 /* The driver a build of def uses: `name` if given, else the definition's, else qemu. NULL with

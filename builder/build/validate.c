@@ -43,8 +43,7 @@ const struct bw_driver *bw_build_driver(const struct bw_definition *def, const c
     const char *n = name ? name : def->driver ? def->driver : "qemu";
     const struct bw_driver *d = bw_driver_find(n);
     if (!d)
-        bw_error_set(err, BW_ERR_USAGE, "driver \"%s\": expected one of %s", n,
-                     bw_driver_names());
+        bw_error_set(err, BW_ERR_USAGE, "driver \"%s\": expected one of %s", n, bw_driver_names());
     return d;
 }
 
@@ -119,8 +118,9 @@ void bw_check_results_free(struct bw_check_result *r, size_t n)
 }
 
 int bw_validate_image(const struct bw_definition *def, const char *image, const char *workdir,
-                      const struct bw_hypervisor *hv, const char *junit_path, struct bw_check_result **results,
-                      size_t *n, const volatile sig_atomic_t *interrupted, struct bw_error *err)
+                      const struct bw_hypervisor *hv, const char *junit_path,
+                      struct bw_check_result **results, size_t *n,
+                      const volatile sig_atomic_t *interrupted, struct bw_error *err)
 {
     *results = NULL;
     *n = 0;
@@ -172,9 +172,9 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     if (!vm || d->start(vm, err) < 0)
         goto out;
     char *key = def->ssh.private_key ? bw_definition_path(def, def->ssh.private_key) : NULL;
-    struct bw_ssh_config cfg = {"127.0.0.1", spec.ssh_host_port,
-                                user.data,   def->ssh.password ? pass.data : NULL,
-                                key,         def->ssh.timeout_ms, interrupted};
+    struct bw_ssh_config cfg = {
+        "127.0.0.1", spec.ssh_host_port,  user.data,  def->ssh.password ? pass.data : NULL,
+        key,         def->ssh.timeout_ms, interrupted};
     ssh = bw_ssh_connect(&cfg, err);
     free(key);
     if (!ssh) {

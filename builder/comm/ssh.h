@@ -29,9 +29,9 @@ struct bw_ssh_config {
     const char *host; /* "127.0.0.1" */
     unsigned port;
     const char *user;
-    const char *password;    /* or NULL */
-    const char *private_key; /* path, or NULL */
-    uint64_t timeout_ms;     /* how long to keep trying to connect and log in */
+    const char *password;                     /* or NULL */
+    const char *private_key;                  /* path, or NULL */
+    uint64_t timeout_ms;                      /* how long to keep trying to connect and log in */
     const volatile sig_atomic_t *interrupted; /* stop trying when set; may be NULL */
 };
 

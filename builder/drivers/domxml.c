@@ -51,8 +51,7 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     while (ni < sizeof(nics) / sizeof(nics[0]) && strcmp(nics[ni].model, nmodel) != 0)
         ni++;
     if (ni == sizeof(nics) / sizeof(nics[0])) {
-        bw_error_set(err, BW_ERR_UNSUPPORTED, "libvirt: NIC model \"%s\" is not supported",
-                     nmodel);
+        bw_error_set(err, BW_ERR_UNSUPPORTED, "libvirt: NIC model \"%s\" is not supported", nmodel);
         return NULL;
     }
     bool kvm = s->accel && strcmp(s->accel, "kvm") == 0;
@@ -64,8 +63,7 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     bw_buf_adds(&b, "  <name>");
     bw_buf_add_xml(&b, s->name);
     bw_buf_adds(&b, "</name>\n");
-    bw_buf_addf(&b, "  <memory unit='KiB'>%llu</memory>\n",
-                (unsigned long long)(s->memory >> 10));
+    bw_buf_addf(&b, "  <memory unit='KiB'>%llu</memory>\n", (unsigned long long)(s->memory >> 10));
     bw_buf_addf(&b, "  <vcpu>%ld</vcpu>\n", s->cpus > 0 ? s->cpus : 1);
     bw_buf_addf(&b, "  <os%s>\n", efi ? " firmware='efi'" : "");
     bw_buf_adds(&b, "    <type arch='x86_64' machine='q35'>hvm</type>\n");

@@ -372,7 +372,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
             if (!vm->keep_disk) {
                 /* A throwaway disk may be an overlay on a local file: upload a flat copy. */
                 vm->flat_disk = bw_xasprintf("%s/flat-disk.qcow2", s->workdir);
-                char *argv[] = {"qemu-img", "convert", "-O",           "qcow2",
+                char *argv[] = {"qemu-img",      "convert",     "-O", "qcow2",
                                 (char *)s->disk, vm->flat_disk, NULL};
                 struct bw_spawn_result res;
                 rc = bw_spawn_run(argv, NULL, NULL, 0, &res, err);
@@ -593,6 +593,6 @@ static void lv_destroy(struct bw_vm *vm)
 }
 
 const struct bw_driver bw_driver_libvirt = {
-    "libvirt",   true,          lv_create,     lv_command, lv_start, lv_send_keys,
+    "libvirt",   true,          lv_create,     lv_command, lv_start,   lv_send_keys,
     lv_wait_off, lv_screenshot, lv_serial_log, lv_stop,    lv_destroy,
 };

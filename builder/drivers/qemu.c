@@ -361,6 +361,6 @@ static void qemu_destroy(struct bw_vm *vm)
 }
 
 const struct bw_driver bw_driver_qemu = {
-    "qemu",        false,           qemu_create,     qemu_command,    qemu_start, qemu_send_keys,
-    qemu_wait_off, qemu_screenshot, qemu_serial_log, qemu_stop,  qemu_destroy,
+    "qemu",        false,           qemu_create,     qemu_command, qemu_start,   qemu_send_keys,
+    qemu_wait_off, qemu_screenshot, qemu_serial_log, qemu_stop,    qemu_destroy,
 };

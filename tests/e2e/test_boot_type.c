@@ -172,8 +172,8 @@ static void check_installed_system(const struct bw_definition *def, const char *
     struct bw_errors errs = BW_ERRORS_INIT;
     ck_assert_int_eq(bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs), 0);
     ck_assert_int_eq(bw_prepare_string(def, ".ssh.password", def->ssh.password, &pass, &errs), 0);
-    struct bw_ssh_config cfg = {"127.0.0.1", spec.ssh_host_port, user.data, pass.data, NULL,
-                                180000,       NULL};
+    struct bw_ssh_config cfg = {"127.0.0.1", spec.ssh_host_port, user.data, pass.data, NULL, 180000,
+                                NULL};
     struct bw_ssh *s = bw_ssh_connect(&cfg, &err);
     ck_assert_msg(s != NULL, "%s", err.msg);
     /* The template's own checks, as box validation will run them. */

@@ -2,6 +2,7 @@
 #include "golden.h"
 #include "../../builder/core/buf.h"
 #include "../../builder/core/definition.h"
+#include "../../builder/drivers/domxml.h"
 #include "../../builder/drivers/driver.h"
 #include "../../builder/core/xmalloc.h"
 
@@ -81,6 +82,87 @@ START_TEST(test_unsupported_models_are_errors_not_guesses)
 }
 END_TEST
 
+/* The domain XML of the installer VM a libvirt build of `tmpl` would start, as a golden file. */
+static void check_domain_xml(const char *tmpl, const char *variant,
+                             void (*tweak)(struct bw_vm_spec *s, struct bw_domxml_paths *p))
+{
+    char *path = bw_xasprintf("%s/%s/definition.json", BW_TEMPLATES, tmpl);
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load(path, &errs);
+    ck_assert_ptr_nonnull(def);
+    struct bw_vm_spec spec = spec_of(def);
+    spec.name = "boxwright-tiny-4242-0badcafe-installer";
+    spec.http_port = 40123; /* the stream relay */
+    spec.http_guest_port = 8100;
+    struct bw_domxml_paths p = {spec.iso, spec.disk, "/work/output-tiny/installer/serial.log"};
+    if (tweak)
+        tweak(&spec, &p);
+    struct bw_error err = BW_ERROR_INIT;
+    char *xml = bw_domain_xml(&spec, &p, &err);
+    ck_assert_msg(xml != NULL, "%s", err.msg);
+    char *name = bw_xasprintf("%s%s.xml", tmpl, variant);
+    char *msg = golden_check("libvirt", name, xml, strlen(xml));
+    ck_assert_msg(msg == NULL, "%s", msg);
+    free(name);
+    free(xml);
+    bw_definition_free(def);
+    free(path);
+}
+
+/* What the validation VM of a remote build looks like: volume paths, no ISO, no serial file. */
+static void remote_validate(struct bw_vm_spec *s, struct bw_domxml_paths *p)
+{
+    s->name = "boxwright-tiny-4242-0badcafe-validate";
+    s->http_port = 0;
+    s->http_guest_port = 0;
+    p->iso = NULL;
+    p->disk = "/var/lib/libvirt/images/boxwright-tiny-4242-0badcafe-validate.qcow2";
+    p->serial = NULL;
+}
+
+/* Every model the schema allows that libvirt can express, KVM and EFI, and XML escaping. */
+static void other_models(struct bw_vm_spec *s, struct bw_domxml_paths *p)
+{
+    s->accel = "kvm";
+    s->firmware = "efi";
+    s->disk_model = "scsi";
+    s->nic_model = "e1000";
+    s->cpus = 4;
+    s->memory = 2ULL << 30;
+    p->iso = "/cache/it's <odd> & \"quoted\".iso";
+}
+
+START_TEST(test_domain_xml_for_each_template)
+{
+    static const char *const templates[] = {"tiny"};
+    for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
+        check_domain_xml(templates[i], "", NULL);
+        check_domain_xml(templates[i], "-remote-validate", remote_validate);
+        check_domain_xml(templates[i], "-kvm-efi-scsi-e1000", other_models);
+    }
+}
+END_TEST
+
+START_TEST(test_domain_xml_refuses_what_libvirt_cannot_express)
+{
+    struct bw_vm_spec s = {0};
+    s.name = "x";
+    s.disk_model = "nvme";
+    struct bw_domxml_paths p = {NULL, "/tmp/d.qcow2", NULL};
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_ptr_null(bw_domain_xml(&s, &p, &err));
+    ck_assert_int_eq(err.code, BW_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(err.msg, "\"nvme\""));
+    ck_assert_ptr_nonnull(strstr(err.msg, "--driver qemu"));
+    s.disk_model = "virtio";
+    s.nic_model = "ne2k";
+    ck_assert_ptr_null(bw_domain_xml(&s, &p, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "\"ne2k\""));
+    bw_error_release(&err);
+    ck_assert_ptr_eq(bw_driver_find("libvirt"), &bw_driver_libvirt);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("drivers");
@@ -88,5 +170,9 @@ int main(void)
     tcase_add_test(tc, test_qemu_command_line_for_each_template);
     tcase_add_test(tc, test_unsupported_models_are_errors_not_guesses);
     suite_add_tcase(s, tc);
+    TCase *lv = tcase_create("libvirt");
+    tcase_add_test(lv, test_domain_xml_for_each_template);
+    tcase_add_test(lv, test_domain_xml_refuses_what_libvirt_cannot_express);
+    suite_add_tcase(s, lv);
     return test_run(s);
 }

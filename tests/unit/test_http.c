@@ -1,6 +1,7 @@
 /* The embedded HTTP server against real clients: libcurl, raw sockets and the curl program. */
 #include "golden.h"
 #include "http_server.h"
+#include "stream.h"
 #include "../../builder/core/spawn.h"
 #include "../../builder/core/xmalloc.h"
 
@@ -564,6 +565,160 @@ START_TEST(test_curl_program_downloads_the_big_file_intact)
 END_TEST
 
 /* `boxwright serve TEMPLATE` renders with its own port and stops cleanly on SIGINT. */
+
+/* ---- the stream relay (guests under libvirt) ---- */
+
+static int connect_to(unsigned p)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+struct parsed {
+    int status;
+    char body[256];
+};
+
+/* Reads n whole responses, each delimited by its Content-Length, from one stream. */
+static size_t read_responses(int fd, struct parsed *out, size_t n)
+{
+    struct bw_buf in = BW_BUF_INIT;
+    bw_buf_init(&in);
+    size_t got = 0, pos = 0;
+    char chunk[4096];
+    while (got < n) {
+        const char *end = strstr(in.data + pos, "\r\n\r\n");
+        if (end) {
+            const char *cl = strcasestr(in.data + pos, "\r\nContent-Length:");
+            size_t len = cl && cl < end ? (size_t)atol(cl + 17) : 0;
+            size_t body = (size_t)(end + 4 - in.data);
+            if (in.len >= body + len) {
+                out[got].status = atoi(in.data + pos + 9);
+                snprintf(out[got].body, sizeof(out[got].body), "%.*s", (int)len, in.data + body);
+                got++;
+                pos = body + len;
+                continue;
+            }
+        }
+        ssize_t r = read(fd, chunk, sizeof(chunk));
+        if (r <= 0)
+            break;
+        bw_buf_add(&in, chunk, (size_t)r);
+    }
+    bw_buf_release(&in);
+    return got;
+}
+
+START_TEST(test_stream_relay_splits_one_connection_into_requests)
+{
+    struct bw_error err = BW_ERROR_INIT;
+    struct bw_http_stream *rs = bw_http_stream_start(port, &err);
+    ck_assert_msg(rs != NULL, "%s", err.msg);
+    int fd = connect_to(bw_http_stream_port(rs));
+    /* What QEMU's guestfwd chardev delivers: the guest's connections back to back, in pieces. */
+    const char *reqs = "GET /preseed.cfg HTTP/1.1\r\nHost: 10.0.2.100\r\nConnection: close\r\n\r\n"
+                       "GET /sub/x.json HTTP/1.1\r\nHost: 10.0.2.100\r\nConnection: keep-alive\r\n"
+                       "Keep-Alive: 300\r\n\r\n"
+                       "GET /nope HTTP/1.0\r\n\r\n";
+    size_t len = strlen(reqs);
+    ck_assert_int_eq(write(fd, reqs, 30), 30);
+    usleep(20 * 1000);
+    ck_assert_int_eq(write(fd, reqs + 30, len - 30), (ssize_t)(len - 30));
+    struct parsed r[3];
+    ck_assert_uint_eq(read_responses(fd, r, 3), 3);
+    ck_assert_int_eq(r[0].status, 200);
+    ck_assert_str_eq(r[0].body, answer);
+    ck_assert_int_eq(r[1].status, 200);
+    ck_assert_str_eq(r[1].body, "{\"a\":1}\n");
+    ck_assert_int_eq(r[2].status, 404);
+    /* The stream stays open for the guest's next connection. */
+    const char *again = "GET /a.txt HTTP/1.1\r\nHost: 10.0.2.100\r\n\r\n";
+    ck_assert_int_eq(write(fd, again, strlen(again)), (ssize_t)strlen(again));
+    ck_assert_uint_eq(read_responses(fd, r, 1), 1);
+    ck_assert_str_eq(r[0].body, "hello\n");
+    close(fd);
+    ck_assert_uint_eq(bw_http_stream_requests(rs), 4);
+    usleep(50 * 1000);
+    ck_assert_uint_eq(bw_http_fetches(srv, "preseed.cfg"), 1);
+    bw_http_stream_stop(rs);
+}
+END_TEST
+
+START_TEST(test_stream_relay_refuses_chunked_bodies_and_endless_heads)
+{
+    struct bw_error err = BW_ERROR_INIT;
+    struct bw_http_stream *rs = bw_http_stream_start(port, &err);
+    ck_assert_msg(rs != NULL, "%s", err.msg);
+    int fd = connect_to(bw_http_stream_port(rs));
+    const char *chunked =
+        "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
+    ck_assert_int_eq(write(fd, chunked, strlen(chunked)), (ssize_t)strlen(chunked));
+    struct parsed r[1];
+    ck_assert_uint_eq(read_responses(fd, r, 1), 1);
+    ck_assert_int_eq(r[0].status, 501);
+    ck_assert_ptr_nonnull(strstr(r[0].body, "chunked"));
+    close(fd);
+    fd = connect_to(bw_http_stream_port(rs));
+    char junk[20000];
+    memset(junk, 'a', sizeof(junk));
+    memcpy(junk, "GET / HTTP/1.1\r\nX: ", 19);
+    ck_assert_int_eq(write(fd, junk, sizeof(junk)), (ssize_t)sizeof(junk));
+    ck_assert_uint_eq(read_responses(fd, r, 1), 1);
+    ck_assert_int_eq(r[0].status, 501);
+    ck_assert_ptr_nonnull(strstr(r[0].body, "too large"));
+    close(fd);
+    ck_assert_uint_eq(bw_http_stream_requests(rs), 0);
+    bw_http_stream_stop(rs);
+}
+END_TEST
+
+START_TEST(test_request_split_and_rewrite)
+{
+    static const struct {
+        const char *in;
+        int rc;
+        size_t head, body;
+        const char *why;
+    } cases[] = {
+        {"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 1, 27, 0, NULL},
+        {"GET / HTTP/1.1\r\nHost: x\r\n\r", 0, 0, 0, NULL},
+        {"POST / HTTP/1.1\r\ncontent-length:  5 \r\n\r\nhelloGET", 1, 40, 5, NULL},
+        {"POST / HTTP/1.1\r\nContent-Length: 5x\r\n\r\n", -1, 0, 0, "bad Content-Length"},
+        {"POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", -1, 0, 0, "bad Content-Length"},
+        {"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", -1, 0, 0,
+         "request body too large"},
+        {"POST / HTTP/1.1\r\nTRANSFER-ENCODING: chunked\r\n\r\n", -1, 0, 0,
+         "chunked request bodies are not supported"},
+        {"\r\n\r\n", 1, 4, 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t head = 0, body = 0;
+        const char *why = NULL;
+        int rc = bw_http_request_split(cases[i].in, strlen(cases[i].in), 16384, &head, &body, &why);
+        ck_assert_msg(rc == cases[i].rc, "case %zu: %d", i, rc);
+        if (rc == 1) {
+            ck_assert_uint_eq(head, cases[i].head);
+            ck_assert_uint_eq(body, cases[i].body);
+        }
+        if (cases[i].why)
+            ck_assert_str_eq(why, cases[i].why);
+    }
+    const char *h = "GET /a HTTP/1.1\r\nHost: x\r\nconnection: keep-alive\r\nKeep-Alive: 5\r\n"
+                    "Accept: */*\r\nProxy-Connection: x\r\n\r\n";
+    struct bw_buf out = BW_BUF_INIT;
+    bw_buf_init(&out);
+    bw_http_request_rewrite(h, strlen(h), &out);
+    ck_assert_str_eq(out.data,
+                     "GET /a HTTP/1.1\r\nHost: x\r\nAccept: */*\r\nConnection: close\r\n\r\n");
+    bw_buf_release(&out);
+}
+END_TEST
+
 START_TEST(test_serve_command_renders_with_the_bound_port_and_stops_on_sigint)
 {
     char ports[32];
@@ -637,6 +792,9 @@ int main(void)
     tcase_add_test(tc, test_paths_normalise_or_are_refused);
     tcase_add_test(tc, test_curl_program_downloads_the_big_file_intact);
     tcase_add_test(tc, test_serve_command_renders_with_the_bound_port_and_stops_on_sigint);
+    tcase_add_test(tc, test_stream_relay_splits_one_connection_into_requests);
+    tcase_add_test(tc, test_stream_relay_refuses_chunked_bodies_and_endless_heads);
+    tcase_add_test(tc, test_request_split_and_rewrite);
     suite_add_tcase(s, tc);
     int rc = test_run(s);
     curl_global_cleanup();

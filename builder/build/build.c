@@ -226,6 +226,11 @@ static int step_disk(struct build *b, struct bw_error *err)
     return run_tool(argv, err);
 }
 
+static void driver_note(const char *msg, void *ud)
+{
+    say(ud, "info", "%s", msg);
+}
+
 static int start_vm(struct build *b, const char *name, bool installer, struct bw_error *err)
 {
     struct bw_vm_spec spec = {0};
@@ -246,6 +251,8 @@ static int start_vm(struct build *b, const char *name, bool installer, struct bw
     spec.uri = b->hv.uri;
     spec.pool = b->hv.pool;
     spec.keep_disk_changes = true;
+    spec.note = driver_note;
+    spec.note_ud = b;
     spec.isolated = true;
     if (installer) {
         spec.http_port = b->relay ? bw_http_stream_port(b->relay) : bw_http_port(b->http);

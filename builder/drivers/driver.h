@@ -41,6 +41,8 @@ struct bw_vm_spec {
     bool keep_disk_changes;    /* false: the disk is a throwaway (validation) */
     const char *uri;           /* hypervisor connection (libvirt URI); NULL for the default */
     const char *pool;          /* libvirt storage pool for remote hosts; NULL for "default" */
+    void (*note)(const char *msg, void *ud); /* progress worth telling the user; may be NULL */
+    void *note_ud;
 };
 
 /* Where a build's VMs run: the driver and how to reach the hypervisor. */

@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,32 @@ struct bw_vm {
     bool downloaded;
     unsigned held[8]; /* Linux codes of keys held across others */
     size_t n_held;
+    void (*note)(const char *msg, void *ud);
+    void *note_ud;
 };
+
+static void note(struct bw_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void note(struct bw_vm *vm, const char *fmt, ...)
+{
+    if (!vm->note)
+        return;
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    va_list ap;
+    va_start(ap, fmt);
+    bw_buf_vaddf(&b, fmt, ap);
+    va_end(ap);
+    vm->note(b.data, vm->note_ud);
+    bw_buf_release(&b);
+}
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
 
 /* ---- errors ---- */
 
@@ -220,12 +246,16 @@ static virStorageVolPtr upload(struct bw_vm *vm, virStoragePoolPtr pool, const c
     virStorageVolPtr v = create_volume(vm, pool, name, (unsigned long long)st.st_size, err);
     virStreamPtr s = v ? virStreamNew(vm->conn, 0) : NULL;
     int rc = -1;
+    double t0 = now_s();
     if (s && virStorageVolUpload(v, s, 0, (unsigned long long)st.st_size, 0) == 0) {
         if (virStreamSendAll(s, send_fd, &fd) == 0 && virStreamFinish(s) == 0)
             rc = 0;
         else
             virStreamAbort(s);
     }
+    if (rc == 0)
+        note(vm, "uploaded %s to pool %s as %s (%.1f MiB in %.1f s)", path, vm->pool_name, name,
+             (double)st.st_size / 1048576.0, now_s() - t0);
     if (v && rc < 0) {
         lv_fail(err, "virStorageVolUpload", name);
         virStorageVolDelete(v, 0);
@@ -249,11 +279,18 @@ static int download(struct bw_vm *vm, virStorageVolPtr v, const char *path, stru
     }
     virStreamPtr s = virStreamNew(vm->conn, 0);
     int rc = -1;
+    double t0 = now_s();
     if (s && virStorageVolDownload(v, s, 0, 0, 0) == 0) {
         if (virStreamRecvAll(s, recv_fd, &fd) == 0 && virStreamFinish(s) == 0)
             rc = 0;
         else
             virStreamAbort(s);
+    }
+    if (rc == 0) {
+        struct stat st;
+        fstat(fd, &st);
+        note(vm, "downloaded the disk from pool %s (%.1f MiB in %.1f s)", vm->pool_name,
+             (double)st.st_size / 1048576.0, now_s() - t0);
     }
     if (rc < 0)
         lv_fail(err, "virStorageVolDownload", path);
@@ -296,7 +333,8 @@ static char *remote_iso(struct bw_vm *vm, virStoragePoolPtr pool, const char *is
                 v = NULL;
             }
         }
-    }
+    } else
+        note(vm, "the ISO is already in pool %s (%s)", vm->pool_name, name);
     if (v) {
         path = virStorageVolGetPath(v);
         if (!path)
@@ -331,6 +369,8 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     vm->pool_name = bw_xstrdup(s->pool ? s->pool : "default");
     vm->remote = uri_is_remote(vm->uri);
     vm->keep_disk = s->keep_disk_changes;
+    vm->note = s->note;
+    vm->note_ud = s->note_ud;
     if (events_ref(err) < 0) {
         free(vm->name);
         free(vm->workdir);

@@ -3,6 +3,13 @@
  * and output directory to a validated Vagrant box; the box validated again
  * by `box validate` and added by the real `vagrant box add`; and a build
  * interrupted (SIGINT) at each step that leaves nothing behind.
+ *
+ * The same tests run for each driver. With BW_E2E_DRIVER=libvirt (under
+ * tests/e2e/with-libvirtd, which provides the daemon, a storage pool and an
+ * sshd for qemu+ssh://) the build goes through libvirtd on this host, a
+ * remote-style build goes over qemu+ssh:// through the storage pool, and the
+ * interrupted builds are remote ones, so "nothing behind" covers domains and
+ * volumes as well as processes and files.
  */
 #include "fixture.h"
 #include "iso_cache.h"
@@ -26,6 +33,82 @@
 
 static char work[64];
 static char *iso, *iso_var, *cache_env;
+static bool libvirt;                             /* BW_E2E_DRIVER=libvirt */
+static const char *lv_uri, *lv_remote, *lv_pool; /* from with-libvirtd */
+
+struct args {
+    char *v[32];
+    size_t n;
+};
+
+static void push(struct args *a, const char *s)
+{
+    a->v[a->n++] = (char *)s;
+    a->v[a->n] = NULL;
+}
+
+/* boxwright build tiny, on the driver under test (remote: over qemu+ssh:// and the pool). */
+static void build_args(struct args *a, bool remote, const char *out)
+{
+    a->n = 0;
+    push(a, BW_BINARY);
+    push(a, "build");
+    push(a, "tiny");
+    push(a, "--var");
+    push(a, iso_var);
+    push(a, "--output");
+    push(a, out);
+    if (libvirt) {
+        push(a, "--driver");
+        push(a, "libvirt");
+        push(a, "--libvirt-uri");
+        push(a, remote ? lv_remote : lv_uri);
+        push(a, "--libvirt-pool");
+        push(a, lv_pool);
+    }
+}
+
+/* Lines of `virsh CMD` output that contain needle (domains, volumes). */
+static int virsh_lines(const char *cmd, const char *arg, const char *needle, struct bw_buf *seen)
+{
+    char *argv[] = {"virsh", "-q", "-c", (char *)lv_uri, (char *)cmd, (char *)arg, NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_spawn_run(argv, NULL, NULL, 0, &res, &err) == 0, "virsh %s: %s", cmd, err.msg);
+    int n = 0;
+    for (char *line = strtok(res.out.data, "\n"); line; line = strtok(NULL, "\n"))
+        if (strstr(line, needle)) {
+            n++;
+            if (seen)
+                bw_buf_addf(seen, "%s\n", line);
+        }
+    bw_spawn_result_release(&res);
+    bw_error_release(&err);
+    return n;
+}
+
+/* What libvirt still holds of boxwright's: domains (any state), and volumes other than the
+ * cached ISO and its marker. Returns a description, or NULL when there is nothing. */
+static char *libvirt_leftovers(void)
+{
+    if (!libvirt)
+        return NULL;
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    virsh_lines("list", "--all", "boxwright-", &b);
+    struct bw_buf vols = BW_BUF_INIT;
+    bw_buf_init(&vols);
+    virsh_lines("vol-list", lv_pool, "boxwright-", &vols);
+    for (char *line = strtok(vols.data, "\n"); line; line = strtok(NULL, "\n"))
+        if (!strstr(line, ".iso ") && !strstr(line, ".iso.done "))
+            bw_buf_addf(&b, "volume: %s\n", line);
+    bw_buf_release(&vols);
+    if (!b.len) {
+        bw_buf_release(&b);
+        return NULL;
+    }
+    return bw_buf_detach(&b);
+}
 
 static void setup(void)
 {
@@ -82,9 +165,10 @@ static int run_boxwright(char *const argv[], struct bw_spawn_result *res)
 START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
 {
     char *out = bw_xasprintf("%s/out", work);
-    char *argv[] = {BW_BINARY, "build", "tiny", "--var", iso_var, "--output", out, NULL};
+    struct args a;
+    build_args(&a, false, out);
     struct bw_spawn_result res;
-    int status = run_boxwright(argv, &res);
+    int status = run_boxwright(a.v, &res);
     ck_assert_msg(status == 0, "build failed (%d):\n%s", status, res.err.data);
     ck_assert_ptr_nonnull(strstr(res.err.data, "guest fetched answer.cfg"));
     ck_assert_ptr_nonnull(strstr(res.err.data, "provisioned by boxwright"));
@@ -111,12 +195,26 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     bw_buf_release(&x);
     /* Nothing left running or lying around. */
     ck_assert_int_eq(processes_mentioning(out), 0);
+    char *left = libvirt_leftovers();
+    ck_assert_msg(left == NULL, "left in libvirt:\n%s", left);
     char *wk = bw_xasprintf("%s/.work", out);
     ck_assert_int_ne(access(wk, F_OK), 0);
 
     /* The box on its own: boxwright's validator, then the real vagrant. */
-    char *vargv[] = {BW_BINARY, "box", "validate", boxfile, "--template", "tiny", NULL};
-    status = run_boxwright(vargv, &res);
+    struct args v = {{NULL}, 0};
+    push(&v, BW_BINARY);
+    push(&v, "box");
+    push(&v, "validate");
+    push(&v, boxfile);
+    push(&v, "--template");
+    push(&v, "tiny");
+    if (libvirt) {
+        push(&v, "--driver");
+        push(&v, "libvirt");
+        push(&v, "--libvirt-uri");
+        push(&v, lv_uri);
+    }
+    status = run_boxwright(v.v, &res);
     ck_assert_msg(status == 0, "box validate failed:\n%s%s", res.out.data, res.err.data);
     ck_assert_ptr_nonnull(strstr(res.out.data, "5 passed, 0 failed"));
     bw_spawn_result_release(&res);
@@ -143,8 +241,9 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
 }
 END_TEST
 
-/* Starts a --json build and sends SIGINT once `step` has begun; returns its exit status. */
-static int interrupt_at(const char *step, const char *out)
+/* Starts a --json build and sends SIGINT once `step` has begun; returns its exit status and
+ * appends its events to log. Under libvirt the build is a remote one. */
+static int interrupt_at(const char *step, const char *out, struct bw_buf *log)
 {
     int pipefd[2];
     ck_assert_int_eq(pipe(pipefd), 0);
@@ -153,24 +252,27 @@ static int interrupt_at(const char *step, const char *out)
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addclose(&fa, pipefd[0]);
-    char *argv[] = {BW_BINARY, "build",    "tiny",      "--json", "--var",
-                    iso_var,   "--output", (char *)out, NULL};
+    struct args a;
+    build_args(&a, true, out);
+    push(&a, "--json");
     char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
     pid_t pid;
-    ck_assert_int_eq(posix_spawn(&pid, BW_BINARY, &fa, NULL, argv, envp), 0);
+    ck_assert_int_eq(posix_spawn(&pid, BW_BINARY, &fa, NULL, a.v, envp), 0);
     posix_spawn_file_actions_destroy(&fa);
     close(pipefd[1]);
     FILE *f = fdopen(pipefd[0], "r");
     char line[4096];
     char *want = bw_xasprintf("\"step\":\"%s\",\"event\":\"step\"", step);
     bool seen = false;
-    while (!seen && fgets(line, sizeof(line), f))
+    while (!seen && fgets(line, sizeof(line), f)) {
         seen = strstr(line, want) != NULL;
-    ck_assert_msg(seen, "the build never reached step %s", step);
+        bw_buf_adds(log, line);
+    }
+    ck_assert_msg(seen, "the build never reached step %s:\n%s", step, log->data);
     usleep(300 * 1000); /* inside the step, not at its edge */
     kill(pid, SIGINT);
     while (fgets(line, sizeof(line), f))
-        ;
+        bw_buf_adds(log, line);
     fclose(f);
     int st;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
@@ -204,16 +306,27 @@ START_TEST(test_sigint_at_each_step_leaves_nothing_behind)
                  {"validate", false}};
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         char *out = bw_xasprintf("%s/out-%s", work, steps[i].step);
-        int status = interrupt_at(steps[i].step, out);
+        struct bw_buf log = BW_BUF_INIT;
+        bw_buf_init(&log);
+        int status = interrupt_at(steps[i].step, out, &log);
         ck_assert_msg(status == 130, "interrupted at %s: exit %d", steps[i].step, status);
         ck_assert_msg(processes_mentioning(out) == 0, "QEMU left running after %s", steps[i].step);
+        char *left = libvirt_leftovers();
+        ck_assert_msg(left == NULL, "left in libvirt after %s:\n%s", steps[i].step, left);
+        /* Remote: the ISO went into the pool once, for the first of these builds to need it. */
+        if (libvirt && strcmp(steps[i].step, "type") == 0)
+            ck_assert_msg(strstr(log.data, "uploaded") || strstr(log.data, "already in pool"),
+                          "no word of the ISO in the pool:\n%s", log.data);
+        bw_buf_release(&log);
         char *wk = bw_xasprintf("%s/.work", out);
         ck_assert_msg(access(wk, F_OK) != 0, "work files left after %s", steps[i].step);
         if (steps[i].vm_running) {
             char *png = bw_xasprintf("%s/failure-screen.png", out);
             char *serial = bw_xasprintf("%s/failure-serial.log", out);
             ck_assert_msg(starts_with_png_signature(png), "no screenshot after %s", steps[i].step);
-            ck_assert_msg(access(serial, F_OK) == 0, "no serial log after %s", steps[i].step);
+            /* A remote host keeps the serial console. */
+            ck_assert_msg(libvirt || access(serial, F_OK) == 0, "no serial log after %s",
+                          steps[i].step);
             free(png);
             free(serial);
         }
@@ -223,17 +336,51 @@ START_TEST(test_sigint_at_each_step_leaves_nothing_behind)
 }
 END_TEST
 
+/* Remote: the ISO and the disks cross the libvirt connection (storage upload and download). */
+START_TEST(test_remote_build_moves_the_iso_and_disks_through_the_pool)
+{
+    char *out = bw_xasprintf("%s/out-remote", work);
+    struct args a;
+    build_args(&a, true, out);
+    struct bw_spawn_result res;
+    int status = run_boxwright(a.v, &res);
+    ck_assert_msg(status == 0, "remote build failed (%d):\n%s", status, res.err.data);
+    ck_assert_msg(strstr(res.err.data, "to pool") && strstr(res.err.data, "downloaded the disk"),
+                  "%s", res.err.data);
+    int passed = 0;
+    for (const char *p = res.err.data; (p = strstr(p, "PASS ")); p++)
+        passed++;
+    ck_assert_msg(passed == 5 && !strstr(res.err.data, "FAIL "), "%s", res.err.data);
+    bw_spawn_result_release(&res);
+    char *left = libvirt_leftovers();
+    ck_assert_msg(left == NULL, "left in libvirt:\n%s", left);
+    ck_assert_int_eq(virsh_lines("vol-list", lv_pool, ".iso.done", NULL), 1);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     if (getenv("BW_SKIP_VM_TESTS")) {
         printf("BW_SKIP_VM_TESTS is set; skipping\n");
         return 77;
     }
-    Suite *s = suite_create("e2e-build");
-    TCase *tc = tcase_create("qemu");
+    const char *drv = getenv("BW_E2E_DRIVER");
+    libvirt = drv && strcmp(drv, "libvirt") == 0;
+    lv_uri = getenv("BW_LIBVIRT_URI");
+    lv_remote = getenv("BW_LIBVIRT_REMOTE_URI");
+    lv_pool = getenv("BW_LIBVIRT_POOL");
+    if (libvirt && (!lv_uri || !lv_remote || !lv_pool)) {
+        printf("BW_E2E_DRIVER=libvirt needs tests/e2e/with-libvirtd around it; skipping\n");
+        return 77;
+    }
+    Suite *s = suite_create(libvirt ? "e2e-build-libvirt" : "e2e-build");
+    TCase *tc = tcase_create(libvirt ? "libvirt" : "qemu");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_build_tiny_from_a_clean_cache_to_a_validated_box);
+    if (libvirt)
+        tcase_add_test(tc, test_remote_build_moves_the_iso_and_disks_through_the_pool);
     tcase_add_test(tc, test_sigint_at_each_step_leaves_nothing_behind);
     suite_add_tcase(s, tc);
     return test_run(s);

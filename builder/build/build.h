@@ -76,7 +76,4 @@ const struct bw_driver *bw_build_driver(const struct bw_definition *def, const c
 /* A VM name no other build shares, on this host or another: boxwright-BUILD-PID-RANDOM-ROLE. */
 char *bw_vm_name(const char *build, const char *role);
 
-/* A TCP port on 127.0.0.1 that is free now, for a hostfwd (0 if none could be had). */
-unsigned bw_free_port(void);
-
 #endif

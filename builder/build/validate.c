@@ -47,21 +47,6 @@ const struct bw_driver *bw_build_driver(const struct bw_definition *def, const c
     return d;
 }
 
-unsigned bw_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    unsigned port = 0;
-    socklen_t sl = sizeof(sa);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 static void collect_both(const char *data, size_t len, bool is_stderr, void *ud)
 {
     (void)is_stderr;

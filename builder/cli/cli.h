@@ -60,12 +60,18 @@ int bw_cli_help(const struct bw_command *cmd);
  */
 struct bw_definition *bw_cli_load(const char *arg, const struct bw_var_opts *opts, int *status);
 
+/* --driver, --libvirt-uri, --libvirt-pool as given (NULL when not). */
+struct bw_cli_driver_opts {
+    const char *driver, *uri, *pool;
+};
+
 /*
- * For commands whose only options are --var, --var-file and --help and whose
- * one argument is TEMPLATE|FILE: parses argv and loads the definition. Returns
- * it, or NULL with *status set (help printed, usage error, invalid definition).
+ * For commands whose options are --var, --var-file, --help (and, when drv is
+ * not NULL, the driver options) and whose one argument is TEMPLATE|FILE:
+ * parses argv and loads the definition. Returns it, or NULL with *status set
+ * (help printed, usage error, invalid definition).
  */
 struct bw_definition *bw_cli_parse_and_load(const struct bw_command *cmd, int argc, char **argv,
-                                            int *status);
+                                            struct bw_cli_driver_opts *drv, int *status);
 
 #endif

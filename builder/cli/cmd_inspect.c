@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "../drivers/driver.h"
 #include "../core/buf.h"
 #include "../core/prepare.h"
 #include "../core/units.h"
@@ -44,7 +45,8 @@ static void print_variables(const struct bw_definition *def)
 static int run(int argc, char **argv)
 {
     int status = BW_EXIT_OK;
-    struct bw_definition *def = bw_cli_parse_and_load(&bw_cmd_inspect, argc, argv, &status);
+    struct bw_cli_driver_opts drv = {NULL, NULL, NULL};
+    struct bw_definition *def = bw_cli_parse_and_load(&bw_cmd_inspect, argc, argv, &drv, &status);
     if (!def)
         return status;
 
@@ -78,6 +80,12 @@ static int run(int argc, char **argv)
     print_masked(def, "  checksum", checksum.data);
     bw_strlist_release(&urls);
     bw_buf_release(&checksum);
+    char *how = bw_driver_describe(drv.driver    ? drv.driver
+                                   : def->driver ? def->driver
+                                                 : "qemu",
+                                   drv.uri, drv.pool);
+    printf("%-12s %s\n", "driver", how);
+    free(how);
     printf("%-12s %ld cpu%s, %s memory, %s disk, %s firmware, %s disk, %s nic\n", "vm",
            def->vm.cpus, def->vm.cpus == 1 ? "" : "s", mem, disk, def->vm.firmware,
            def->vm.disk_model, def->vm.nic_model);
@@ -148,9 +156,12 @@ static int run(int argc, char **argv)
 const struct bw_command bw_cmd_inspect = {
     "inspect",
     "show the resolved definition of a template or file",
-    "usage: boxwright inspect [--var NAME=VALUE]... [--var-file FILE]... TEMPLATE|FILE\n"
+    "usage: boxwright inspect [--var NAME=VALUE]... [--var-file FILE]...\n"
+    "                         [--driver qemu|libvirt] [--libvirt-uri URI]\n"
+    "                         [--libvirt-pool POOL] TEMPLATE|FILE\n"
     "\n"
-    "Shows what a build would use: the source, the VM, the boot command as it\n"
+    "Shows what a build would use: the driver and the path its files and the\n"
+    "guest's connections take, the source, the VM, the boot command as it\n"
     "will be typed (rendered, with its key count), the answer files, SSH,\n"
     "provisioning, exports, and every variable with its value and where the\n"
     "value came from (default, var-file, --var or built-in). Values of\n"
@@ -158,6 +169,7 @@ const struct bw_command bw_cmd_inspect = {
     "\n"
     "  --var NAME=VALUE   set a variable (may repeat; applied after var files)\n"
     "  --var-file FILE    a JSON object of variable values (may repeat)\n"
+    "  --driver, --libvirt-uri, --libvirt-pool  as for build\n"
     "\n"
     "Exit status: 0; 1 if the definition is invalid; 2 on a usage error.\n",
     run,

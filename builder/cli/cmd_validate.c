@@ -7,7 +7,7 @@
 static int run(int argc, char **argv)
 {
     int status = BW_EXIT_OK;
-    struct bw_definition *def = bw_cli_parse_and_load(&bw_cmd_validate, argc, argv, &status);
+    struct bw_definition *def = bw_cli_parse_and_load(&bw_cmd_validate, argc, argv, NULL, &status);
     if (!def)
         return status;
 

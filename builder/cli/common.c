@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "../drivers/driver.h"
 #include "../core/catalogue.h"
 #include "../core/xmalloc.h"
 
@@ -90,11 +91,14 @@ void bw_var_opts_add(struct bw_var_opts *o, bool is_file, char *arg)
 }
 
 struct bw_definition *bw_cli_parse_and_load(const struct bw_command *cmd, int argc, char **argv,
-                                            int *status)
+                                            struct bw_cli_driver_opts *drv, int *status)
 {
     static const struct option opts[] = {{"var", required_argument, NULL, 'v'},
                                          {"var-file", required_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"driver", required_argument, NULL, 'd'},
+                                         {"libvirt-uri", required_argument, NULL, 'u'},
+                                         {"libvirt-pool", required_argument, NULL, 'p'},
                                          {NULL, 0, NULL, 0}};
     struct bw_var_opts vo = {0};
     struct bw_definition *def = NULL;
@@ -102,8 +106,25 @@ struct bw_definition *bw_cli_parse_and_load(const struct bw_command *cmd, int ar
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'v' || c == 'f') {
             bw_var_opts_add(&vo, c == 'f', optarg);
+        } else if (drv && c == 'd') {
+            if (!bw_driver_find(optarg)) {
+                *status = bw_cli_usage_error(cmd, "--driver \"%s\": expected %s", optarg,
+                                             bw_driver_names());
+                goto out;
+            }
+            drv->driver = optarg;
+        } else if (drv && c == 'u') {
+            drv->uri = optarg;
+        } else if (drv && c == 'p') {
+            drv->pool = optarg;
         } else if (c == 'h') {
             *status = bw_cli_help(cmd);
+            goto out;
+        } else if (c == 'd' || c == 'u' || c == 'p') {
+            *status = bw_cli_usage_error(cmd, "unknown option \"--%s\"",
+                                         c == 'd'   ? "driver"
+                                         : c == 'u' ? "libvirt-uri"
+                                                    : "libvirt-pool");
             goto out;
         } else {
             *status = bw_cli_usage_error(cmd, "unknown option \"%s\"", argv[optind - 1]);

@@ -1,7 +1,12 @@
 /* The driver table: adding a hypervisor is one file plus one row here. */
 #include "driver.h"
+#include "../core/xmalloc.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static const struct bw_driver *const drivers[] = {&bw_driver_qemu, &bw_driver_libvirt};
 
@@ -16,4 +21,44 @@ const struct bw_driver *bw_driver_find(const char *name)
 const char *bw_driver_names(void)
 {
     return "qemu, libvirt";
+}
+
+unsigned bw_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    unsigned port = 0;
+    socklen_t sl = sizeof(sa);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        port = ntohs(sa.sin_port);
+    if (fd >= 0)
+        close(fd);
+    return port;
+}
+
+bool bw_libvirt_uri_is_remote(const char *uri)
+{
+    const char *p = strstr(uri, "://");
+    return p && p[3] && p[3] != '/';
+}
+
+char *bw_driver_describe(const char *driver, const char *uri, const char *pool)
+{
+    if (strcmp(driver, "libvirt") != 0)
+        return bw_xstrdup("qemu: qemu-system-x86_64 run directly; the ISO and disk used in place; "
+                          "the guest's HTTP through guestfwd (one nc per connection), its SSH "
+                          "through hostfwd on 127.0.0.1");
+    const char *u = uri ? uri : "qemu:///system";
+    if (!bw_libvirt_uri_is_remote(u))
+        return bw_xasprintf("libvirt at %s (this host): transient domains; the ISO and disk used "
+                            "in place; the guest's HTTP as one stream (chardev guestfwd) relayed "
+                            "to the server, its SSH through hostfwd on 127.0.0.1",
+                            u);
+    return bw_xasprintf("libvirt at %s (remote): transient domains; the ISO uploaded to pool %s "
+                        "once per sha256, the disk uploaded for each VM and downloaded when it "
+                        "powers off; the guest's SSH and HTTP through an ssh tunnel to the host%s",
+                        u, pool ? pool : "default",
+                        strstr(u, "+ssh://") ? "" : " (needs a qemu+ssh:// URI: this one fails)");
 }

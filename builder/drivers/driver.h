@@ -92,6 +92,16 @@ extern const struct bw_driver bw_driver_libvirt;
 /* Finds a driver by name ("qemu", "libvirt"); NULL if there is none. */
 const struct bw_driver *bw_driver_find(const char *name);
 
+/* A TCP port on 127.0.0.1 that is free now, for a hostfwd (0 if none could be had). */
+unsigned bw_free_port(void);
+
+/* Does a libvirt URI name another host ("qemu+ssh://user@host/system")? */
+bool bw_libvirt_uri_is_remote(const char *uri);
+
+/* One line on how a build on this driver runs: where files go and how the guest's SSH and HTTP
+ * travel (caller frees). uri and pool may be NULL (the defaults). */
+char *bw_driver_describe(const char *driver, const char *uri, const char *pool);
+
 /* The names of all drivers, "qemu|libvirt" style, for messages. */
 const char *bw_driver_names(void);
 

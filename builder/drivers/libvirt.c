@@ -40,7 +40,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +68,7 @@ struct bw_vm {
     size_t n_held;
     void (*note)(const char *msg, void *ud);
     void *note_ud;
+    pid_t tunnel; /* ssh -L/-R to a remote host, or 0 */
 };
 
 static void note(struct bw_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -178,13 +184,6 @@ static void on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int de
 }
 
 /* ---- remote storage ---- */
-
-/* Does the URI name a host ("qemu+ssh://user@host/system")? */
-static bool uri_is_remote(const char *uri)
-{
-    const char *p = strstr(uri, "://");
-    return p && p[3] && p[3] != '/';
-}
 
 static int send_fd(virStreamPtr st, char *data, size_t n, void *ud)
 {
@@ -349,6 +348,169 @@ static char *remote_iso(struct bw_vm *vm, virStoragePoolPtr pool, const char *is
     return path;
 }
 
+/* ---- the tunnel to a remote host ---- */
+
+extern char **environ;
+
+/* The parts of qemu+ssh://[user@]host[:port]/path?keyfile=K&command=SSH&no_verify=1 the
+ * tunnel needs, copied into fixed buffers; false if the URI is not qemu+ssh. */
+struct ssh_target {
+    char user[64], host[256], port[8], keyfile[512], command[512];
+    bool no_verify;
+};
+
+static bool parse_ssh_uri(const char *uri, struct ssh_target *t)
+{
+    memset(t, 0, sizeof(*t));
+    const char *p = strstr(uri, "://");
+    if (!p || (size_t)(p - uri) < 4 || strncmp(p - 4, "+ssh", 4) != 0)
+        return false;
+    p += 3;
+    size_t auth = strcspn(p, "/?");
+    const char *at = memchr(p, '@', auth);
+    if (at) {
+        snprintf(t->user, sizeof(t->user), "%.*s", (int)(at - p), p);
+        auth -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    const char *colon = memchr(p, ':', auth);
+    size_t hostlen = colon ? (size_t)(colon - p) : auth;
+    snprintf(t->host, sizeof(t->host), "%.*s", (int)hostlen, p);
+    if (colon)
+        snprintf(t->port, sizeof(t->port), "%.*s", (int)(auth - hostlen - 1), colon + 1);
+    const char *q = strchr(p, '?');
+    while (q && *q) {
+        q++;
+        size_t n = strcspn(q, "&");
+        if (strncmp(q, "keyfile=", 8) == 0)
+            snprintf(t->keyfile, sizeof(t->keyfile), "%.*s", (int)(n - 8), q + 8);
+        else if (strncmp(q, "command=", 8) == 0)
+            snprintf(t->command, sizeof(t->command), "%.*s", (int)(n - 8), q + 8);
+        else if (strncmp(q, "no_verify=1", n) == 0 && n == 11)
+            t->no_verify = true;
+        q += n;
+    }
+    return t->host[0] != '\0';
+}
+
+static bool port_answers(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/*
+ * The VM's forwards are on the remote host's loopback. One `ssh -N` (the same
+ * ssh, user, port and key that libvirt's qemu+ssh transport uses) carries
+ * them: -L brings the guest's SSH port here, -R takes the guest's HTTP
+ * stream back to the relay here. Remote ports are picked free on this host
+ * (the only thing this host can check); ExitOnForwardFailure turns a taken
+ * one into an error rather than a silent half-tunnel.
+ */
+static int start_tunnel(struct bw_vm *vm, const struct ssh_target *t, unsigned local_ssh,
+                        unsigned remote_ssh, unsigned local_http, unsigned remote_http,
+                        struct bw_error *err)
+{
+    char *argv[32];
+    size_t n = 0;
+    char lfwd[64], rfwd[64];
+    argv[n++] = t->command[0] ? (char *)t->command : "ssh";
+    argv[n++] = "-N";
+    argv[n++] = "-o";
+    argv[n++] = "ExitOnForwardFailure=yes";
+    argv[n++] = "-o";
+    argv[n++] = "BatchMode=yes";
+    if (t->no_verify) {
+        argv[n++] = "-o";
+        argv[n++] = "StrictHostKeyChecking=no";
+    }
+    if (t->port[0]) {
+        argv[n++] = "-p";
+        argv[n++] = (char *)t->port;
+    }
+    if (t->user[0]) {
+        argv[n++] = "-l";
+        argv[n++] = (char *)t->user;
+    }
+    if (t->keyfile[0]) {
+        argv[n++] = "-i";
+        argv[n++] = (char *)t->keyfile;
+    }
+    if (local_ssh) {
+        snprintf(lfwd, sizeof(lfwd), "127.0.0.1:%u:127.0.0.1:%u", local_ssh, remote_ssh);
+        argv[n++] = "-L";
+        argv[n++] = lfwd;
+    }
+    if (local_http) {
+        snprintf(rfwd, sizeof(rfwd), "127.0.0.1:%u:127.0.0.1:%u", remote_http, local_http);
+        argv[n++] = "-R";
+        argv[n++] = rfwd;
+    }
+    argv[n++] = "--";
+    argv[n++] = (char *)t->host;
+    argv[n] = NULL;
+    char *log = bw_xasprintf("%s/tunnel.log", vm->workdir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_adddup2(&fa, 1, 2);
+    int e = posix_spawnp(&vm->tunnel, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (e) {
+        vm->tunnel = 0;
+        bw_error_set(err, BW_ERR_SPAWN, "cannot run %s for the tunnel to %s: %s", argv[0], t->host,
+                     strerror(e));
+        free(log);
+        return -1;
+    }
+    /* Up when the local end of -L answers (ssh opens it after the remote end agreed). */
+    for (int i = 0; i < 300; i++) {
+        int st;
+        if (waitpid(vm->tunnel, &st, WNOHANG) == vm->tunnel) {
+            vm->tunnel = 0;
+            struct bw_buf b = BW_BUF_INIT;
+            bw_buf_init(&b);
+            bw_buf_read_file(&b, log);
+            bw_buf_rtrim(&b);
+            bw_error_set(err, BW_ERR_NETWORK, "the ssh tunnel to %s ended: %s", t->host, b.data);
+            bw_buf_release(&b);
+            free(log);
+            return -1;
+        }
+        if (!local_ssh || port_answers(local_ssh)) {
+            if (local_ssh)
+                note(vm, "ssh tunnel to %s: the guest's SSH on 127.0.0.1:%u here", t->host,
+                     local_ssh);
+            if (local_http)
+                note(vm, "ssh tunnel to %s: the guest's HTTP from 127.0.0.1:%u there", t->host,
+                     remote_http);
+            free(log);
+            return 0;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    bw_error_set(err, BW_ERR_NETWORK, "the ssh tunnel to %s did not come up in 30 s (see %s)",
+                 t->host, log);
+    free(log);
+    return -1;
+}
+
+static void stop_tunnel(struct bw_vm *vm)
+{
+    if (vm->tunnel > 0) {
+        kill(vm->tunnel, SIGTERM);
+        waitpid(vm->tunnel, NULL, 0);
+        vm->tunnel = 0;
+    }
+}
+
 /* ---- the driver ---- */
 
 static void lv_destroy(struct bw_vm *vm);
@@ -367,7 +529,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     vm->workdir = bw_xstrdup(s->workdir);
     vm->uri = bw_xstrdup(s->uri ? s->uri : "qemu:///system");
     vm->pool_name = bw_xstrdup(s->pool ? s->pool : "default");
-    vm->remote = uri_is_remote(vm->uri);
+    vm->remote = bw_libvirt_uri_is_remote(vm->uri);
     vm->keep_disk = s->keep_disk_changes;
     vm->note = s->note;
     vm->note_ud = s->note_ud;
@@ -435,7 +597,27 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     }
     p.iso = iso;
     p.disk = disk;
-    if (rc == 0 && !(vm->xml = bw_domain_xml(s, &p, err)))
+    struct bw_vm_spec there = *s; /* the ports as the libvirt host sees them */
+    if (rc == 0 && vm->remote && (s->ssh_host_port || s->http_port)) {
+        struct ssh_target t;
+        if (!parse_ssh_uri(vm->uri, &t)) {
+            bw_error_set(err, BW_ERR_UNSUPPORTED,
+                         "libvirt: %s: a remote host needs a qemu+ssh:// URI (boxwright carries "
+                         "the guest's SSH and HTTP through ssh to it)",
+                         vm->uri);
+            rc = -1;
+        } else {
+            /* Distinct from this host's ends, which matters when "remote" is this host. */
+            while (s->ssh_host_port &&
+                   (there.ssh_host_port == s->ssh_host_port || there.ssh_host_port == 0))
+                there.ssh_host_port = bw_free_port();
+            while (s->http_port && (there.http_port == s->http_port || there.http_port == 0))
+                there.http_port = bw_free_port();
+            rc = start_tunnel(vm, &t, s->ssh_host_port, there.ssh_host_port, s->http_port,
+                              there.http_port, err);
+        }
+    }
+    if (rc == 0 && !(vm->xml = bw_domain_xml(&there, &p, err)))
         rc = -1;
     free(iso);
     free(disk);
@@ -618,6 +800,7 @@ static void lv_destroy(struct bw_vm *vm)
         }
         virConnectClose(vm->conn);
     }
+    stop_tunnel(vm);
     if (vm->flat_disk)
         unlink(vm->flat_disk);
     events_unref();

@@ -345,7 +345,8 @@ START_TEST(test_remote_build_moves_the_iso_and_disks_through_the_pool)
     struct bw_spawn_result res;
     int status = run_boxwright(a.v, &res);
     ck_assert_msg(status == 0, "remote build failed (%d):\n%s", status, res.err.data);
-    ck_assert_msg(strstr(res.err.data, "to pool") && strstr(res.err.data, "downloaded the disk"),
+    ck_assert_msg(strstr(res.err.data, "to pool") && strstr(res.err.data, "downloaded the disk") &&
+                      strstr(res.err.data, "ssh tunnel to 127.0.0.1"),
                   "%s", res.err.data);
     int passed = 0;
     for (const char *p = res.err.data; (p = strstr(p, "PASS ")); p++)

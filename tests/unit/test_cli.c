@@ -149,6 +149,35 @@ START_TEST(test_inspect_shows_origins_and_never_the_password)
 }
 END_TEST
 
+START_TEST(test_inspect_says_which_path_each_driver_takes)
+{
+    ck_assert_int_eq(run("inspect", "tiny", NULL), 0);
+    ck_assert_ptr_nonnull(
+        strstr(res.out.data, "driver       qemu: qemu-system-x86_64 run directly"));
+    ck_assert_int_eq(run("inspect", "tiny", "--driver", "libvirt", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "libvirt at qemu:///system (this host)"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "used in place"));
+    ck_assert_int_eq(run("inspect", "tiny", "--driver", "libvirt", "--libvirt-uri",
+                         "qemu+ssh://root@build1/system", "--libvirt-pool", "images", NULL),
+                     0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "(remote)"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "uploaded to pool images once per sha256"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "through an ssh tunnel"));
+    ck_assert_ptr_null(strstr(res.out.data, "fails"));
+    ck_assert_int_eq(run("inspect", "tiny", "--driver", "libvirt", "--libvirt-uri",
+                         "qemu+tls://build1/system", NULL),
+                     0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "needs a qemu+ssh:// URI"));
+    /* Bad drivers are usage errors that list the good ones, for every command that takes one. */
+    ck_assert_int_eq(run("inspect", "tiny", "--driver", "virtualbox", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "--driver \"virtualbox\": expected qemu, libvirt"));
+    ck_assert_int_eq(run("build", "--driver", "virtualbox", "tiny", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "expected qemu, libvirt"));
+    ck_assert_int_eq(run("validate", "--driver", "qemu", "tiny", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "unknown option \"--driver\""));
+}
+END_TEST
+
 START_TEST(test_keys_prints_one_event_per_line_in_each_encoding)
 {
     ck_assert_int_eq(run("keys", "-e", "qmp", "A<enter>", NULL), 0);
@@ -175,6 +204,7 @@ int main(void)
     tcase_add_test(tc, test_validate_accepts_tiny_and_lists_every_error_of_a_bad_file);
     tcase_add_test(tc, test_render_writes_answer_files_and_the_exact_boot_command);
     tcase_add_test(tc, test_inspect_shows_origins_and_never_the_password);
+    tcase_add_test(tc, test_inspect_says_which_path_each_driver_takes);
     tcase_add_test(tc, test_keys_prints_one_event_per_line_in_each_encoding);
     suite_add_tcase(s, tc);
     return test_run(s);

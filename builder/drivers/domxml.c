@@ -15,15 +15,6 @@ static const struct {
     {"scsi", "scsi", "sdb", "<controller type='scsi' index='0' model='virtio-scsi'/>"},
 };
 
-static const struct {
-    const char *model, *device;
-} nics[] = {
-    {"virtio", "virtio-net-pci"},
-    {"e1000", "e1000"},
-    {"e1000e", "e1000e"},
-    {"rtl8139", "rtl8139"},
-};
-
 /* Appends <qemu:arg value='...'/>. */
 static void qarg(struct bw_buf *b, const char *v)
 {
@@ -47,10 +38,8 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
         return NULL;
     }
     const char *nmodel = s->nic_model ? s->nic_model : "virtio";
-    size_t ni = 0;
-    while (ni < sizeof(nics) / sizeof(nics[0]) && strcmp(nics[ni].model, nmodel) != 0)
-        ni++;
-    if (ni == sizeof(nics) / sizeof(nics[0])) {
+    const char *nic = bw_nic_device(nmodel);
+    if (!nic) {
         bw_error_set(err, BW_ERR_UNSUPPORTED, "libvirt: NIC model \"%s\" is not supported", nmodel);
         return NULL;
     }
@@ -113,16 +102,7 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     /* The NIC: see domxml.h for why it is given to QEMU directly. */
     struct bw_buf net = BW_BUF_INIT;
     bw_buf_init(&net);
-    bw_buf_adds(&net, "user,id=bwnet0");
-    if (s->isolated)
-        bw_buf_adds(&net, ",restrict=on");
-    if (s->ssh_host_port)
-        bw_buf_addf(&net, ",hostfwd=tcp:127.0.0.1:%u-:%u", s->ssh_host_port,
-                    s->ssh_guest_port ? s->ssh_guest_port : 22);
-    if (s->http_port)
-        bw_buf_addf(&net, ",guestfwd=tcp:%s:%u-chardev:bwhttp0",
-                    s->http_guest_ip ? s->http_guest_ip : "10.0.2.100",
-                    s->http_guest_port ? s->http_guest_port : s->http_port);
+    bw_user_netdev(&net, s, "bwnet0", "chardev:bwhttp0");
     bw_buf_adds(&b, "  <qemu:commandline>\n");
     if (s->http_port) {
         /* reconnect: the stream comes back if boxwright's end ever closes it. */
@@ -136,7 +116,7 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     qarg(&b, net.data);
     /* Slot 0x10 of the root bus: libvirt fills slots from 1 up and never reaches it here. */
     char dev[96];
-    snprintf(dev, sizeof(dev), "%s,netdev=bwnet0,bus=pcie.0,addr=0x10", nics[ni].device);
+    snprintf(dev, sizeof(dev), "%s,netdev=bwnet0,bus=pcie.0,addr=0x10", nic);
     qarg(&b, "-device");
     qarg(&b, dev);
     bw_buf_adds(&b, "  </qemu:commandline>\n");

@@ -1,8 +1,10 @@
 /* The driver table: adding a hypervisor is one file plus one row here. */
 #include "driver.h"
+#include "../core/buf.h"
 #include "../core/xmalloc.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -61,4 +63,56 @@ char *bw_driver_describe(const char *driver, const char *uri, const char *pool)
                         "powers off; the guest's SSH and HTTP through an ssh tunnel to the host%s",
                         u, pool ? pool : "default",
                         strstr(u, "+ssh://") ? "" : " (needs a qemu+ssh:// URI: this one fails)");
+}
+
+void bw_pace_start(struct timespec *next)
+{
+    clock_gettime(CLOCK_MONOTONIC, next);
+}
+
+void bw_pace_wait(struct timespec *next, uint64_t ms)
+{
+    next->tv_sec += (time_t)(ms / 1000);
+    next->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (next->tv_nsec >= 1000000000L) {
+        next->tv_sec++;
+        next->tv_nsec -= 1000000000L;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL) == EINTR)
+        ;
+}
+
+uint64_t bw_key_gap_ms(const struct bw_key_timing *t)
+{
+    return t->interval_ms > t->hold_ms ? t->interval_ms : t->hold_ms + 1;
+}
+
+void bw_user_netdev(struct bw_buf *b, const struct bw_vm_spec *s, const char *id,
+                    const char *http_dest)
+{
+    bw_buf_addf(b, "user,id=%s", id);
+    if (s->isolated)
+        bw_buf_adds(b, ",restrict=on");
+    if (s->ssh_host_port)
+        bw_buf_addf(b, ",hostfwd=tcp:127.0.0.1:%u-:%u", s->ssh_host_port,
+                    s->ssh_guest_port ? s->ssh_guest_port : 22);
+    if (s->http_port)
+        bw_buf_addf(b, ",guestfwd=tcp:%s:%u-%s", s->http_guest_ip ? s->http_guest_ip : "10.0.2.100",
+                    s->http_guest_port ? s->http_guest_port : s->http_port, http_dest);
+}
+
+const char *bw_nic_device(const char *model)
+{
+    static const struct {
+        const char *model, *device;
+    } nics[] = {
+        {"virtio", "virtio-net-pci"},
+        {"e1000", "e1000"},
+        {"e1000e", "e1000e"},
+        {"rtl8139", "rtl8139"},
+    };
+    for (size_t i = 0; i < sizeof(nics) / sizeof(nics[0]); i++)
+        if (strcmp(nics[i].model, model) == 0)
+            return nics[i].device;
+    return NULL;
 }

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 struct bw_vm_spec {
     const char *name;        /* VM name, unique per build */
@@ -91,6 +92,26 @@ extern const struct bw_driver bw_driver_libvirt;
 
 /* Finds a driver by name ("qemu", "libvirt"); NULL if there is none. */
 const struct bw_driver *bw_driver_find(const char *name);
+
+/*
+ * Pacing of typed keys, shared by the drivers: a deadline that advances.
+ * bw_pace_start() sets it to now; bw_pace_wait() moves it ms on and sleeps
+ * until then (so time spent sending counts against the gap).
+ */
+void bw_pace_start(struct timespec *next);
+void bw_pace_wait(struct timespec *next, uint64_t ms);
+/* The gap before the next key: the interval, but never inside the last key's hold. */
+uint64_t bw_key_gap_ms(const struct bw_key_timing *t);
+
+/* Appends QEMU's user-mode netdev for s: "user,id=ID", restrict=on when isolated, the SSH
+ * hostfwd on 127.0.0.1, and the guestfwd of http_guest_ip:http_guest_port to http_dest
+ * ("cmd:nc 127.0.0.1 PORT", "chardev:ID") when s->http_port is set. */
+struct bw_buf;
+void bw_user_netdev(struct bw_buf *b, const struct bw_vm_spec *s, const char *id,
+                    const char *http_dest);
+
+/* The QEMU device of a NIC model ("virtio" -> "virtio-net-pci"), or NULL for none. */
+const char *bw_nic_device(const char *model);
 
 /* A TCP port on 127.0.0.1 that is free now, for a hostfwd (0 if none could be had). */
 unsigned bw_free_port(void);

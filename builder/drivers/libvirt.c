@@ -649,22 +649,6 @@ static int lv_start(struct bw_vm *vm, struct bw_error *err)
     return 0;
 }
 
-static void add_ms(struct timespec *t, uint64_t ms)
-{
-    t->tv_sec += (time_t)(ms / 1000);
-    t->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t->tv_nsec >= 1000000000L) {
-        t->tv_sec++;
-        t->tv_nsec -= 1000000000L;
-    }
-}
-
-static void sleep_until(const struct timespec *t)
-{
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, t, NULL) == EINTR)
-        ;
-}
-
 static int lv_send_keys(struct bw_vm *vm, const struct bw_key_events *ev,
                         const struct bw_key_timing *timing, struct bw_error *err)
 {
@@ -673,12 +657,11 @@ static int lv_send_keys(struct bw_vm *vm, const struct bw_key_events *ev,
         return -1;
     }
     struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    bw_pace_start(&next);
     for (size_t i = 0; i < ev->n;) {
         const struct bw_key_event *e = &ev->v[i];
         if (e->action == BW_KEY_WAIT) {
-            add_ms(&next, e->wait_ms);
-            sleep_until(&next);
+            bw_pace_wait(&next, e->wait_ms);
             i++;
             continue;
         }
@@ -704,10 +687,7 @@ static int lv_send_keys(struct bw_vm *vm, const struct bw_key_events *ev,
                              0) < 0)
             return lv_fail(err, "virDomainSendKey", vm->name);
         i += 2 * m;
-        /* The next key comes only after this one's hold has ended. */
-        add_ms(&next,
-               timing->interval_ms > timing->hold_ms ? timing->interval_ms : timing->hold_ms + 1);
-        sleep_until(&next);
+        bw_pace_wait(&next, bw_key_gap_ms(timing));
     }
     return 0;
 }

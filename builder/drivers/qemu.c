@@ -59,15 +59,6 @@ static const struct {
     {"nvme", "none", NULL, "nvme,serial=boxwright0,drive=disk0"},
 };
 
-static const struct {
-    const char *model, *device;
-} nics[] = {
-    {"virtio", "virtio-net-pci"},
-    {"e1000", "e1000"},
-    {"e1000e", "e1000e"},
-    {"rtl8139", "rtl8139"},
-};
-
 static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *err)
 {
     struct bw_vm *vm = bw_xcalloc(1, sizeof(*vm));
@@ -135,30 +126,21 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
      * refused under restrict=on), and SSH comes in through hostfwd on 127.0.0.1. */
     struct bw_buf net = BW_BUF_INIT;
     bw_buf_init(&net);
-    bw_buf_adds(&net, "user,id=net0");
-    if (s->isolated)
-        bw_buf_adds(&net, ",restrict=on");
-    if (s->ssh_host_port)
-        bw_buf_addf(&net, ",hostfwd=tcp:127.0.0.1:%u-:%u", s->ssh_host_port,
-                    s->ssh_guest_port ? s->ssh_guest_port : 22);
-    if (s->http_port)
-        bw_buf_addf(&net, ",guestfwd=tcp:%s:%u-cmd:nc 127.0.0.1 %u",
-                    s->http_guest_ip ? s->http_guest_ip : "10.0.2.100",
-                    s->http_guest_port ? s->http_guest_port : s->http_port, s->http_port);
+    char dest[48];
+    snprintf(dest, sizeof(dest), "cmd:nc 127.0.0.1 %u", s->http_port);
+    bw_user_netdev(&net, s, "net0", dest);
     arg(vm, "-netdev");
     arg(vm, "%s", net.data);
     bw_buf_release(&net);
     const char *nic = s->nic_model ? s->nic_model : "virtio";
-    size_t k = 0;
-    while (k < sizeof(nics) / sizeof(nics[0]) && strcmp(nics[k].model, nic) != 0)
-        k++;
-    if (k == sizeof(nics) / sizeof(nics[0])) {
+    const char *device = bw_nic_device(nic);
+    if (!device) {
         bw_error_set(err, BW_ERR_UNSUPPORTED, "qemu: NIC model \"%s\" is not supported", nic);
         bw_driver_qemu.destroy(vm);
         return NULL;
     }
     arg(vm, "-device");
-    arg(vm, "%s,netdev=net0", nics[k].device);
+    arg(vm, "%s,netdev=net0", device);
     return vm;
 }
 
@@ -218,22 +200,6 @@ static int qemu_start(struct bw_vm *vm, struct bw_error *err)
     return 0;
 }
 
-static void add_ms(struct timespec *t, uint64_t ms)
-{
-    t->tv_sec += (time_t)(ms / 1000);
-    t->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (t->tv_nsec >= 1000000000L) {
-        t->tv_sec++;
-        t->tv_nsec -= 1000000000L;
-    }
-}
-
-static void sleep_until(const struct timespec *t)
-{
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, t, NULL) == EINTR)
-        ;
-}
-
 static json_t *qcode(enum bw_key key)
 {
     return json_pack("{s:s,s:s}", "type", "qcode", "data", bw_key_qcode(key));
@@ -243,12 +209,11 @@ static int qemu_send_keys(struct bw_vm *vm, const struct bw_key_events *ev,
                           const struct bw_key_timing *timing, struct bw_error *err)
 {
     struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    bw_pace_start(&next);
     for (size_t i = 0; i < ev->n;) {
         const struct bw_key_event *e = &ev->v[i];
         if (e->action == BW_KEY_WAIT) {
-            add_ms(&next, e->wait_ms);
-            sleep_until(&next);
+            bw_pace_wait(&next, e->wait_ms);
             i++;
             continue;
         }
@@ -273,10 +238,7 @@ static int qemu_send_keys(struct bw_vm *vm, const struct bw_key_events *ev,
         }
         if (rc < 0)
             return -1;
-        /* The next key comes only after this one's hold has ended. */
-        add_ms(&next,
-               timing->interval_ms > timing->hold_ms ? timing->interval_ms : timing->hold_ms + 1);
-        sleep_until(&next);
+        bw_pace_wait(&next, bw_key_gap_ms(timing));
     }
     return 0;
 }

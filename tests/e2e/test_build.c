@@ -241,9 +241,9 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
 }
 END_TEST
 
-/* Starts a --json build and sends SIGINT once `step` has begun; returns its exit status and
- * appends its events to log. Under libvirt the build is a remote one. */
-static int interrupt_at(const char *step, const char *out, struct bw_buf *log)
+/* Starts a --json build and sends sig once `step` has begun; returns its exit status and
+ * appends its events to log. Under libvirt, `remote` makes it a qemu+ssh:// build. */
+static int signal_at(const char *step, const char *out, struct bw_buf *log, int sig, bool remote)
 {
     int pipefd[2];
     ck_assert_int_eq(pipe(pipefd), 0);
@@ -253,7 +253,7 @@ static int interrupt_at(const char *step, const char *out, struct bw_buf *log)
     posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addclose(&fa, pipefd[0]);
     struct args a;
-    build_args(&a, true, out);
+    build_args(&a, remote, out);
     push(&a, "--json");
     char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
     pid_t pid;
@@ -270,7 +270,7 @@ static int interrupt_at(const char *step, const char *out, struct bw_buf *log)
     }
     ck_assert_msg(seen, "the build never reached step %s:\n%s", step, log->data);
     usleep(300 * 1000); /* inside the step, not at its edge */
-    kill(pid, SIGINT);
+    kill(pid, sig);
     while (fgets(line, sizeof(line), f))
         bw_buf_adds(log, line);
     fclose(f);
@@ -308,7 +308,7 @@ START_TEST(test_sigint_at_each_step_leaves_nothing_behind)
         char *out = bw_xasprintf("%s/out-%s", work, steps[i].step);
         struct bw_buf log = BW_BUF_INIT;
         bw_buf_init(&log);
-        int status = interrupt_at(steps[i].step, out, &log);
+        int status = signal_at(steps[i].step, out, &log, SIGINT, true);
         ck_assert_msg(status == 130, "interrupted at %s: exit %d", steps[i].step, status);
         ck_assert_msg(processes_mentioning(out) == 0, "QEMU left running after %s", steps[i].step);
         char *left = libvirt_leftovers();
@@ -333,6 +333,29 @@ START_TEST(test_sigint_at_each_step_leaves_nothing_behind)
         free(wk);
         free(out);
     }
+}
+END_TEST
+
+/* SIGKILL runs no cleanup at all: libvirtd still removes the domain, because it was started
+ * to be destroyed when boxwright's connection closes. */
+START_TEST(test_sigkill_leaves_no_domain)
+{
+    char *out = bw_xasprintf("%s/out-kill", work);
+    struct bw_buf log = BW_BUF_INIT;
+    bw_buf_init(&log);
+    int status = signal_at("install", out, &log, SIGKILL, false);
+    ck_assert_int_eq(status, 128 + SIGKILL);
+    char *left = NULL;
+    for (int i = 0; i < 50; i++) {
+        free(left);
+        if (!(left = libvirt_leftovers()))
+            break;
+        usleep(100 * 1000);
+    }
+    ck_assert_msg(left == NULL, "left in libvirt 5 s after SIGKILL:\n%s", left);
+    ck_assert_int_eq(processes_mentioning(out), 0);
+    bw_buf_release(&log);
+    free(out);
 }
 END_TEST
 
@@ -380,8 +403,10 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_build_tiny_from_a_clean_cache_to_a_validated_box);
-    if (libvirt)
+    if (libvirt) {
         tcase_add_test(tc, test_remote_build_moves_the_iso_and_disks_through_the_pool);
+        tcase_add_test(tc, test_sigkill_leaves_no_domain);
+    }
     tcase_add_test(tc, test_sigint_at_each_step_leaves_nothing_behind);
     suite_add_tcase(s, tc);
     return test_run(s);

@@ -42,7 +42,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -350,8 +350,6 @@ static char *remote_iso(struct bw_vm *vm, virStoragePoolPtr pool, const char *is
 
 /* ---- the tunnel to a remote host ---- */
 
-extern char **environ;
-
 /* The parts of qemu+ssh://[user@]host[:port]/path?keyfile=K&command=SSH&no_verify=1 the
  * tunnel needs, copied into fixed buffers; false if the URI is not qemu+ssh. */
 struct ssh_target {
@@ -455,13 +453,39 @@ static int start_tunnel(struct bw_vm *vm, const struct ssh_target *t, unsigned l
     argv[n++] = (char *)t->host;
     argv[n] = NULL;
     char *log = bw_xasprintf("%s/tunnel.log", vm->workdir);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    int e = posix_spawnp(&vm->tunnel, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
+    /* fork rather than posix_spawn: the child asks for SIGTERM when boxwright dies
+     * (PR_SET_PDEATHSIG), so even a SIGKILLed build leaves no tunnel running. */
+    int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int report[2] = {-1, -1};
+    int e = logfd < 0 || nullfd < 0 || pipe2(report, O_CLOEXEC) < 0 ? errno : 0;
+    pid_t parent = getpid();
+    vm->tunnel = e ? -1 : fork();
+    if (vm->tunnel == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(127);
+        dup2(nullfd, 0);
+        dup2(logfd, 1);
+        dup2(logfd, 2);
+        execvp(argv[0], argv);
+        int ce = errno;
+        if (write(report[1], &ce, sizeof(ce)) < 0)
+            _exit(126);
+        _exit(127);
+    }
+    if (vm->tunnel < 0 && !e)
+        e = errno;
+    if (report[1] >= 0)
+        close(report[1]);
+    if (!e && read(report[0], &e, sizeof(e)) == (ssize_t)sizeof(e))
+        waitpid(vm->tunnel, NULL, 0); /* exec failed: e says why */
+    if (report[0] >= 0)
+        close(report[0]);
+    if (logfd >= 0)
+        close(logfd);
+    if (nullfd >= 0)
+        close(nullfd);
     if (e) {
         vm->tunnel = 0;
         bw_error_set(err, BW_ERR_SPAWN, "cannot run %s for the tunnel to %s: %s", argv[0], t->host,

@@ -127,8 +127,8 @@ static void teardown(void)
     free(cache_env);
 }
 
-/* Processes whose command line mentions `needle` (QEMU runs with paths in the output dir). */
-static int processes_mentioning(const char *needle)
+/* Processes whose command line mentions needle and, if not NULL, also `and`. */
+static int processes_with(const char *needle, const char *and)
 {
     DIR *d = opendir("/proc");
     struct dirent *de;
@@ -143,7 +143,7 @@ static int processes_mentioning(const char *needle)
             for (size_t i = 0; i < b.len; i++)
                 if (!b.data[i])
                     b.data[i] = ' ';
-            if (strstr(b.data, needle) && strstr(b.data, "qemu-system"))
+            if (strstr(b.data, needle) && (!and || strstr(b.data, and)))
                 n++;
         }
         bw_buf_release(&b);
@@ -151,6 +151,12 @@ static int processes_mentioning(const char *needle)
     }
     closedir(d);
     return n;
+}
+
+/* QEMU processes mentioning `needle` (QEMU runs with paths in the output dir). */
+static int processes_mentioning(const char *needle)
+{
+    return processes_with(needle, "qemu-system");
 }
 
 static int run_boxwright(char *const argv[], struct bw_spawn_result *res)
@@ -336,26 +342,55 @@ START_TEST(test_sigint_at_each_step_leaves_nothing_behind)
 }
 END_TEST
 
-/* SIGKILL runs no cleanup at all: libvirtd still removes the domain, because it was started
- * to be destroyed when boxwright's connection closes. */
-START_TEST(test_sigkill_leaves_no_domain)
+/*
+ * SIGKILL runs no cleanup at all. libvirtd still removes the domain, because it was started to
+ * be destroyed when boxwright's connection closes, and a remote build's ssh tunnel goes too
+ * (it asked for SIGTERM when its parent dies). A remote build's disk volume stays: that is
+ * the documented cost, and this test removes it.
+ */
+START_TEST(test_sigkill_leaves_no_domain_and_no_tunnel)
 {
-    char *out = bw_xasprintf("%s/out-kill", work);
-    struct bw_buf log = BW_BUF_INIT;
-    bw_buf_init(&log);
-    int status = signal_at("install", out, &log, SIGKILL, false);
-    ck_assert_int_eq(status, 128 + SIGKILL);
-    char *left = NULL;
-    for (int i = 0; i < 50; i++) {
-        free(left);
-        if (!(left = libvirt_leftovers()))
-            break;
-        usleep(100 * 1000);
+    for (int remote = 0; remote < 2; remote++) {
+        char *out = bw_xasprintf("%s/out-kill-%d", work, remote);
+        struct bw_buf log = BW_BUF_INIT;
+        bw_buf_init(&log);
+        int status = signal_at("install", out, &log, SIGKILL, remote);
+        ck_assert_int_eq(status, 128 + SIGKILL);
+        struct bw_buf domains = BW_BUF_INIT;
+        bw_buf_init(&domains);
+        int left = 1, tunnels = 1;
+        for (int i = 0; i < 50 && (left || tunnels); i++) {
+            bw_buf_reset(&domains);
+            left = virsh_lines("list", "--all", "boxwright-", &domains);
+            tunnels = processes_with("ExitOnForwardFailure", NULL);
+            usleep(100 * 1000);
+        }
+        ck_assert_msg(left == 0, "domains left 5 s after SIGKILL:\n%s", domains.data);
+        ck_assert_msg(tunnels == 0, "ssh tunnel left 5 s after SIGKILL (remote %d)", remote);
+        ck_assert_int_eq(processes_mentioning(out), 0);
+        if (remote) {
+            struct bw_buf vols = BW_BUF_INIT;
+            bw_buf_init(&vols);
+            virsh_lines("vol-list", lv_pool, ".qcow2", &vols);
+            for (char *line = strtok(vols.data, "\n"); line; line = strtok(NULL, "\n")) {
+                char name[256];
+                if (sscanf(line, " %255s", name) == 1) {
+                    char *argv[] = {"virsh",         "-q",         "-c",
+                                    (char *)lv_uri,  "vol-delete", "--pool",
+                                    (char *)lv_pool, name,         NULL};
+                    struct bw_spawn_result res;
+                    struct bw_error err = BW_ERROR_INIT;
+                    bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
+                    bw_spawn_result_release(&res);
+                    bw_error_release(&err);
+                }
+            }
+            bw_buf_release(&vols);
+        }
+        bw_buf_release(&domains);
+        bw_buf_release(&log);
+        free(out);
     }
-    ck_assert_msg(left == NULL, "left in libvirt 5 s after SIGKILL:\n%s", left);
-    ck_assert_int_eq(processes_mentioning(out), 0);
-    bw_buf_release(&log);
-    free(out);
 }
 END_TEST
 
@@ -405,7 +440,7 @@ int main(void)
     tcase_add_test(tc, test_build_tiny_from_a_clean_cache_to_a_validated_box);
     if (libvirt) {
         tcase_add_test(tc, test_remote_build_moves_the_iso_and_disks_through_the_pool);
-        tcase_add_test(tc, test_sigkill_leaves_no_domain);
+        tcase_add_test(tc, test_sigkill_leaves_no_domain_and_no_tunnel);
     }
     tcase_add_test(tc, test_sigint_at_each_step_leaves_nothing_behind);
     suite_add_tcase(s, tc);

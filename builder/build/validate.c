@@ -24,29 +24,6 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-char *bw_vm_name(const char *build, const char *role)
-{
-    unsigned char r[4] = {0};
-    FILE *f = fopen("/dev/urandom", "rb");
-    if (f) {
-        if (fread(r, 1, sizeof(r), f) != sizeof(r))
-            memset(r, 0, sizeof(r));
-        fclose(f);
-    }
-    return bw_xasprintf("boxwright-%s-%ld-%02x%02x%02x%02x-%s", build, (long)getpid(), r[0], r[1],
-                        r[2], r[3], role);
-}
-
-const struct bw_driver *bw_build_driver(const struct bw_definition *def, const char *name,
-                                        struct bw_error *err)
-{
-    const char *n = name ? name : def->driver ? def->driver : "qemu";
-    const struct bw_driver *d = bw_driver_find(n);
-    if (!d)
-        bw_error_set(err, BW_ERR_USAGE, "driver \"%s\": expected one of %s", n, bw_driver_names());
-    return d;
-}
-
 static void collect_both(const char *data, size_t len, bool is_stderr, void *ud)
 {
     (void)is_stderr;

@@ -80,10 +80,10 @@ static int run(int argc, char **argv)
     print_masked(def, "  checksum", checksum.data);
     bw_strlist_release(&urls);
     bw_buf_release(&checksum);
-    char *how = bw_driver_describe(drv.driver    ? drv.driver
-                                   : def->driver ? def->driver
-                                                 : "qemu",
-                                   drv.uri, drv.pool);
+    const struct bw_driver *d = bw_driver_find(drv.driver    ? drv.driver
+                                               : def->driver ? def->driver
+                                                             : "qemu");
+    char *how = d->describe(drv.uri, drv.pool);
     printf("%-12s %s\n", "driver", how);
     free(how);
     printf("%-12s %ld cpu%s, %s memory, %s disk, %s firmware, %s disk, %s nic\n", "vm",

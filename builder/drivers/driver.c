@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,7 +23,12 @@ const struct bw_driver *bw_driver_find(const char *name)
 
 const char *bw_driver_names(void)
 {
-    return "qemu, libvirt";
+    static char names[128];
+    if (!names[0])
+        for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
+            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
+                     drivers[i]->name);
+    return names;
 }
 
 unsigned bw_free_port(void)
@@ -44,25 +50,6 @@ bool bw_libvirt_uri_is_remote(const char *uri)
 {
     const char *p = strstr(uri, "://");
     return p && p[3] && p[3] != '/';
-}
-
-char *bw_driver_describe(const char *driver, const char *uri, const char *pool)
-{
-    if (strcmp(driver, "libvirt") != 0)
-        return bw_xstrdup("qemu: qemu-system-x86_64 run directly; the ISO and disk used in place; "
-                          "the guest's HTTP through guestfwd (one nc per connection), its SSH "
-                          "through hostfwd on 127.0.0.1");
-    const char *u = uri ? uri : "qemu:///system";
-    if (!bw_libvirt_uri_is_remote(u))
-        return bw_xasprintf("libvirt at %s (this host): transient domains; the ISO and disk used "
-                            "in place; the guest's HTTP as one stream (chardev guestfwd) relayed "
-                            "to the server, its SSH through hostfwd on 127.0.0.1",
-                            u);
-    return bw_xasprintf("libvirt at %s (remote): transient domains; the ISO uploaded to pool %s "
-                        "once per sha256, the disk uploaded for each VM and downloaded when it "
-                        "powers off; the guest's SSH and HTTP through an ssh tunnel to the host%s",
-                        u, pool ? pool : "default",
-                        strstr(u, "+ssh://") ? "" : " (needs a qemu+ssh:// URI: this one fails)");
 }
 
 void bw_pace_start(struct timespec *next)

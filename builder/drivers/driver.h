@@ -68,6 +68,9 @@ struct bw_driver {
      * chardev guestfwd) rather than one TCP connection each (a spawned nc): the caller must
      * give a port that splits the stream into requests (bw_http_stream_port()). */
     bool http_as_stream;
+    /* One line on how a build on this driver runs: where files go and how the guest's SSH and
+     * HTTP travel (caller frees). uri and pool may be NULL (the defaults). */
+    char *(*describe)(const char *uri, const char *pool);
     struct bw_vm *(*create)(const struct bw_vm_spec *spec, struct bw_error *err);
     /* What start() runs: the command line, one argument per element, NULL-terminated, or for
      * libvirt the domain XML as the one element; borrowed. */
@@ -119,11 +122,7 @@ unsigned bw_free_port(void);
 /* Does a libvirt URI name another host ("qemu+ssh://user@host/system")? */
 bool bw_libvirt_uri_is_remote(const char *uri);
 
-/* One line on how a build on this driver runs: where files go and how the guest's SSH and HTTP
- * travel (caller frees). uri and pool may be NULL (the defaults). */
-char *bw_driver_describe(const char *driver, const char *uri, const char *pool);
-
-/* The names of all drivers, "qemu|libvirt" style, for messages. */
+/* The names of all drivers, "qemu, libvirt", for messages (from the table). */
 const char *bw_driver_names(void);
 
 #endif

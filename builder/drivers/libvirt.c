@@ -211,7 +211,7 @@ static int recv_fd(virStreamPtr st, const char *data, size_t n, void *ud)
     return (int)n;
 }
 
-static virStorageVolPtr create_volume(struct bw_vm *vm, virStoragePoolPtr pool, const char *name,
+static virStorageVolPtr create_volume(virStoragePoolPtr pool, const char *name,
                                       unsigned long long bytes, struct bw_error *err)
 {
     struct bw_buf x = BW_BUF_INIT;
@@ -226,7 +226,6 @@ static virStorageVolPtr create_volume(struct bw_vm *vm, virStoragePoolPtr pool, 
     bw_buf_release(&x);
     if (!v)
         lv_fail(err, "virStorageVolCreateXML", name);
-    (void)vm;
     return v;
 }
 
@@ -242,7 +241,7 @@ static virStorageVolPtr upload(struct bw_vm *vm, virStoragePoolPtr pool, const c
             close(fd);
         return NULL;
     }
-    virStorageVolPtr v = create_volume(vm, pool, name, (unsigned long long)st.st_size, err);
+    virStorageVolPtr v = create_volume(pool, name, (unsigned long long)st.st_size, err);
     virStreamPtr s = v ? virStreamNew(vm->conn, 0) : NULL;
     int rc = -1;
     double t0 = now_s();
@@ -326,7 +325,7 @@ static char *remote_iso(struct bw_vm *vm, virStoragePoolPtr pool, const char *is
         }
         v = upload(vm, pool, name, iso, err);
         if (v && !m) {
-            m = create_volume(vm, pool, marker, 0, err);
+            m = create_volume(pool, marker, 0, err);
             if (!m) {
                 virStorageVolFree(v);
                 v = NULL;
@@ -547,6 +546,8 @@ static char *absolute(const char *path)
 
 static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
 {
+    if (events_ref(err) < 0) /* before anything lv_destroy() (which unrefs) would free */
+        return NULL;
     struct bw_vm *vm = bw_xcalloc(1, sizeof(*vm));
     vm->cb_id = -1;
     vm->name = bw_xstrdup(s->name);
@@ -557,14 +558,6 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     vm->keep_disk = s->keep_disk_changes;
     vm->note = s->note;
     vm->note_ud = s->note_ud;
-    if (events_ref(err) < 0) {
-        free(vm->name);
-        free(vm->workdir);
-        free(vm->uri);
-        free(vm->pool_name);
-        free(vm);
-        return NULL;
-    }
     vm->conn = virConnectOpen(vm->uri);
     if (!vm->conn) {
         lv_fail(err, "virConnectOpen", vm->uri);
@@ -819,7 +812,22 @@ static void lv_destroy(struct bw_vm *vm)
     free(vm);
 }
 
+static char *lv_describe(const char *uri, const char *pool)
+{
+    const char *u = uri ? uri : "qemu:///system";
+    if (!bw_libvirt_uri_is_remote(u))
+        return bw_xasprintf("libvirt at %s (this host): transient domains; the ISO and disk used "
+                            "in place; the guest's HTTP as one stream (chardev guestfwd) relayed "
+                            "to the server, its SSH through hostfwd on 127.0.0.1",
+                            u);
+    return bw_xasprintf("libvirt at %s (remote): transient domains; the ISO uploaded to pool %s "
+                        "once per sha256, the disk uploaded for each VM and downloaded when it "
+                        "powers off; the guest's SSH and HTTP through an ssh tunnel to the host%s",
+                        u, pool ? pool : "default",
+                        strstr(u, "+ssh://") ? "" : " (needs a qemu+ssh:// URI: this one fails)");
+}
+
 const struct bw_driver bw_driver_libvirt = {
-    "libvirt",   true,          lv_create,     lv_command, lv_start,   lv_send_keys,
-    lv_wait_off, lv_screenshot, lv_serial_log, lv_stop,    lv_destroy,
+    "libvirt",    true,        lv_describe,   lv_create,     lv_command, lv_start,
+    lv_send_keys, lv_wait_off, lv_screenshot, lv_serial_log, lv_stop,    lv_destroy,
 };

@@ -322,7 +322,16 @@ static void qemu_destroy(struct bw_vm *vm)
     free(vm);
 }
 
+static char *qemu_describe(const char *uri, const char *pool)
+{
+    (void)uri;
+    (void)pool;
+    return bw_xstrdup("qemu: qemu-system-x86_64 run directly; the ISO and disk used in place; "
+                      "the guest's HTTP through guestfwd (one nc per connection), its SSH through "
+                      "hostfwd on 127.0.0.1");
+}
+
 const struct bw_driver bw_driver_qemu = {
-    "qemu",        false,           qemu_create,     qemu_command, qemu_start,   qemu_send_keys,
-    qemu_wait_off, qemu_screenshot, qemu_serial_log, qemu_stop,    qemu_destroy,
+    "qemu",         false,         qemu_describe,   qemu_create,     qemu_command, qemu_start,
+    qemu_send_keys, qemu_wait_off, qemu_screenshot, qemu_serial_log, qemu_stop,    qemu_destroy,
 };

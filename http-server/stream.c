@@ -154,6 +154,9 @@ static int relay_one(struct bw_http_stream *s, int stream_fd, const char *req, s
     bw_buf_add(&out, req + head_len, body_len);
     int rc = write_all(fd, out.data, out.len);
     bw_buf_release(&out);
+    /* Counted before the response goes back: a client that has its response sees the count. */
+    if (rc == 0)
+        atomic_fetch_add(&s->requests, 1);
     char chunk[65536];
     for (ssize_t n; rc == 0 && (n = recv(fd, chunk, sizeof(chunk), 0)) != 0;) {
         if (n < 0) {
@@ -165,7 +168,6 @@ static int relay_one(struct bw_http_stream *s, int stream_fd, const char *req, s
             rc = -1;
     }
     close(fd);
-    atomic_fetch_add(&s->requests, 1);
     return rc;
 }
 

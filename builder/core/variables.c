@@ -238,6 +238,22 @@ cleanup:
     return rc;
 }
 
+/* Is s also the value of a variable that is not sensitive (and so shown anyway)? */
+static bool is_public(const struct bw_vars *vars, const char *s)
+{
+    for (size_t i = 0; i < vars->n; i++) {
+        const struct bw_var *v = &vars->v[i];
+        if (v->sensitive)
+            continue;
+        if (v->value.kind == BW_VAL_STRING && v->value.s && strcmp(v->value.s, s) == 0)
+            return true;
+        for (size_t k = 0; v->value.kind == BW_VAL_LIST && k < v->value.n; k++)
+            if (strcmp(v->value.items[k], s) == 0)
+                return true;
+    }
+    return false;
+}
+
 char *bw_vars_mask(const struct bw_vars *vars, const char *text)
 {
     char *out = bw_xstrdup(text);
@@ -247,7 +263,9 @@ char *bw_vars_mask(const struct bw_vars *vars, const char *text)
             continue;
         for (size_t k = 0; k < (v->value.kind == BW_VAL_LIST ? v->value.n : 1); k++) {
             const char *secret = v->value.kind == BW_VAL_LIST ? v->value.items[k] : v->value.s;
-            if (!secret || !*secret)
+            /* A secret equal to a value shown anyway (vagrant/vagrant) would mask that value
+             * everywhere and hide nothing. */
+            if (!secret || !*secret || is_public(vars, secret))
                 continue;
             struct bw_buf b = BW_BUF_INIT;
             bw_buf_init(&b);

@@ -66,7 +66,10 @@ void bw_vars_release(struct bw_vars *vars);
 
 /*
  * Returns a copy of text with the value of every sensitive variable replaced
- * by "<sensitive>", for anything shown to a user or written to a log. Caller frees.
+ * by "<sensitive>", for anything shown to a user or written to a log. A
+ * sensitive value that is also the value of a variable that is not sensitive
+ * (password "vagrant" for user "vagrant") is left alone: it is shown anyway,
+ * and masking it would hide the user name everywhere. Caller frees.
  */
 char *bw_vars_mask(const struct bw_vars *vars, const char *text);
 

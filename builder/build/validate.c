@@ -156,16 +156,20 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
         struct bw_error cerr = BW_ERROR_INIT;
         char jpath[48];
         snprintf(jpath, sizeof(jpath), ".checks[%zu].command", i);
-        struct bw_buf cmd = BW_BUF_INIT;
+        struct bw_buf cmd = BW_BUF_INIT, expect = BW_BUF_INIT;
         struct bw_errors rerrs = BW_ERRORS_INIT;
-        if (bw_prepare_string(def, jpath, c->command, &cmd, &rerrs) < 0)
+        char epath[56];
+        snprintf(epath, sizeof(epath), ".checks[%zu].expect_output", i);
+        if (bw_prepare_string(def, jpath, c->command, &cmd, &rerrs) < 0 ||
+            (c->expect_output &&
+             bw_prepare_string(def, epath, c->expect_output, &expect, &rerrs) < 0))
             r->problem = bw_error_format(&rerrs.v[0]);
         else if (bw_ssh_run(ssh, cmd.data, NULL, 0, collect_both, &out, &status, &cerr) < 0)
             r->problem = bw_xasprintf("could not run: %s", cerr.msg);
         else if (status != c->expect_status)
             r->problem = bw_xasprintf("exit status %d, expected %ld", status, c->expect_status);
-        else if (c->expect_output && !strstr(out.data, c->expect_output))
-            r->problem = bw_xasprintf("output lacks \"%s\"", c->expect_output);
+        else if (c->expect_output && !strstr(out.data, expect.data))
+            r->problem = bw_xasprintf("output lacks \"%s\"", expect.data);
         r->seconds = now_s() - t0;
         r->passed = r->problem == NULL;
         failed += !r->passed;
@@ -173,6 +177,7 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
         bw_error_release(&cerr);
         bw_errors_release(&rerrs);
         bw_buf_release(&cmd);
+        bw_buf_release(&expect);
     }
     if (junit_path && write_junit(junit_path, def->name, *results, *n, err) < 0)
         failed = -1;

@@ -69,7 +69,11 @@ struct schema {
 static const char *const firmware_choices[] = {"bios", "efi", NULL};
 static const char *const disk_choices[] = {"virtio", "scsi", "sata", "ide", "nvme", NULL};
 static const char *const nic_choices[] = {"virtio", "e1000", "e1000e", "rtl8139", NULL};
-static const char *const method_choices[] = {"keys", NULL};
+static const char *const method_choices[] = {"keys", "kernel", "none", NULL};
+static const char *const network_choices[] = {"isolated", "user", NULL};
+static const char *const format_choices[] = {"qcow2", "raw", "vmdk", NULL};
+static const char *const seed_choices[] = {"http", "cd", NULL};
+static const char *const label_choices[] = {"cidata", "CIDATA", NULL};
 static const char *const driver_choices[] = {"qemu", "libvirt", NULL};
 static const char *const family_choices[] = {"linux", "bsd", "windows", NULL};
 static const char *const export_type_choices[] = {"vagrant", NULL};
@@ -369,6 +373,29 @@ static const struct field iso_fields[] = {
 };
 static const struct schema iso_schema = SCHEMA(iso_fields);
 
+static const struct field image_fields[] = {
+    {"urls", K_STRLIST, OFF(image.urls) - OFF(image), true, 1, 0, NULL, NULL, NULL,
+     "a list of URLs or paths of the disk image, in order of preference"},
+    {"checksum", K_STRING, OFF(image.checksum) - OFF(image), true, 0, 0, NULL, NULL, NULL,
+     "\"sha256:HEX\", \"sha512:HEX\", \"sha1:HEX\", \"md5:HEX\", \"file:URL\" or \"none\""},
+    {"format", K_ENUM, OFF(image.format) - OFF(image), false, 0, 0, format_choices, NULL, NULL,
+     NULL},
+};
+static const struct schema image_schema = SCHEMA(image_fields);
+
+#define IOFF(f) (OFF(cloud_init.f) - OFF(cloud_init))
+static const struct field cloud_init_fields[] = {
+    {"seed", K_ENUM, IOFF(seed), true, 0, 0, seed_choices, NULL, NULL,
+     "\"http\" (served by boxwright) or \"cd\" (a volume labelled cidata)"},
+    {"label", K_ENUM, IOFF(label), false, 0, 0, label_choices, NULL, NULL, NULL},
+    {"user_data", K_STRING, IOFF(user_data), true, 0, 0, NULL, NULL, NULL,
+     "a path to the user-data file"},
+    {"meta_data", K_STRING, IOFF(meta_data), false, 0, 0, NULL, NULL, NULL, NULL},
+    {"vendor_data", K_STRING, IOFF(vendor_data), false, 0, 0, NULL, NULL, NULL, NULL},
+    {"network_config", K_STRING, IOFF(network_config), false, 0, 0, NULL, NULL, NULL, NULL},
+};
+static const struct schema cloud_init_schema = SCHEMA(cloud_init_fields);
+
 static const struct field vm_fields[] = {
     {"cpus", K_INT, OFF(vm.cpus) - OFF(vm), false, 1, 256, NULL, NULL, NULL, NULL},
     {"memory", K_SIZE, OFF(vm.memory) - OFF(vm), false, 32L << 20, 0, NULL, NULL, NULL, NULL},
@@ -378,14 +405,20 @@ static const struct field vm_fields[] = {
     {"disk_model", K_ENUM, OFF(vm.disk_model) - OFF(vm), false, 0, 0, disk_choices, NULL, NULL,
      NULL},
     {"nic_model", K_ENUM, OFF(vm.nic_model) - OFF(vm), false, 0, 0, nic_choices, NULL, NULL, NULL},
+    {"network", K_ENUM, OFF(vm.network) - OFF(vm), false, 0, 0, network_choices, NULL, NULL, NULL},
 };
 static const struct schema vm_schema = SCHEMA(vm_fields);
 
 static const struct field boot_fields[] = {
     {"method", K_ENUM, OFF(boot.method) - OFF(boot), false, 0, 0, method_choices, NULL, NULL, NULL},
     {"wait", K_DURATION, OFF(boot.wait_ms) - OFF(boot), false, 0, 0, NULL, NULL, NULL, NULL},
-    {"command", K_STRLIST, OFF(boot.command) - OFF(boot), true, 0, 0, NULL, NULL, NULL,
+    {"command", K_STRLIST, OFF(boot.command) - OFF(boot), false, 0, 0, NULL, NULL, NULL,
      "a list of strings typed one after another"},
+    {"kernel", K_STRING, OFF(boot.kernel) - OFF(boot), false, 0, 0, NULL, NULL, NULL,
+     "the kernel's path inside the ISO"},
+    {"initrd", K_STRING, OFF(boot.initrd) - OFF(boot), false, 0, 0, NULL, NULL, NULL,
+     "the initrd's path inside the ISO"},
+    {"append", K_STRING, OFF(boot.append) - OFF(boot), false, 0, 0, NULL, NULL, NULL, NULL},
     {"key_interval", K_DURATION, OFF(boot.key_interval_ms) - OFF(boot), false, 0, 0, NULL, NULL,
      NULL, NULL},
     {"key_hold", K_DURATION, OFF(boot.key_hold_ms) - OFF(boot), false, 0, 0, NULL, NULL, NULL,
@@ -518,9 +551,11 @@ static const struct field top_fields[] = {
     {"os", K_OBJECT, OFF(os), true, 0, 0, NULL, &os_schema, NULL, NULL},
     {"variables", K_VARS, 0, false, 0, 0, NULL, NULL, NULL, NULL},
     {"sensitive_variables", K_LATER, 0, false, 0, 0, NULL, NULL, NULL, NULL},
-    {"iso", K_OBJECT, OFF(iso), true, 0, 0, NULL, &iso_schema, NULL, NULL},
+    {"iso", K_OBJECT, OFF(iso), false, 0, 0, NULL, &iso_schema, NULL, NULL},
+    {"image", K_OBJECT, OFF(image), false, 0, 0, NULL, &image_schema, NULL, NULL},
     {"vm", K_OBJECT, OFF(vm), false, 0, 0, NULL, &vm_schema, NULL, NULL},
-    {"boot", K_OBJECT, OFF(boot), true, 0, 0, NULL, &boot_schema, NULL, NULL},
+    {"boot", K_OBJECT, OFF(boot), false, 0, 0, NULL, &boot_schema, NULL, NULL},
+    {"cloud_init", K_OBJECT, OFF(cloud_init), false, 0, 0, NULL, &cloud_init_schema, NULL, NULL},
     {"http", K_OBJECT, OFF(http), false, 0, 0, NULL, &http_schema, NULL, NULL},
     {"ssh", K_OBJECT, OFF(ssh), true, 0, 0, NULL, &ssh_schema, NULL, NULL},
     {"provision", K_LIST, 0, false, 0, 0, NULL, NULL, list_provision, NULL},
@@ -556,8 +591,14 @@ static void fill_unset(struct bw_definition *d)
         d->vm.disk_model = bw_xstrdup("virtio");
     if (!d->vm.nic_model)
         d->vm.nic_model = bw_xstrdup("virtio");
+    if (!d->vm.network)
+        d->vm.network = bw_xstrdup("isolated");
     if (!d->boot.method)
-        d->boot.method = bw_xstrdup("keys");
+        d->boot.method = bw_xstrdup(d->image.urls.n ? "none" : "keys");
+    if (d->cloud_init.seed && !d->cloud_init.label)
+        d->cloud_init.label = bw_xstrdup("cidata");
+    if (d->image.urls.n && !d->image.format)
+        d->image.format = bw_xstrdup("qcow2");
     for (size_t i = 0; i < d->n_exports; i++)
         if (!d->exports[i].compression)
             d->exports[i].compression = bw_xstrdup("gzip");
@@ -574,6 +615,64 @@ static bool is_valid_name(const char *s)
     return true;
 }
 
+/* One source; a boot method that fits it, with what that method needs. */
+static void source_checks(struct loader *ld, json_t *root)
+{
+    struct bw_definition *d = ld->def;
+    json_t *iso = json_object_get(root, "iso"), *image = json_object_get(root, "image");
+    json_t *boot = json_object_get(root, "boot");
+    if (iso && image) {
+        report(ld, ".image", true,
+               "\"iso\" and \"image\" are both given: expected one source, an installer ISO "
+               "or a disk image");
+        return;
+    }
+    if (!iso && !image && json_is_object(root))
+        report(ld, "", false,
+               "missing required key \"iso\" or \"image\" (the installer ISO, or a disk image "
+               "to start from)");
+    const char *m = d->boot.method;
+    if (strcmp(m, "keys") == 0 && !json_is_object(boot)) {
+        if (!boot)
+            report(ld, "", false,
+                   "missing required key \"boot\" (an installer ISO needs a boot command, or "
+                   "method \"kernel\")");
+        return;
+    }
+    if (strcmp(m, "keys") == 0 && !json_object_get(boot, "command"))
+        report(ld, ".boot", true,
+               "missing required key \"command\" (method \"keys\" types it at the installer's "
+               "prompt)");
+    if (strcmp(m, "kernel") == 0) {
+        if (!iso)
+            report(ld, ".boot.method", false,
+                   "method \"kernel\" reads the kernel and initrd out of the ISO: expected an "
+                   "\"iso\" source (a disk image boots with method \"none\")");
+        static const char *const need[] = {"kernel", "initrd", "append"};
+        for (size_t i = 0; i < 3; i++)
+            if (!json_object_get(boot, need[i]))
+                report(ld, ".boot", true, "missing required key \"%s\" (method \"kernel\")",
+                       need[i]);
+    }
+    if (strcmp(m, "kernel") != 0)
+        for (size_t i = 0; i < 3; i++) {
+            static const char *const only[] = {"kernel", "initrd", "append"};
+            if (json_object_get(boot, only[i])) {
+                char *p = bw_xasprintf(".boot.%s", only[i]);
+                report(ld, p, true, "\"%s\" is used only with method \"kernel\", not \"%s\"",
+                       only[i], m);
+                free(p);
+            }
+        }
+    if (strcmp(m, "keys") != 0 && json_object_get(boot, "command"))
+        report(ld, ".boot.command", true,
+               "\"command\" is typed only with method \"keys\"; method \"%s\" types nothing", m);
+    if (strcmp(m, "none") == 0 && iso)
+        report(ld, ".boot.method", false,
+               "method \"none\" boots the disk as it is: expected an \"image\" source (an "
+               "installer ISO needs \"keys\" or \"kernel\")");
+}
+
 static void cross_checks(struct loader *ld, json_t *root)
 {
     struct bw_definition *d = ld->def;
@@ -582,14 +681,18 @@ static void cross_checks(struct loader *ld, json_t *root)
                   "lower-case letters, digits, '-', '.', '_', starting with a letter or digit "
                   "(at most 63)");
     /* A checksum with a template in it is checked once rendered (bw_prepare_source). */
-    if (d->iso.checksum && !strstr(d->iso.checksum, "{{")) {
+    const struct bw_source *src = bw_definition_source(d);
+    if (src->checksum && !strstr(src->checksum, "{{")) {
         struct bw_checksum_spec spec;
         struct bw_error err = BW_ERROR_INIT;
-        if (bw_checksum_spec_parse(d->iso.checksum, &spec, &err) < 0)
-            report(ld, ".iso.checksum", false, "%s", err.msg);
+        char *jp = bw_xasprintf("%s.checksum", bw_definition_source_key(d));
+        if (bw_checksum_spec_parse(src->checksum, &spec, &err) < 0)
+            report(ld, jp, false, "%s", err.msg);
+        free(jp);
         bw_checksum_spec_release(&spec);
         bw_error_release(&err);
     }
+    source_checks(ld, root);
     if (d->boot.key_hold_ms >= d->boot.key_interval_ms && json_object_get(root, "boot")) {
         /* Keys overlap when the next press comes before the previous release. */
         json_t *boot = json_object_get(root, "boot");
@@ -730,6 +833,20 @@ void bw_definition_free(struct bw_definition *d)
     free(d->os.version);
     strlist_free(&d->iso.urls);
     free(d->iso.checksum);
+    free(d->iso.format);
+    strlist_free(&d->image.urls);
+    free(d->image.checksum);
+    free(d->image.format);
+    free(d->vm.network);
+    free(d->boot.kernel);
+    free(d->boot.initrd);
+    free(d->boot.append);
+    free(d->cloud_init.seed);
+    free(d->cloud_init.label);
+    free(d->cloud_init.user_data);
+    free(d->cloud_init.meta_data);
+    free(d->cloud_init.vendor_data);
+    free(d->cloud_init.network_config);
     free(d->vm.firmware);
     free(d->vm.disk_model);
     free(d->vm.nic_model);
@@ -768,6 +885,16 @@ char *bw_definition_path(const struct bw_definition *def, const char *rel)
     if (rel[0] == '/')
         return bw_xstrdup(rel);
     return bw_xasprintf("%s/%s", def->dir, rel);
+}
+
+const struct bw_source *bw_definition_source(const struct bw_definition *def)
+{
+    return def->image.urls.n ? &def->image : &def->iso;
+}
+
+const char *bw_definition_source_key(const struct bw_definition *def)
+{
+    return def->image.urls.n ? ".image" : ".iso";
 }
 
 char *bw_definition_boot_command(const struct bw_definition *def)
@@ -815,6 +942,15 @@ size_t bw_definition_check_files(const struct bw_definition *def, struct bw_erro
     }
     if (def->ssh.private_key)
         need_file(def, ".ssh.private_key", def->ssh.private_key, false, errs);
+    const struct bw_cloud_init *ci = &def->cloud_init;
+    const char *seeds[] = {ci->user_data, ci->meta_data, ci->vendor_data, ci->network_config};
+    const char *keys[] = {"user_data", "meta_data", "vendor_data", "network_config"};
+    for (size_t i = 0; i < 4; i++)
+        if (seeds[i]) {
+            char jp[64];
+            snprintf(jp, sizeof(jp), ".cloud_init.%s", keys[i]);
+            need_file(def, jp, seeds[i], false, errs);
+        }
     for (size_t i = 0; i < def->n_provision; i++) {
         if (!def->provision[i].script)
             continue;

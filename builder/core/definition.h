@@ -29,6 +29,19 @@ struct bw_strlist {
     size_t n;
 };
 
+struct bw_source {
+    struct bw_strlist urls;
+    char *checksum;
+    char *format; /* disk images only */
+};
+
+/* NoCloud seed files (paths relative to the definition), and how they reach the guest. */
+struct bw_cloud_init {
+    char *seed;  /* "http" or "cd", or NULL when there is no cloud_init section */
+    char *label; /* volume label of the cd seed: "cidata" or "CIDATA" */
+    char *user_data, *meta_data, *vendor_data, *network_config;
+};
+
 struct bw_provisioner {
     char *script;                  /* path of a script to upload and run, or NULL */
     struct bw_strlist inline_cmds; /* commands to run, when no script */
@@ -61,10 +74,9 @@ struct bw_definition {
         char *family, *distro, *version;
     } os;
 
-    struct {
-        struct bw_strlist urls;
-        char *checksum;
-    } iso;
+    /* Where the build starts: an installer ISO, or a disk image (exactly one has urls). */
+    struct bw_source iso;   /* "iso" */
+    struct bw_source image; /* "image"; format "qcow2", "raw" or "vmdk" */
 
     struct {
         long cpus;
@@ -72,15 +84,20 @@ struct bw_definition {
         uint64_t disk_size; /* bytes */
         char *firmware;     /* "bios" or "efi" */
         char *disk_model, *nic_model;
+        char *network; /* "isolated" (restrict=on, HTTP via guestfwd) or "user" (NAT) */
     } vm;
 
     struct {
-        char *method; /* "keys" */
+        char *method; /* "keys" (type), "kernel" (direct kernel boot) or "none" (boot the disk) */
         uint64_t wait_ms;
         struct bw_strlist command; /* joined without separator, as Packer does */
+        char *kernel, *initrd;     /* method "kernel": paths inside the ISO */
+        char *append;              /* method "kernel": the kernel command line (a template) */
         uint64_t key_interval_ms;
         uint64_t key_hold_ms;
     } boot;
+
+    struct bw_cloud_init cloud_init;
 
     struct {
         char *directory;          /* served as-is, or NULL */
@@ -130,6 +147,11 @@ char *bw_definition_path(const struct bw_definition *def, const char *rel);
  * rendered files, scripts, key). Appends problems to errs; returns their count.
  */
 size_t bw_definition_check_files(const struct bw_definition *def, struct bw_errors *errs);
+
+/* The source the build starts from: def->image when it has URLs, else def->iso. */
+const struct bw_source *bw_definition_source(const struct bw_definition *def);
+/* ".image" or ".iso": the JSON path of that source, for errors. */
+const char *bw_definition_source_key(const struct bw_definition *def);
 
 /* The boot command as one string (the list joined), before rendering; caller frees. */
 char *bw_definition_boot_command(const struct bw_definition *def);

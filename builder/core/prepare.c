@@ -117,22 +117,26 @@ size_t bw_prepare_source(const struct bw_definition *def, struct bw_strlist *url
                          struct bw_buf *checksum, struct bw_errors *errs)
 {
     size_t before = errs->n;
-    for (size_t i = 0; i < def->iso.urls.n; i++) {
+    const struct bw_source *src = bw_definition_source(def);
+    const char *key = bw_definition_source_key(def);
+    for (size_t i = 0; i < src->urls.n; i++) {
         char jp[48];
-        snprintf(jp, sizeof(jp), ".iso.urls[%zu]", i);
+        snprintf(jp, sizeof(jp), "%s.urls[%zu]", key, i);
         struct bw_buf u = BW_BUF_INIT;
-        if (bw_prepare_string(def, jp, def->iso.urls.v[i], &u, errs) == 0 && urls) {
+        if (bw_prepare_string(def, jp, src->urls.v[i], &u, errs) == 0 && urls) {
             urls->v = bw_xrealloc(urls->v, (urls->n + 1) * sizeof(char *));
             urls->v[urls->n++] = bw_buf_detach(&u);
         }
         bw_buf_release(&u);
     }
     struct bw_buf c = BW_BUF_INIT;
-    if (bw_prepare_string(def, ".iso.checksum", def->iso.checksum, &c, errs) == 0) {
+    char jp[48];
+    snprintf(jp, sizeof(jp), "%s.checksum", key);
+    if (src->checksum && bw_prepare_string(def, jp, src->checksum, &c, errs) == 0) {
         struct bw_checksum_spec spec;
         struct bw_error err = BW_ERROR_INIT;
         if (bw_checksum_spec_parse(c.data, &spec, &err) < 0) {
-            bw_error_at(&err, BW_ERR_SCHEMA, def->file, ".iso.checksum", 0, 0, "%s", err.msg);
+            bw_error_at(&err, BW_ERR_SCHEMA, def->file, jp, 0, 0, "%s", err.msg);
             bw_errors_take(errs, &err);
         }
         bw_checksum_spec_release(&spec);
@@ -140,5 +144,72 @@ size_t bw_prepare_source(const struct bw_definition *def, struct bw_strlist *url
             bw_buf_add(checksum, c.data, c.len);
     }
     bw_buf_release(&c);
+    return errs->n - before;
+}
+
+/* Renders the seed file at rel (relative to the definition) into a new entry of out. */
+static void render_seed(const struct bw_definition *def, const char *name, const char *rel,
+                        struct bw_rendered *out, struct bw_errors *errs)
+{
+    struct bw_render_ctx ctx = {&def->vars, NULL};
+    char *path = bw_definition_path(def, rel);
+    struct bw_buf src = BW_BUF_INIT;
+    struct bw_error err = BW_ERROR_INIT;
+    if (bw_buf_read_file(&src, path) < 0) {
+        bw_error_at(&err, BW_ERR_IO, path, NULL, 0, 0, "cannot read the %s file: %s", name,
+                    strerror(errno));
+        bw_errors_take(errs, &err);
+    } else {
+        BW_GROW(out->v, out->alloc, out->n + 1);
+        struct bw_rendered_file *f = &out->v[out->n];
+        memset(f, 0, sizeof(*f));
+        bw_buf_init(&f->data);
+        if (bw_render(path, src.data, src.len, &ctx, &f->data, &err) < 0) {
+            bw_errors_take(errs, &err);
+            bw_buf_release(&f->data);
+        } else {
+            f->name = bw_xstrdup(name);
+            out->n++;
+        }
+    }
+    bw_buf_release(&src);
+    free(path);
+}
+
+static void add_generated(struct bw_rendered *out, const char *name, const char *text)
+{
+    BW_GROW(out->v, out->alloc, out->n + 1);
+    struct bw_rendered_file *f = &out->v[out->n++];
+    memset(f, 0, sizeof(*f));
+    f->name = bw_xstrdup(name);
+    bw_buf_init(&f->data);
+    bw_buf_adds(&f->data, text);
+}
+
+size_t bw_prepare_seed(const struct bw_definition *def, const char *instance_id,
+                       struct bw_rendered *out, struct bw_errors *errs)
+{
+    size_t before = errs->n;
+    const struct bw_cloud_init *ci = &def->cloud_init;
+    if (!ci->seed)
+        return 0;
+    render_seed(def, "user-data", ci->user_data, out, errs);
+    if (ci->meta_data) {
+        render_seed(def, "meta-data", ci->meta_data, out, errs);
+    } else {
+        const struct bw_var *name = bw_vars_get(&def->vars, "Name");
+        char *md = bw_xasprintf("instance-id: %s\nlocal-hostname: %s\n", instance_id,
+                                name && name->value.s ? name->value.s : "localhost");
+        add_generated(out, "meta-data", md);
+        free(md);
+    }
+    /* Served empty when there is none: cloud-init 22.4 retries a 404 vendor-data ten times,
+     * a second apart (measured on this project's test guests). */
+    if (ci->vendor_data)
+        render_seed(def, "vendor-data", ci->vendor_data, out, errs);
+    else
+        add_generated(out, "vendor-data", "");
+    if (ci->network_config)
+        render_seed(def, "network-config", ci->network_config, out, errs);
     return errs->n - before;
 }

@@ -59,4 +59,14 @@ size_t bw_prepare_source(const struct bw_definition *def, struct bw_strlist *url
                          struct bw_buf *checksum, struct bw_errors *errs);
 void bw_strlist_release(struct bw_strlist *l);
 
+/*
+ * Renders def's cloud_init seed files into out under their NoCloud names:
+ * "user-data", "meta-data" (generated with instance_id and the box name when
+ * the definition has none), "vendor-data" (empty when it has none) and
+ * "network-config" (only when it has one). Nothing when def has no
+ * cloud_init section. Returns the number of errors added.
+ */
+size_t bw_prepare_seed(const struct bw_definition *def, const char *instance_id,
+                       struct bw_rendered *out, struct bw_errors *errs);
+
 #endif

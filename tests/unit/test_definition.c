@@ -186,6 +186,53 @@ START_TEST(test_sensitive_values_are_masked_in_anything_shown)
 }
 END_TEST
 
+/* A disk-image source: its defaults, and the JSON paths its errors use. */
+START_TEST(test_image_source_defaults)
+{
+    const char *text = "{\"name\": \"cloud\", \"os\": {\"family\": \"linux\"},"
+                       " \"image\": {\"urls\": [\"file:///srv/base.qcow2\"], \"checksum\": "
+                       "\"sha256:{{ .Name }}\"},"
+                       " \"vm\": {\"network\": \"user\"},"
+                       " \"cloud_init\": {\"seed\": \"cd\", \"user_data\": \"user-data\"},"
+                       " \"ssh\": {\"username\": \"vagrant\", \"password\": \"vagrant\"}}";
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load_buffer("c.json", ".", text, strlen(text), &errs);
+    ck_assert_msg(def != NULL, "%s", errs.n ? errs.v[0].msg : "");
+    ck_assert_str_eq(def->boot.method, "none");
+    ck_assert_str_eq(def->image.format, "qcow2");
+    ck_assert_str_eq(def->cloud_init.label, "cidata");
+    ck_assert_str_eq(def->vm.network, "user");
+    ck_assert_ptr_eq(bw_definition_source(def), &def->image);
+    /* The rendered checksum is checked, and its error names .image.checksum. */
+    ck_assert_uint_eq(bw_prepare_source(def, NULL, NULL, &errs), 1);
+    char *e = bw_error_format(&errs.v[0]);
+    ck_assert_msg(strstr(e, ".image.checksum") != NULL, "%s", e);
+    free(e);
+    bw_errors_release(&errs);
+    bw_definition_free(def);
+}
+END_TEST
+
+/* vagrant/vagrant: a password equal to a value shown anyway does not mask the user name. */
+START_TEST(test_secret_equal_to_a_public_value_does_not_mask_it)
+{
+    const char *text = "{\"name\": \"v\", \"os\": {\"family\": \"linux\"},"
+                       " \"variables\": {\"user\": \"vagrant\", \"password\": \"vagrant\","
+                       " \"token\": \"s3cret\"},"
+                       " \"sensitive_variables\": [\"password\", \"token\"],"
+                       " \"iso\": {\"urls\": [\"x.iso\"], \"checksum\": \"none\"},"
+                       " \"boot\": {\"command\": [\"x\"]},"
+                       " \"ssh\": {\"username\": \"vagrant\", \"password\": \"x\"}}";
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load_buffer("v.json", ".", text, strlen(text), &errs);
+    ck_assert_ptr_nonnull(def);
+    char *shown = bw_vars_mask(&def->vars, "connected as vagrant with s3cret");
+    ck_assert_str_eq(shown, "connected as vagrant with <sensitive>");
+    free(shown);
+    bw_definition_free(def);
+}
+END_TEST
+
 START_TEST(test_rendered_source_urls_and_checksum)
 {
     struct bw_definition *def = vars_def();
@@ -250,6 +297,8 @@ int main(void)
     tcase_add_test(tc, test_missing_files_are_reported_with_their_json_path);
     tcase_add_test(tc, test_var_file_then_var_override_defaults_and_say_where_from);
     tcase_add_test(tc, test_sensitive_values_are_masked_in_anything_shown);
+    tcase_add_test(tc, test_secret_equal_to_a_public_value_does_not_mask_it);
+    tcase_add_test(tc, test_image_source_defaults);
     tcase_add_test(tc, test_rendered_source_urls_and_checksum);
     tcase_add_test(tc, test_documented_example_is_valid);
     tcase_add_test(tc, test_edit_distance_finds_close_keys);

@@ -98,7 +98,21 @@ static int run(int argc, char **argv)
     struct bw_buf boot = BW_BUF_INIT;
     bw_buf_init(&boot);
     bw_prepare_answer_files(def, &files, &errs);
-    bw_prepare_boot_command(def, &boot, NULL, &errs);
+    if (strcmp(def->boot.method, "keys") == 0)
+        bw_prepare_boot_command(def, &boot, NULL, &errs);
+    else if (def->boot.append)
+        bw_prepare_string(def, ".boot.append", def->boot.append, &boot, &errs);
+    /* cloud-init seeds under nocloud/, with a fixed instance-id so renders compare. */
+    struct bw_rendered seeds = BW_RENDERED_INIT;
+    bw_prepare_seed(def, "iid-boxwright-render", &seeds, &errs);
+    for (size_t i = 0; i < seeds.n; i++) {
+        BW_GROW(files.v, files.alloc, files.n + 1);
+        files.v[files.n] = seeds.v[i];
+        char *name = bw_xasprintf("nocloud/%s", seeds.v[i].name);
+        free(files.v[files.n].name);
+        files.v[files.n++].name = name;
+    }
+    free(seeds.v);
     for (size_t i = 0; i < files.n; i++)
         if (!is_safe_name(files.v[i].name)) {
             struct bw_error e = BW_ERROR_INIT;
@@ -113,7 +127,12 @@ static int run(int argc, char **argv)
         goto cleanup;
     }
     for (size_t i = 0; i <= files.n; i++) {
-        const char *name = i < files.n ? files.v[i].name : "boot_command.txt";
+        const char *last = strcmp(def->boot.method, "kernel") == 0 ? "kernel_append.txt"
+                           : strcmp(def->boot.method, "keys") == 0 ? "boot_command.txt"
+                                                                   : NULL;
+        if (i == files.n && !last)
+            break;
+        const char *name = i < files.n ? files.v[i].name : last;
         char *path = bw_xasprintf("%s/%s", dir, name);
         const struct bw_buf *data = i < files.n ? &files.v[i].data : &boot;
         if (write_file(path, data->data, data->len) < 0) {
@@ -142,7 +161,11 @@ const struct bw_command bw_cmd_render = {
     "Renders the definition's answer files (http.render) and its boot command\n"
     "with the template engine and writes them to DIR (default render-NAME):\n"
     "each answer file under its own name, and boot_command.txt holding exactly\n"
-    "the text that would be typed. Built-in variables (HTTPIP, HTTPPort, Name)\n"
+    "the text that would be typed (kernel_append.txt, the kernel command line,\n"
+    "for boot method \"kernel\"). cloud-init seeds go under nocloud/ with their\n"
+    "NoCloud names (user-data, meta-data, vendor-data, network-config), the\n"
+    "generated meta-data with instance-id iid-boxwright-render. Built-in variables (HTTPIP, "
+    "HTTPPort, Name)\n"
     "can be set with --var for this, e.g. --var HTTPIP=192.168.1.5.\n"
     "\n"
     "  --var NAME=VALUE   set a variable (may repeat; applied after var files)\n"

@@ -1,8 +1,10 @@
 #include "cli.h"
 #include "../core/catalogue.h"
 #include "../core/prepare.h"
+#include "../seed/lint.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static int run(int argc, char **argv)
 {
@@ -17,16 +19,35 @@ static int run(int argc, char **argv)
     bw_definition_check_files(def, &errs);
     bw_prepare_source(def, NULL, NULL, &errs);
     bw_prepare_answer_files(def, &files, &errs);
-    bw_prepare_boot_command(def, NULL, &ev, &errs);
+    if (strcmp(def->boot.method, "keys") == 0)
+        bw_prepare_boot_command(def, NULL, &ev, &errs);
+    if (def->boot.append) {
+        struct bw_buf append = BW_BUF_INIT;
+        bw_prepare_string(def, ".boot.append", def->boot.append, &append, &errs);
+        bw_buf_release(&append);
+    }
+    struct bw_rendered seeds = BW_RENDERED_INIT;
+    bool schema = false;
+    if (def->cloud_init.seed && bw_prepare_seed(def, "iid-boxwright-validate", &seeds, &errs) == 0)
+        bw_seed_lint(def, &seeds, &schema, &errs);
+    if (def->cloud_init.seed && !schema && !errs.n)
+        fprintf(stderr,
+                "boxwright: note: user-data was checked as YAML only: cloud-init is not installed "
+                "(apt-get install cloud-init adds its schema check)\n");
     if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)
             bw_cli_print_error(&errs.v[i]);
         fprintf(stderr, "boxwright: %s: %zu error%s\n", def->file, errs.n, errs.n == 1 ? "" : "s");
         status = BW_EXIT_FAILED;
     } else {
-        printf("%s: valid (%zu answer file%s rendered, boot command of %zu key presses)\n",
-               def->file, files.n, files.n == 1 ? "" : "s", bw_key_events_presses(&ev));
+        printf("%s: valid (%zu answer file%s rendered, boot command of %zu key presses", def->file,
+               files.n, files.n == 1 ? "" : "s", bw_key_events_presses(&ev));
+        if (def->cloud_init.seed)
+            printf(", %zu seed files rendered, user-data %s", seeds.n,
+                   schema ? "valid under cloud-init's schema" : "valid YAML");
+        printf(")\n");
     }
+    bw_rendered_release(&seeds);
     bw_key_events_release(&ev);
     bw_rendered_release(&files);
     bw_errors_release(&errs);
@@ -42,7 +63,10 @@ const struct bw_command bw_cmd_validate = {
     "Checks everything that can be checked without booting: the JSON, the\n"
     "schema (types, ranges, unknown keys), that every referenced file exists,\n"
     "that every answer file renders, and that the boot command renders and\n"
-    "compiles into key presses. All problems are listed, each with the file,\n"
+    "compiles into key presses. cloud-init seeds are rendered and parsed as\n"
+    "YAML; #cloud-config user-data is also checked with `cloud-init schema`\n"
+    "when cloud-init is installed (a note says when it is not).\n"
+    "All problems are listed, each with the file,\n"
     "the JSON path or template position (line:col), the value and what was\n"
     "expected.\n"
     "\n"

@@ -1,0 +1,309 @@
+/* cloud-init seeds: rendering, the cidata volume, its lint, and files read out of an ISO. */
+#include "golden.h"
+#include "../../builder/core/buf.h"
+#include "../../builder/core/definition.h"
+#include "../../builder/core/prepare.h"
+#include "../../builder/core/spawn.h"
+#include "../../builder/core/xmalloc.h"
+#include "../../builder/seed/lint.h"
+#include "../../builder/seed/seed.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char *scratch(void)
+{
+    char tmpl[] = "/tmp/bw-seed-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(tmpl));
+    return bw_xstrdup(tmpl);
+}
+
+static void add_file(struct bw_rendered *r, const char *name, const char *data, size_t len)
+{
+    BW_GROW(r->v, r->alloc, r->n + 1);
+    struct bw_rendered_file *f = &r->v[r->n++];
+    memset(f, 0, sizeof(*f));
+    f->name = bw_xstrdup(name);
+    bw_buf_init(&f->data);
+    bw_buf_add(&f->data, data, len);
+}
+
+/* Runs argv; returns its stdout (caller frees); fails the test on a non-zero exit. */
+static char *run_out(char *const argv[])
+{
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
+    ck_assert_msg(rc == 0, "%s: %s", argv[0], err.msg);
+    char *out = bw_buf_detach(&res.out);
+    bw_spawn_result_release(&res);
+    return out;
+}
+
+static struct bw_definition *seeds_definition(void)
+{
+    char *path = bw_xasprintf("%s/seeds/definition.json", golden_data_dir());
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load(path, &errs);
+    ck_assert_msg(def != NULL, "%s", errs.n ? errs.v[0].msg : "?");
+    free(path);
+    return def;
+}
+
+START_TEST(test_rendered_seeds_match_golden_files)
+{
+    struct bw_definition *def = seeds_definition();
+    struct bw_rendered seeds = BW_RENDERED_INIT;
+    struct bw_errors errs = BW_ERRORS_INIT;
+    ck_assert_uint_eq(bw_prepare_seed(def, "iid-test-1", &seeds, &errs), 0);
+    /* user-data and network-config rendered, meta-data generated, vendor-data empty. */
+    static const char *const names[] = {"user-data", "meta-data", "vendor-data", "network-config"};
+    ck_assert_uint_eq(seeds.n, 4);
+    for (size_t i = 0; i < seeds.n; i++) {
+        ck_assert_str_eq(seeds.v[i].name, names[i]);
+        char *golden = bw_xasprintf("%s.out", names[i]);
+        char *msg = golden_check("seeds", golden, seeds.v[i].data.data, seeds.v[i].data.len);
+        ck_assert_msg(msg == NULL, "%s", msg);
+        free(golden);
+    }
+    ck_assert_uint_eq(seeds.v[2].data.len, 0);
+    bool schema;
+    ck_assert_uint_eq(bw_seed_lint(def, &seeds, &schema, &errs), 0);
+    bw_rendered_release(&seeds);
+    bw_errors_release(&errs);
+    bw_definition_free(def);
+}
+END_TEST
+
+/* The volume as cloud-init finds it (blkid's label) and as two other readers see it. */
+START_TEST(test_cidata_volume_reads_back_with_label_and_bytes)
+{
+    char *dir = scratch();
+    char *iso = bw_xasprintf("%s/seed.iso", dir);
+    struct bw_rendered files = BW_RENDERED_INIT;
+    const char *ud = "#cloud-config\nhostname: from-the-cd\n";
+    const char *md = "instance-id: iid-cd-1\nlocal-hostname: from-the-cd\n";
+    char big[70000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
+    add_file(&files, "user-data", ud, strlen(ud));
+    add_file(&files, "meta-data", md, strlen(md));
+    add_file(&files, "vendor-data", "", 0);
+    add_file(&files, "network-config", big, sizeof(big));
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_seed_volume_write(iso, "cidata", &files, &err) == 0, "%s", err.msg);
+    char *part = bw_xasprintf("%s.part", iso);
+    ck_assert_int_ne(access(part, F_OK), 0);
+
+    /* blkid: what cloud-init's NoCloud uses to find the volume. */
+    char *blkid[] = {"blkid", "-o", "value", "-s", "LABEL", iso, NULL};
+    char *label = run_out(blkid);
+    ck_assert_str_eq(label, "cidata\n");
+    char *type[] = {"blkid", "-o", "value", "-s", "TYPE", iso, NULL};
+    char *fstype = run_out(type);
+    ck_assert_str_eq(fstype, "iso9660\n");
+
+    /* libarchive reads the same names and bytes back. */
+    struct archive *a = archive_read_new();
+    archive_read_support_format_iso9660(a);
+    ck_assert_int_eq(archive_read_open_filename(a, iso, 10240), ARCHIVE_OK);
+    struct archive_entry *e;
+    size_t seen = 0;
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+        for (size_t i = 0; i < files.n; i++) {
+            if (strcmp(archive_entry_pathname(e), files.v[i].name) != 0)
+                continue;
+            seen++;
+            ck_assert_int_eq(archive_entry_size(e), (la_int64_t)files.v[i].data.len);
+            char *buf = bw_xmalloc(files.v[i].data.len + 1);
+            la_ssize_t n = archive_read_data(a, buf, files.v[i].data.len + 1);
+            ck_assert_int_eq(n, (la_ssize_t)files.v[i].data.len);
+            ck_assert(memcmp(buf, files.v[i].data.data, files.v[i].data.len) == 0);
+            free(buf);
+        }
+    }
+    ck_assert_uint_eq(seen, 4);
+    archive_read_free(a);
+
+    /* xorriso: the primary volume id (ISO 9660 allows only upper case there; blkid above read
+     * the Joliet label, which keeps the case), and a file extracted byte for byte. */
+    char *pvd[] = {"xorriso", "-indev", iso, "-pvd_info", NULL};
+    char *info = run_out(pvd);
+    ck_assert_msg(strstr(info, "Volume Id    : CIDATA") != NULL, "%s", info);
+    char *out = bw_xasprintf("%s/user-data.out", dir);
+    char *extract[] = {"xorriso",  "-osirrox",   "on", "-indev", iso,
+                       "-extract", "/user-data", out,  NULL};
+    free(run_out(extract));
+    struct bw_buf got = BW_BUF_INIT;
+    bw_buf_init(&got);
+    ck_assert_int_eq(bw_buf_read_file(&got, out), 0);
+    ck_assert_str_eq(got.data, ud);
+    bw_buf_release(&got);
+
+    /* CIDATA is written as given (cloud-init accepts either case). */
+    ck_assert_msg(bw_seed_volume_write(iso, "CIDATA", &files, &err) == 0, "%s", err.msg);
+    char *upper = run_out(blkid);
+    ck_assert_str_eq(upper, "CIDATA\n");
+
+    free(upper);
+    free(out);
+    free(info);
+    free(fstype);
+    free(label);
+    free(part);
+    bw_rendered_release(&files);
+    test_rm_rf(dir);
+    free(iso);
+    free(dir);
+}
+END_TEST
+
+START_TEST(test_cidata_volume_error_names_the_path)
+{
+    struct bw_rendered files = BW_RENDERED_INIT;
+    add_file(&files, "user-data", "#cloud-config\n", 14);
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_lt(bw_seed_volume_write("/nonexistent-dir/seed.iso", "cidata", &files, &err), 0);
+    ck_assert_msg(strstr(err.msg, "/nonexistent-dir/seed.iso") != NULL, "%s", err.msg);
+    bw_error_release(&err);
+    bw_rendered_release(&files);
+}
+END_TEST
+
+/* Kernel and initrd out of an ISO (made with xorriso, as distros make theirs). */
+START_TEST(test_kernel_and_initrd_extracted_from_an_iso)
+{
+    char *dir = scratch();
+    char *tree = bw_xasprintf("%s/tree/install.amd", dir);
+    char *mk[] = {"mkdir", "-p", tree, NULL};
+    free(run_out(mk));
+    char *kernel = bw_xasprintf("%s/vmlinuz", tree);
+    char *initrd = bw_xasprintf("%s/initrd.gz", tree);
+    FILE *f = fopen(kernel, "wb");
+    for (int i = 0; i < 300000; i++)
+        fputc((int)(((unsigned)i * 7919u) & 0xffu), f);
+    fclose(f);
+    f = fopen(initrd, "wb");
+    fputs("an initrd", f);
+    fclose(f);
+    char *iso = bw_xasprintf("%s/installer.iso", dir);
+    char *root = bw_xasprintf("%s/tree", dir);
+    char *mkiso[] = {"xorriso", "-as",       "mkisofs", "-quiet", "-R", "-J",
+                     "-V",      "INSTALLER", "-o",      iso,      root, NULL};
+    free(run_out(mkiso));
+
+    char *k = bw_xasprintf("%s/kernel", dir), *i = bw_xasprintf("%s/initrd", dir);
+    const char *inside[] = {"/install.amd/vmlinuz", "install.amd/initrd.gz"};
+    const char *out[] = {k, i};
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_iso_extract(iso, inside, out, 2, &err) == 0, "%s", err.msg);
+    char *cmp1[] = {"cmp", kernel, k, NULL};
+    char *cmp2[] = {"cmp", initrd, i, NULL};
+    free(run_out(cmp1));
+    free(run_out(cmp2));
+
+    /* A path that is not there: the error names it and the ISO, and nothing is left. */
+    const char *missing[] = {"/install.amd/vmlinuz", "/casper/initrd"};
+    unlink(k);
+    ck_assert_int_lt(bw_iso_extract(iso, missing, out, 2, &err), 0);
+    char *msg = bw_error_format(&err);
+    ck_assert_msg(strstr(msg, "/casper/initrd") && strstr(msg, iso), "%s", msg);
+    free(msg);
+    bw_error_release(&err);
+
+    free(k);
+    free(i);
+    free(root);
+    free(iso);
+    free(kernel);
+    free(initrd);
+    free(tree);
+    test_rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
+/* Lint of a user-data file: the position of a YAML error, and the #cloud-config header. */
+static size_t lint_text(const char *text, struct bw_errors *errs, bool *schema)
+{
+    char *dir = scratch();
+    char *path = bw_xasprintf("%s/user-data", dir);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    struct bw_definition def;
+    memset(&def, 0, sizeof(def));
+    def.dir = dir;
+    def.cloud_init.user_data = path;
+    struct bw_rendered seeds = BW_RENDERED_INIT;
+    add_file(&seeds, "user-data", text, strlen(text));
+    size_t n = bw_seed_lint(&def, &seeds, schema, errs);
+    bw_rendered_release(&seeds);
+    test_rm_rf(dir);
+    free(path);
+    free(dir);
+    return n;
+}
+
+START_TEST(test_lint_names_line_and_column_and_the_header)
+{
+    struct bw_errors errs = BW_ERRORS_INIT;
+    bool schema;
+    ck_assert_uint_eq(lint_text("#cloud-config\nusers:\n  - name: a\n   bad: [\n", &errs, &schema),
+                      1);
+    char *s = bw_error_format(&errs.v[0]);
+    ck_assert_msg(strstr(s, "user-data (rendered):4:4: YAML: did not find expected '-' indicator"),
+                  "%s", s);
+    free(s);
+    bw_errors_release(&errs);
+
+    ck_assert_uint_eq(lint_text("hostname: x\n", &errs, &schema), 1);
+    s = bw_error_format(&errs.v[0]);
+    ck_assert_msg(strstr(s, ":1:1: user-data does not start with \"#cloud-config\""), "%s", s);
+    free(s);
+    bw_errors_release(&errs);
+
+    /* A script is user-data too, and is not YAML. */
+    ck_assert_uint_eq(lint_text("#!/bin/sh\necho: [\n", &errs, &schema), 0);
+}
+END_TEST
+
+/* With cloud-init installed, its schema rejects what YAML alone accepts. */
+START_TEST(test_lint_uses_cloud_inits_schema_when_installed)
+{
+    if (access("/usr/bin/cloud-init", X_OK) != 0) {
+        printf("cloud-init not installed: schema test skipped\n");
+        return;
+    }
+    struct bw_errors errs = BW_ERRORS_INIT;
+    bool schema = false;
+    ck_assert_uint_eq(lint_text("#cloud-config\nruncmd: not-a-list\n", &errs, &schema), 1);
+    ck_assert(schema);
+    char *s = bw_error_format(&errs.v[0]);
+    ck_assert_msg(strstr(s, "cloud-init schema") && strstr(s, "runcmd"), "%s", s);
+    free(s);
+    bw_errors_release(&errs);
+    ck_assert_uint_eq(lint_text("#cloud-config\nruncmd: [\"true\"]\n", &errs, &schema), 0);
+    ck_assert(schema);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("seed");
+    TCase *tc = tcase_create("seed");
+    tcase_add_test(tc, test_rendered_seeds_match_golden_files);
+    tcase_add_test(tc, test_cidata_volume_reads_back_with_label_and_bytes);
+    tcase_add_test(tc, test_cidata_volume_error_names_the_path);
+    tcase_add_test(tc, test_kernel_and_initrd_extracted_from_an_iso);
+    tcase_add_test(tc, test_lint_names_line_and_column_and_the_header);
+    tcase_add_test(tc, test_lint_uses_cloud_inits_schema_when_installed);
+    suite_add_tcase(s, tc);
+    return test_run(s);
+}

@@ -23,6 +23,16 @@ static void qarg(struct bw_buf *b, const char *v)
     bw_buf_adds(b, "'/>\n");
 }
 
+static void cdrom(struct bw_buf *b, const char *path, const char *dev)
+{
+    bw_buf_adds(b, "    <disk type='file' device='cdrom'>\n"
+                   "      <driver name='qemu' type='raw'/>\n"
+                   "      <source file='");
+    bw_buf_add_xml(b, path);
+    bw_buf_addf(b, "'/>\n      <target dev='%s' bus='sata'/>\n      <readonly/>\n    </disk>\n",
+                dev);
+}
+
 char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
                     struct bw_error *err)
 {
@@ -56,11 +66,27 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     bw_buf_addf(&b, "  <vcpu>%ld</vcpu>\n", s->cpus > 0 ? s->cpus : 1);
     bw_buf_addf(&b, "  <os%s>\n", efi ? " firmware='efi'" : "");
     bw_buf_adds(&b, "    <type arch='x86_64' machine='q35'>hvm</type>\n");
-    if (p->iso)
+    if (s->kernel) {
+        bw_buf_adds(&b, "    <kernel>");
+        bw_buf_add_xml(&b, s->kernel);
+        bw_buf_adds(&b, "</kernel>\n    <initrd>");
+        bw_buf_add_xml(&b, s->initrd);
+        bw_buf_adds(&b, "</initrd>\n    <cmdline>");
+        bw_buf_add_xml(&b, s->append ? s->append : "");
+        bw_buf_adds(&b, "</cmdline>\n");
+    }
+    if (s->smbios_serial)
+        bw_buf_adds(&b, "    <smbios mode='sysinfo'/>\n");
+    if (p->iso && !s->kernel)
         bw_buf_adds(&b, "    <boot dev='cdrom'/>\n");
     if (p->disk)
         bw_buf_adds(&b, "    <boot dev='hd'/>\n");
     bw_buf_adds(&b, "  </os>\n");
+    if (s->smbios_serial) {
+        bw_buf_adds(&b, "  <sysinfo type='smbios'>\n    <system>\n      <entry name='serial'>");
+        bw_buf_add_xml(&b, s->smbios_serial);
+        bw_buf_adds(&b, "</entry>\n    </system>\n  </sysinfo>\n");
+    }
     bw_buf_adds(&b, "  <features><acpi/><apic/></features>\n");
     if (kvm)
         bw_buf_adds(&b, "  <cpu mode='host-passthrough'/>\n");
@@ -69,14 +95,10 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     bw_buf_adds(&b, "  <on_reboot>restart</on_reboot>\n");
     bw_buf_adds(&b, "  <on_crash>destroy</on_crash>\n");
     bw_buf_adds(&b, "  <devices>\n");
-    if (p->iso) {
-        bw_buf_adds(&b, "    <disk type='file' device='cdrom'>\n"
-                        "      <driver name='qemu' type='raw'/>\n"
-                        "      <source file='");
-        bw_buf_add_xml(&b, p->iso);
-        bw_buf_adds(&b, "'/>\n      <target dev='sda' bus='sata'/>\n      <readonly/>\n"
-                        "    </disk>\n");
-    }
+    if (p->iso)
+        cdrom(&b, p->iso, "sda");
+    if (p->seed)
+        cdrom(&b, p->seed, "sdc");
     if (p->disk) {
         if (disks[di].controller)
             bw_buf_addf(&b, "    %s\n", disks[di].controller);
@@ -104,7 +126,7 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     bw_buf_init(&net);
     bw_user_netdev(&net, s, "bwnet0", "chardev:bwhttp0");
     bw_buf_adds(&b, "  <qemu:commandline>\n");
-    if (s->http_port) {
+    if (s->http_port && s->isolated) {
         /* reconnect: the stream comes back if boxwright's end ever closes it. */
         char chardev[96];
         snprintf(chardev, sizeof(chardev), "socket,id=bwhttp0,host=127.0.0.1,port=%u,reconnect=1",

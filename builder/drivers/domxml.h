@@ -22,6 +22,7 @@
 
 struct bw_domxml_paths {
     const char *iso;    /* CD-ROM as the libvirt host sees it, or NULL */
+    const char *seed;   /* the seed CD-ROM as the libvirt host sees it, or NULL */
     const char *disk;   /* disk as the libvirt host sees it, or NULL */
     const char *serial; /* serial console log on the libvirt host, or NULL for none */
 };

@@ -22,18 +22,25 @@
 #include <time.h>
 
 struct bw_vm_spec {
-    const char *name;        /* VM name, unique per build */
-    const char *workdir;     /* control socket, serial log, driver log go here */
-    const char *iso;         /* CD-ROM image, or NULL */
-    const char *disk;        /* disk image, or NULL */
-    const char *disk_format; /* "qcow2" or "raw" */
-    uint64_t memory;         /* bytes */
+    const char *name;     /* VM name, unique per build */
+    const char *workdir;  /* control socket, serial log, driver log go here */
+    const char *iso;      /* CD-ROM image, or NULL */
+    const char *seed_iso; /* a second CD-ROM (the cidata seed volume), or NULL */
+    const char *kernel;   /* direct kernel boot: kernel and initrd files on this host ... */
+    const char *initrd;
+    const char *append;        /* ... and the command line; NULL for a firmware boot */
+    const char *smbios_serial; /* SMBIOS system serial number (cloud-init reads ds= there) */
+    const char *disk;          /* disk image, or NULL */
+    const char *disk_format;   /* "qcow2" or "raw" */
+    uint64_t memory;           /* bytes */
     long cpus;
     const char *firmware;   /* "bios" or "efi" */
     const char *disk_model; /* "virtio", ... */
     const char *nic_model;  /* "virtio", "e1000", ... */
     const char *accel;      /* "tcg" or "kvm" */
-    bool isolated;          /* user networking with restrict=on: no route off the host */
+    bool isolated;          /* user networking with restrict=on: no route off the host; HTTP through
+                             * guestfwd at http_guest_ip. false: plain NAT, the guest reaches the HTTP
+                             * server at 10.0.2.2:http_port (the host's loopback). */
     unsigned ssh_host_port; /* forwarded to the guest's ssh_guest_port; 0 for none */
     unsigned ssh_guest_port;
     unsigned http_port;        /* boxwright's HTTP server on the host loopback; 0 for none */
@@ -107,11 +114,14 @@ void bw_pace_wait(struct timespec *next, uint64_t ms);
 uint64_t bw_key_gap_ms(const struct bw_key_timing *t);
 
 /* Appends QEMU's user-mode netdev for s: "user,id=ID", restrict=on when isolated, the SSH
- * hostfwd on 127.0.0.1, and the guestfwd of http_guest_ip:http_guest_port to http_dest
- * ("cmd:nc 127.0.0.1 PORT", "chardev:ID") when s->http_port is set. */
+ * hostfwd on 127.0.0.1, and (isolated only) the guestfwd of http_guest_ip:http_guest_port to
+ * http_dest ("cmd:nc 127.0.0.1 PORT", "chardev:ID") when s->http_port is set. */
 struct bw_buf;
 void bw_user_netdev(struct bw_buf *b, const struct bw_vm_spec *s, const char *id,
                     const char *http_dest);
+
+/* Appends s to b with every "," doubled, as QEMU option values need. */
+void bw_qemu_opt_escape(struct bw_buf *b, const char *s);
 
 /* The QEMU device of a NIC model ("virtio" -> "virtio-net-pci"), or NULL for none. */
 const char *bw_nic_device(const char *model);

@@ -62,7 +62,8 @@ struct bw_vm {
     char *local_disk;  /* remote: downloaded back here on power-off (if keep) */
     bool keep_disk;
     virStorageVolPtr disk_vol;
-    char *flat_disk; /* remote validation: the flattened copy uploaded */
+    virStorageVolPtr seed_vol; /* remote: the seed CD-ROM, uploaded for this VM */
+    char *flat_disk;           /* remote: the flattened copy of the disk that was uploaded */
     bool downloaded;
     unsigned held[8]; /* Linux codes of keys held across others */
     size_t n_held;
@@ -566,11 +567,28 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     }
     /* A host that stops answering is noticed in 30 s rather than never. */
     virConnectSetKeepAlive(vm->conn, 5, 6);
-    struct bw_domxml_paths p = {NULL, NULL, NULL};
-    char *iso = NULL, *disk = NULL;
+    struct bw_domxml_paths p = {NULL, NULL, NULL, NULL};
+    char *iso = NULL, *disk = NULL, *seed = NULL;
     int rc = 0;
+    if (vm->remote && s->kernel) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED,
+                     "libvirt: boot method \"kernel\" on a remote host is not supported (the "
+                     "kernel and initrd would have to be uploaded); use method \"keys\", or "
+                     "a local URI");
+        lv_destroy(vm);
+        return NULL;
+    }
+    if (vm->remote && s->http_port && !s->isolated) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED,
+                     "libvirt: network \"user\" on a remote host is not supported (the guest "
+                     "reaches boxwright's HTTP server only through the isolated network's "
+                     "guestfwd and the ssh tunnel); use network \"isolated\"");
+        lv_destroy(vm);
+        return NULL;
+    }
     if (!vm->remote) {
         iso = s->iso ? absolute(s->iso) : NULL;
+        seed = s->seed_iso ? absolute(s->seed_iso) : NULL;
         disk = s->disk ? absolute(s->disk) : NULL;
         char *wd = absolute(s->workdir);
         vm->serial_path = bw_xasprintf("%s/serial.log", wd);
@@ -586,18 +604,25 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
         }
         if (rc == 0 && s->iso && !(iso = remote_iso(vm, pool, s->iso, err)))
             rc = -1;
+        if (rc == 0 && s->seed_iso) {
+            char *vname = bw_xasprintf("%s-seed.iso", s->name);
+            vm->seed_vol = upload(vm, pool, vname, s->seed_iso, err);
+            if (!vm->seed_vol)
+                rc = -1;
+            else if (!(seed = virStorageVolGetPath(vm->seed_vol)))
+                rc = lv_fail(err, "virStorageVolGetPath", vname);
+            free(vname);
+        }
         if (rc == 0 && s->disk) {
-            const char *src = s->disk;
-            if (!vm->keep_disk) {
-                /* A throwaway disk may be an overlay on a local file: upload a flat copy. */
-                vm->flat_disk = bw_xasprintf("%s/flat-disk.qcow2", s->workdir);
-                char *argv[] = {"qemu-img",      "convert",     "-O", "qcow2",
-                                (char *)s->disk, vm->flat_disk, NULL};
-                struct bw_spawn_result res;
-                rc = bw_spawn_run(argv, NULL, NULL, 0, &res, err);
-                bw_spawn_result_release(&res);
-                src = vm->flat_disk;
-            }
+            /* The disk may be an overlay on a local file (a cached base image, or the box
+             * under validation): upload a flat copy. */
+            vm->flat_disk = bw_xasprintf("%s/flat-disk.qcow2", s->workdir);
+            char *argv[] = {"qemu-img",      "convert",     "-O", "qcow2",
+                            (char *)s->disk, vm->flat_disk, NULL};
+            struct bw_spawn_result res;
+            rc = bw_spawn_run(argv, NULL, NULL, 0, &res, err);
+            bw_spawn_result_release(&res);
+            const char *src = vm->flat_disk;
             char *vname = bw_xasprintf("%s.qcow2", s->name);
             if (rc == 0) {
                 vm->disk_vol = upload(vm, pool, vname, src, err);
@@ -614,6 +639,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     }
     p.iso = iso;
     p.disk = disk;
+    p.seed = seed;
     struct bw_vm_spec there = *s; /* the ports as the libvirt host sees them */
     if (rc == 0 && vm->remote && (s->ssh_host_port || s->http_port)) {
         struct ssh_target t;
@@ -638,6 +664,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
         rc = -1;
     free(iso);
     free(disk);
+    free(seed);
     if (rc < 0) {
         lv_destroy(vm);
         return NULL;
@@ -790,6 +817,10 @@ static void lv_destroy(struct bw_vm *vm)
             if (virDomainIsActive(vm->dom) == 1)
                 virDomainDestroy(vm->dom);
             virDomainFree(vm->dom);
+        }
+        if (vm->seed_vol) {
+            virStorageVolDelete(vm->seed_vol, 0);
+            virStorageVolFree(vm->seed_vol);
         }
         if (vm->disk_vol) {
             virStorageVolDelete(vm->disk_vol, 0);

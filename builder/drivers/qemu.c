@@ -96,6 +96,27 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
         arg(vm, "-drive");
         arg(vm, "file=%s,media=cdrom,readonly=on,if=ide,index=2", s->iso);
     }
+    if (s->seed_iso) {
+        arg(vm, "-drive");
+        arg(vm, "file=%s,media=cdrom,readonly=on,if=ide,index=3", s->seed_iso);
+    }
+    if (s->kernel) {
+        arg(vm, "-kernel");
+        arg(vm, "%s", s->kernel);
+        arg(vm, "-initrd");
+        arg(vm, "%s", s->initrd);
+        arg(vm, "-append");
+        arg(vm, "%s", s->append ? s->append : "");
+    }
+    if (s->smbios_serial) {
+        struct bw_buf sm = BW_BUF_INIT;
+        bw_buf_init(&sm);
+        bw_buf_adds(&sm, "type=1,serial=");
+        bw_qemu_opt_escape(&sm, s->smbios_serial);
+        arg(vm, "-smbios");
+        arg(vm, "%s", sm.data);
+        bw_buf_release(&sm);
+    }
     if (s->disk) {
         const char *model = s->disk_model ? s->disk_model : "virtio";
         size_t i = 0;
@@ -120,7 +141,9 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
         }
     }
     arg(vm, "-boot");
-    arg(vm, s->iso && s->disk ? "order=c,once=d" : s->iso ? "order=d" : "order=c");
+    arg(vm, s->iso && s->disk && !s->kernel ? "order=c,once=d"
+            : s->iso && !s->kernel          ? "order=d"
+                                            : "order=c");
     /* User networking. Isolated: restrict=on cuts every route off the host; the guest reaches
      * boxwright's HTTP server only through guestfwd (10.0.2.2 is slirp's own address and is
      * refused under restrict=on), and SSH comes in through hostfwd on 127.0.0.1. */

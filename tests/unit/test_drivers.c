@@ -30,34 +30,61 @@ static struct bw_vm_spec spec_of(const struct bw_definition *def)
     s.ssh_guest_port = (unsigned)def->ssh.port;
     s.http_port = 8100;
     s.http_guest_ip = "10.0.2.100";
+    if (def->image.urls.n) {
+        /* The first boot of an image: no ISO; the seed over HTTP (SMBIOS) or on a volume. */
+        s.iso = NULL;
+        if (strcmp(def->cloud_init.seed, "http") == 0)
+            s.smbios_serial = "ds=nocloud-net;s=http://10.0.2.100:8100/";
+        else
+            s.seed_iso = "/work/output-tiny/.work/seed.iso";
+    }
     return s;
+}
+
+/* A direct kernel boot of an installer, on a NAT (user) network with a seed volume. */
+static void kernel_boot(struct bw_vm_spec *s)
+{
+    s->kernel = "/work/output-tiny/.work/kernel";
+    s->initrd = "/work/output-tiny/.work/initrd";
+    s->append = "console=ttyS0 auto url=http://10.0.2.2:8100/answer.cfg, with a comma";
+    s->seed_iso = "/work/output-tiny/.work/seed.iso";
+    s->smbios_serial = "ds=nocloud-net;s=http://10.0.2.2:8100/,x";
+    s->isolated = false;
+}
+
+static void check_qemu_argv(const char *tmpl, const char *variant,
+                            void (*tweak)(struct bw_vm_spec *))
+{
+    char *path = bw_xasprintf("%s/%s/definition.json", BW_TEMPLATES, tmpl);
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load(path, &errs);
+    ck_assert_ptr_nonnull(def);
+    struct bw_vm_spec spec = spec_of(def);
+    if (tweak)
+        tweak(&spec);
+    struct bw_error err = BW_ERROR_INIT;
+    struct bw_vm *vm = bw_driver_qemu.create(&spec, &err);
+    ck_assert_msg(vm != NULL, "%s", err.msg);
+    struct bw_buf out = BW_BUF_INIT;
+    bw_buf_init(&out);
+    for (char *const *a = bw_driver_qemu.command(vm); *a; a++)
+        bw_buf_addf(&out, "%s\n", *a);
+    char *name = bw_xasprintf("%s%s.argv", tmpl, variant);
+    char *msg = golden_check("qemu", name, out.data, out.len);
+    ck_assert_msg(msg == NULL, "%s", msg);
+    free(name);
+    bw_buf_release(&out);
+    bw_driver_qemu.destroy(vm);
+    bw_definition_free(def);
+    free(path);
 }
 
 START_TEST(test_qemu_command_line_for_each_template)
 {
-    static const char *const templates[] = {"tiny"};
-    for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
-        char *path = bw_xasprintf("%s/%s/definition.json", BW_TEMPLATES, templates[i]);
-        struct bw_errors errs = BW_ERRORS_INIT;
-        struct bw_definition *def = bw_definition_load(path, &errs);
-        ck_assert_ptr_nonnull(def);
-        struct bw_vm_spec spec = spec_of(def);
-        struct bw_error err = BW_ERROR_INIT;
-        struct bw_vm *vm = bw_driver_qemu.create(&spec, &err);
-        ck_assert_msg(vm != NULL, "%s", err.msg);
-        struct bw_buf out = BW_BUF_INIT;
-        bw_buf_init(&out);
-        for (char *const *a = bw_driver_qemu.command(vm); *a; a++)
-            bw_buf_addf(&out, "%s\n", *a);
-        char *name = bw_xasprintf("%s.argv", templates[i]);
-        char *msg = golden_check("qemu", name, out.data, out.len);
-        ck_assert_msg(msg == NULL, "%s", msg);
-        free(name);
-        bw_buf_release(&out);
-        bw_driver_qemu.destroy(vm);
-        bw_definition_free(def);
-        free(path);
-    }
+    static const char *const templates[] = {"tiny", "debian-12-cloud"};
+    for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++)
+        check_qemu_argv(templates[i], "", NULL);
+    check_qemu_argv("tiny", "-kernel-user-seed", kernel_boot);
 }
 END_TEST
 
@@ -94,7 +121,8 @@ static void check_domain_xml(const char *tmpl, const char *variant,
     spec.name = "boxwright-tiny-4242-0badcafe-installer";
     spec.http_port = 40123; /* the stream relay */
     spec.http_guest_port = 8100;
-    struct bw_domxml_paths p = {spec.iso, spec.disk, "/work/output-tiny/installer/serial.log"};
+    struct bw_domxml_paths p = {spec.iso, NULL, spec.disk,
+                                "/work/output-tiny/installer/serial.log"};
     if (tweak)
         tweak(&spec, &p);
     struct bw_error err = BW_ERROR_INIT;
@@ -132,6 +160,12 @@ static void other_models(struct bw_vm_spec *s, struct bw_domxml_paths *p)
     p->iso = "/cache/it's <odd> & \"quoted\".iso";
 }
 
+static void kernel_boot_xml(struct bw_vm_spec *s, struct bw_domxml_paths *p)
+{
+    kernel_boot(s);
+    p->seed = s->seed_iso;
+}
+
 START_TEST(test_domain_xml_for_each_template)
 {
     static const char *const templates[] = {"tiny"};
@@ -140,6 +174,8 @@ START_TEST(test_domain_xml_for_each_template)
         check_domain_xml(templates[i], "-remote-validate", remote_validate);
         check_domain_xml(templates[i], "-kvm-efi-scsi-e1000", other_models);
     }
+    check_domain_xml("debian-12-cloud", "", NULL);
+    check_domain_xml("tiny", "-kernel-user-seed", kernel_boot_xml);
 }
 END_TEST
 
@@ -148,7 +184,7 @@ START_TEST(test_domain_xml_refuses_what_libvirt_cannot_express)
     struct bw_vm_spec s = {0};
     s.name = "x";
     s.disk_model = "nvme";
-    struct bw_domxml_paths p = {NULL, "/tmp/d.qcow2", NULL};
+    struct bw_domxml_paths p = {NULL, NULL, "/tmp/d.qcow2", NULL};
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_ptr_null(bw_domain_xml(&s, &p, &err));
     ck_assert_int_eq(err.code, BW_ERR_UNSUPPORTED);

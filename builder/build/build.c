@@ -8,11 +8,13 @@
 #include "../core/xmalloc.h"
 #include "../drivers/driver.h"
 #include "../export/export.h"
+#include "../seed/seed.h"
 #include "../../http-server/http_server.h"
 #include "../../http-server/stream.h"
 #include "../../iso-cache/iso_cache.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,11 @@ struct build {
     struct bw_http_server *http;
     struct bw_http_stream *relay; /* for drivers whose guests reach HTTP as one stream */
     char *disk;
+    char *seed_iso;        /* the cidata volume, when the seed goes on a CD */
+    char *kernel, *initrd; /* direct kernel boot: copied out of the ISO */
+    char *append;          /* ... and the rendered command line */
+    char *smbios_serial;   /* "ds=nocloud-net;s=URL" when the seed goes over HTTP */
+    const char *http_ip;   /* where the guest reaches the HTTP server */
     const struct bw_driver *drv;
     struct bw_hypervisor hv;
     struct bw_vm *vm; /* the VM running now, if any */
@@ -40,6 +47,16 @@ struct build {
     char *art_paths[8], *art_files[8];
     size_t n_arts;
 };
+
+static bool from_image(const struct build *b)
+{
+    return b->def->image.urls.n > 0;
+}
+
+static bool isolated(const struct build *b)
+{
+    return strcmp(b->def->vm.network, "isolated") == 0;
+}
 
 static void say(struct build *b, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -199,10 +216,12 @@ static int step_http(struct build *b, struct bw_error *err)
     free(dir);
     if (bw_http_bind(b->http, err) < 0)
         return -1;
-    /* The isolated guest reaches the server through guestfwd at 10.0.2.100. */
+    /* Isolated: the guest reaches the server through guestfwd at 10.0.2.100 (10.0.2.2 is
+     * slirp's own address there and is refused). User (NAT): 10.0.2.2 is the host's loopback. */
+    b->http_ip = isolated(b) ? "10.0.2.100" : "10.0.2.2";
     char port[16];
     snprintf(port, sizeof(port), "%u", bw_http_port(b->http));
-    bw_vars_set_string(&b->def->vars, "HTTPIP", "10.0.2.100", "build")->builtin = true;
+    bw_vars_set_string(&b->def->vars, "HTTPIP", b->http_ip, "build")->builtin = true;
     bw_vars_set_string(&b->def->vars, "HTTPPort", port, "build")->builtin = true;
     struct bw_rendered files = BW_RENDERED_INIT;
     struct bw_errors errs = BW_ERRORS_INIT;
@@ -217,11 +236,11 @@ static int step_http(struct build *b, struct bw_error *err)
     bw_rendered_release(&files);
     bw_errors_release(&errs);
     if (rc == 0 && bw_http_start(b->http, err) == 0)
-        say(b, "info", "serving answer files on 127.0.0.1:%s (10.0.2.100:%s in the guest)", port,
-            port);
+        say(b, "info", "serving answer files on 127.0.0.1:%s (%s:%s in the guest, %s network)",
+            port, b->http_ip, port, b->def->vm.network);
     else
         rc = -1;
-    if (rc == 0 && b->drv->http_as_stream) {
+    if (rc == 0 && b->drv->http_as_stream && isolated(b)) {
         b->relay = bw_http_stream_start(bw_http_port(b->http), err);
         if (!b->relay)
             rc = -1;
@@ -240,13 +259,104 @@ static void cleanup_http(struct build *b)
     b->http = NULL;
 }
 
+/* The cloud-init seed: files on the HTTP server, or a cidata volume. */
+static int step_seed(struct build *b, struct bw_error *err)
+{
+    const struct bw_cloud_init *ci = &b->def->cloud_init;
+    /* A new instance-id per build, so cloud-init runs as on a first boot. */
+    char *iid =
+        bw_xasprintf("iid-boxwright-%s-%ld-%ld", b->def->name, (long)time(NULL), (long)getpid());
+    struct bw_rendered files = BW_RENDERED_INIT;
+    struct bw_errors errs = BW_ERRORS_INIT;
+    int rc = 0;
+    if (bw_prepare_seed(b->def, iid, &files, &errs) > 0) {
+        bw_error_move(err, &errs.v[0]);
+        rc = -1;
+    }
+    struct bw_buf names = BW_BUF_INIT;
+    bw_buf_init(&names);
+    for (size_t i = 0; i < files.n; i++)
+        bw_buf_addf(&names, "%s%s (%zu bytes)", i ? ", " : "", files.v[i].name,
+                    files.v[i].data.len);
+    if (rc == 0 && strcmp(ci->seed, "http") == 0) {
+        for (size_t i = 0; rc == 0 && i < files.n; i++)
+            rc = bw_http_add_file(b->http, files.v[i].name, files.v[i].data.data,
+                                  files.v[i].data.len, err);
+        b->smbios_serial =
+            bw_xasprintf("ds=nocloud-net;s=http://%s:%u/", b->http_ip, bw_http_port(b->http));
+        if (rc == 0)
+            say(b, "info", "NoCloud seed over HTTP: %s; the guest is told %s (SMBIOS serial)",
+                names.data, b->smbios_serial);
+    } else if (rc == 0) {
+        b->seed_iso = bw_xasprintf("%s/seed.iso", b->work);
+        rc = bw_seed_volume_write(b->seed_iso, ci->label, &files, err);
+        if (rc == 0)
+            say(b, "info", "NoCloud seed on a volume labelled %s: %s", ci->label, names.data);
+    }
+    if (rc == 0)
+        say(b, "info", "instance-id %s", iid);
+    bw_buf_release(&names);
+    bw_rendered_release(&files);
+    bw_errors_release(&errs);
+    free(iid);
+    return rc;
+}
+
+/* The image's virtual size, from qemu-img info. */
+static int image_size(const char *path, const char *format, uint64_t *size, struct bw_error *err)
+{
+    char *argv[] = {"qemu-img", "info", "--output=json", "-f", (char *)format, (char *)path, NULL};
+    struct bw_spawn_result res;
+    if (bw_spawn_run(argv, NULL, NULL, 0, &res, err) < 0) {
+        bw_spawn_result_release(&res);
+        bw_error_prefix(err, "%s: not a %s image?", path, format);
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *info = json_loadb(res.out.data, res.out.len, 0, &jerr);
+    json_t *vs = json_object_get(info, "virtual-size");
+    int rc = 0;
+    if (!json_is_integer(vs)) {
+        bw_error_at(err, BW_ERR_SYNTAX, path, NULL, 0, 0,
+                    "qemu-img info gave no virtual size for this %s image", format);
+        rc = -1;
+    } else {
+        *size = (uint64_t)json_integer_value(vs);
+    }
+    json_decref(info);
+    bw_spawn_result_release(&res);
+    return rc;
+}
+
 static int step_disk(struct build *b, struct bw_error *err)
 {
     b->disk = bw_xasprintf("%s/disk.qcow2", b->work);
     char size[32];
     snprintf(size, sizeof(size), "%llu", (unsigned long long)b->def->vm.disk_size);
-    char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", b->disk, size, NULL};
-    return run_tool(argv, err);
+    if (!from_image(b)) {
+        char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", b->disk, size, NULL};
+        return run_tool(argv, err);
+    }
+    /* An overlay on the cached image, which is never written. */
+    const char *fmt = b->def->image.format;
+    uint64_t have;
+    if (image_size(b->iso, fmt, &have, err) < 0)
+        return -1;
+    char want_s[32], have_s[32];
+    bw_format_size(b->def->vm.disk_size, want_s, sizeof(want_s));
+    bw_format_size(have, have_s, sizeof(have_s));
+    if (have > b->def->vm.disk_size) {
+        bw_error_at(err, BW_ERR_USAGE, b->def->file, ".vm.disk_size", 0, 0,
+                    "\"%s\" is smaller than the image (%s, %llu bytes): expected at least %s",
+                    want_s, have_s, (unsigned long long)have, have_s);
+        return -1;
+    }
+    char *argv[] = {"qemu-img",  "create", "-q",   "-f",    "qcow2", "-F",
+                    (char *)fmt, "-b",     b->iso, b->disk, size,    NULL};
+    if (run_tool(argv, err) < 0)
+        return -1;
+    say(b, "info", "a qcow2 overlay on the cached %s image (%s), grown to %s", fmt, have_s, want_s);
+    return 0;
 }
 
 static void driver_note(const char *msg, void *ud)
@@ -254,7 +364,11 @@ static void driver_note(const char *msg, void *ud)
     say(ud, "info", "%s", msg);
 }
 
-static int start_vm(struct build *b, const char *name, bool installer, struct bw_error *err)
+/* The VMs of a build: the installer (ISO, HTTP), the installed system (disk, SSH) and, from
+ * a disk image, the first boot that is both (disk, seed, HTTP, SSH). */
+enum { VM_MEDIA = 1, VM_HTTP = 2, VM_SSH = 4 };
+
+static int start_vm(struct build *b, const char *name, unsigned what, struct bw_error *err)
 {
     struct bw_vm_spec spec = {0};
     char *dir = bw_xasprintf("%s/%s", b->work, name);
@@ -262,7 +376,6 @@ static int start_vm(struct build *b, const char *name, bool installer, struct bw
     char *vm_name = bw_vm_name(b->def->name, name);
     spec.name = vm_name;
     spec.workdir = dir;
-    spec.iso = installer ? b->iso : NULL;
     spec.disk = b->disk;
     spec.disk_format = "qcow2";
     spec.memory = b->def->vm.memory;
@@ -276,12 +389,21 @@ static int start_vm(struct build *b, const char *name, bool installer, struct bw
     spec.keep_disk_changes = true;
     spec.note = driver_note;
     spec.note_ud = b;
-    spec.isolated = true;
-    if (installer) {
+    spec.isolated = isolated(b);
+    if (what & VM_MEDIA) {
+        spec.iso = from_image(b) ? NULL : b->iso;
+        spec.seed_iso = b->seed_iso;
+        spec.smbios_serial = b->smbios_serial;
+        spec.kernel = b->kernel;
+        spec.initrd = b->initrd;
+        spec.append = b->append;
+    }
+    if (what & VM_HTTP) {
         spec.http_port = b->relay ? bw_http_stream_port(b->relay) : bw_http_port(b->http);
         spec.http_guest_port = bw_http_port(b->http); /* {{ .HTTPPort }} */
-        spec.http_guest_ip = "10.0.2.100";
-    } else {
+        spec.http_guest_ip = b->http_ip;
+    }
+    if (what & VM_SSH) {
         b->ssh_port = bw_free_port();
         spec.ssh_host_port = b->ssh_port;
         spec.ssh_guest_port = (unsigned)b->def->ssh.port;
@@ -290,8 +412,9 @@ static int start_vm(struct build *b, const char *name, bool installer, struct bw
     free(dir);
     int rc = b->vm ? b->drv->start(b->vm, err) : -1;
     if (rc == 0)
-        say(b, "info", "%s started (driver %s, %s, isolated network)", vm_name, b->drv->name,
-            spec.accel);
+        say(b, "info", "%s started (driver %s, %s, %s network%s%s)", vm_name, b->drv->name,
+            spec.accel, b->def->vm.network, spec.kernel ? ", direct kernel boot" : "",
+            spec.seed_iso ? ", seed volume attached" : "");
     free(vm_name);
     return rc;
 }
@@ -305,7 +428,20 @@ static void cleanup_vm(struct build *b)
 
 static int step_installer(struct build *b, struct bw_error *err)
 {
-    return start_vm(b, "installer", true, err);
+    if (strcmp(b->def->boot.method, "kernel") == 0) {
+        b->kernel = bw_xasprintf("%s/kernel", b->work);
+        b->initrd = bw_xasprintf("%s/initrd", b->work);
+        const char *inside[] = {b->def->boot.kernel, b->def->boot.initrd};
+        const char *out[] = {b->kernel, b->initrd};
+        if (bw_iso_extract(b->iso, inside, out, 2, err) < 0)
+            return -1;
+        b->append = render(b, ".boot.append", b->def->boot.append, err);
+        if (!b->append)
+            return -1;
+        say(b, "info", "direct kernel boot: %s and %s from the ISO, command line: %s",
+            b->def->boot.kernel, b->def->boot.initrd, b->append);
+    }
+    return start_vm(b, "installer", VM_MEDIA | VM_HTTP, err);
 }
 
 static int step_type(struct build *b, struct bw_error *err)
@@ -377,7 +513,10 @@ static int step_install(struct build *b, struct bw_error *err)
 
 static int step_installed(struct build *b, struct bw_error *err)
 {
-    return start_vm(b, "installed", false, err);
+    /* From an image, this is the first boot: the seed is read now. */
+    if (from_image(b))
+        return start_vm(b, "first-boot", VM_MEDIA | VM_HTTP | VM_SSH, err);
+    return start_vm(b, "installed", VM_SSH, err);
 }
 
 static int step_ssh(struct build *b, struct bw_error *err)
@@ -395,6 +534,13 @@ static int step_ssh(struct build *b, struct bw_error *err)
         if (b->ssh) {
             say(b, "info", "connected as %s", user);
             rc = 0;
+        }
+        if (b->ssh && b->smbios_serial) {
+            static const char *const seed[] = {"user-data", "meta-data", "vendor-data"};
+            for (size_t i = 0; i < 3; i++)
+                say(b, "info", "the guest fetched %s %u time%s", seed[i],
+                    bw_http_fetches(b->http, seed[i]),
+                    bw_http_fetches(b->http, seed[i]) == 1 ? "" : "s");
         }
     }
     free(user);
@@ -585,27 +731,50 @@ static int step_manifest(struct build *b, struct bw_error *err)
     return rc;
 }
 
+static bool always(const struct build *b)
+{
+    (void)b;
+    return true;
+}
+
+static bool installs(const struct build *b)
+{
+    return !from_image(b);
+}
+
+static bool types(const struct build *b)
+{
+    return strcmp(b->def->boot.method, "keys") == 0;
+}
+
+static bool seeds(const struct build *b)
+{
+    return b->def->cloud_init.seed != NULL;
+}
+
 struct step {
     const char *name;
     int (*run)(struct build *b, struct bw_error *err);
     void (*cleanup)(struct build *b);
+    bool (*applies)(const struct build *b); /* a step that does not apply is not announced */
 };
 
 static const struct step steps[] = {
-    {"output", step_output, NULL},
-    {"iso", step_iso, NULL},
-    {"http", step_http, cleanup_http},
-    {"disk", step_disk, NULL},
-    {"installer", step_installer, cleanup_vm},
-    {"type", step_type, NULL},
-    {"install", step_install, NULL},
-    {"boot", step_installed, cleanup_vm},
-    {"ssh", step_ssh, cleanup_ssh},
-    {"provision", step_provision, NULL},
-    {"shutdown", step_shutdown, NULL},
-    {"export", step_export, NULL},
-    {"validate", step_validate, NULL},
-    {"manifest", step_manifest, NULL},
+    {"output", step_output, NULL, always},
+    {"iso", step_iso, NULL, always},
+    {"http", step_http, cleanup_http, always},
+    {"seed", step_seed, NULL, seeds},
+    {"disk", step_disk, NULL, always},
+    {"installer", step_installer, cleanup_vm, installs},
+    {"type", step_type, NULL, types},
+    {"install", step_install, NULL, installs},
+    {"boot", step_installed, cleanup_vm, always},
+    {"ssh", step_ssh, cleanup_ssh, always},
+    {"provision", step_provision, NULL, always},
+    {"shutdown", step_shutdown, NULL, always},
+    {"export", step_export, NULL, always},
+    {"validate", step_validate, NULL, always},
+    {"manifest", step_manifest, NULL, always},
 };
 
 /* What a failure leaves for the user: the screen and the end of the serial console. */
@@ -660,6 +829,8 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
     int rc = 0;
     for (; done < sizeof(steps) / sizeof(steps[0]); done++) {
         b.step = steps[done].name;
+        if (!steps[done].applies(&b))
+            continue;
         say(&b, "step", "%s", steps[done].name);
         if (check_interrupt(&b, err) < 0 || steps[done].run(&b, err) < 0) {
             rc = -1;
@@ -700,6 +871,11 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
     }
     free(b.iso);
     free(b.disk);
+    free(b.seed_iso);
+    free(b.kernel);
+    free(b.initrd);
+    free(b.append);
+    free(b.smbios_serial);
     for (size_t i = 0; i < b.n_arts; i++) {
         free(b.art_paths[i]);
         free(b.art_files[i]);

@@ -74,7 +74,11 @@ static int run(int argc, char **argv)
     struct bw_buf checksum = BW_BUF_INIT;
     bw_buf_init(&checksum);
     bw_prepare_source(def, &urls, &checksum, &errs);
-    printf("%-12s installer ISO\n", "source");
+    if (def->image.urls.n)
+        printf("%-12s disk image (%s), a qcow2 overlay on the cached copy, grown to vm.disk_size\n",
+               "source", def->image.format);
+    else
+        printf("%-12s installer ISO\n", "source");
     for (size_t i = 0; i < urls.n; i++)
         print_masked(def, i ? "" : "  urls", urls.v[i]);
     print_masked(def, "  checksum", checksum.data);
@@ -89,10 +93,34 @@ static int run(int argc, char **argv)
     printf("%-12s %ld cpu%s, %s memory, %s disk, %s firmware, %s disk, %s nic\n", "vm",
            def->vm.cpus, def->vm.cpus == 1 ? "" : "s", mem, disk, def->vm.firmware,
            def->vm.disk_model, def->vm.nic_model);
-    printf("%-12s method %s (type the boot command), wait %s, key hold %s, key interval %s\n",
-           "boot", def->boot.method, wait, hold, interval);
-    bw_prepare_boot_command(def, &boot, &ev, &errs);
-    if (errs.n) {
+    if (strcmp(def->vm.network, "isolated") == 0)
+        printf("%-12s isolated: user networking with restrict=on, no route off this host; HTTP "
+               "at {{ .HTTPIP }} = 10.0.2.100 (guestfwd), SSH through hostfwd on 127.0.0.1\n",
+               "network");
+    else
+        printf("%-12s user: NAT, the guest reaches what this host reaches; HTTP at "
+               "{{ .HTTPIP }} = 10.0.2.2 (this host's loopback), SSH through hostfwd on "
+               "127.0.0.1\n",
+               "network");
+    if (strcmp(def->boot.method, "keys") == 0)
+        printf("%-12s method keys (type the boot command), wait %s, key hold %s, key interval %s\n",
+               "boot", wait, hold, interval);
+    else if (strcmp(def->boot.method, "kernel") == 0)
+        printf("%-12s method kernel (direct kernel boot: %s and %s read out of the ISO; nothing "
+               "typed)\n",
+               "boot", def->boot.kernel, def->boot.initrd);
+    else
+        printf("%-12s method none (the image boots by itself; nothing typed)\n", "boot");
+    if (strcmp(def->boot.method, "kernel") == 0) {
+        struct bw_buf append = BW_BUF_INIT;
+        if (bw_prepare_string(def, ".boot.append", def->boot.append, &append, &errs) == 0)
+            print_masked(def, "  append", append.data);
+        bw_buf_release(&append);
+    }
+    if (strcmp(def->boot.method, "keys") == 0)
+        bw_prepare_boot_command(def, &boot, &ev, &errs);
+    if (strcmp(def->boot.method, "keys") != 0) {
+    } else if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)
             bw_cli_print_error(&errs.v[i]);
         status = BW_EXIT_FAILED;
@@ -109,6 +137,20 @@ static int run(int argc, char **argv)
         bw_format_duration(waited, wt, sizeof(wt));
         printf("%-12s %zu key presses, %zu wait%s (%s in all)\n", "  keys",
                bw_key_events_presses(&ev), waits, waits == 1 ? "" : "s", wt);
+    }
+    if (def->cloud_init.seed) {
+        const struct bw_cloud_init *ci = &def->cloud_init;
+        if (strcmp(ci->seed, "http") == 0)
+            printf("%-12s NoCloud over HTTP (ds=nocloud-net;s=http://{{ .HTTPIP }}:{{ .HTTPPort "
+                   "}}/ as the SMBIOS serial)",
+                   "cloud-init");
+        else
+            printf("%-12s NoCloud on a volume labelled %s", "cloud-init", ci->label);
+        printf("; user-data %s, meta-data %s, vendor-data %s%s%s\n", ci->user_data,
+               ci->meta_data ? ci->meta_data : "(generated)",
+               ci->vendor_data ? ci->vendor_data : "(empty)",
+               ci->network_config ? ", network-config " : "",
+               ci->network_config ? ci->network_config : "");
     }
     if (def->http.directory || def->http.render.n) {
         printf("%-12s directory %s", "http", def->http.directory ? def->http.directory : "(none)");

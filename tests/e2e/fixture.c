@@ -1,23 +1,63 @@
 #include "fixture.h"
+#include "../../builder/core/buf.h"
 #include "../../builder/core/spawn.h"
 #include "../../builder/core/xmalloc.h"
 
 #include <check.h>
+#include <dirent.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-char *e2e_fixture_iso(void)
+/* dir/name, built by script when missing or older than the script. */
+static char *fixture(const char *name, const char *script_path)
 {
-    char *iso = bw_xasprintf("%s/tiny-installer.iso", BW_FIXTURE_DIR);
+    char *path = bw_xasprintf("%s/%s", BW_FIXTURE_DIR, name);
     struct stat st, script;
-    ck_assert_int_eq(stat(BW_FIXTURE_SCRIPT, &script), 0);
-    if (stat(iso, &st) != 0 || st.st_mtime < script.st_mtime) {
+    ck_assert_int_eq(stat(script_path, &script), 0);
+    if (stat(path, &st) != 0 || st.st_mtime < script.st_mtime) {
         mkdir(BW_FIXTURE_DIR, 0755);
-        char *argv[] = {BW_FIXTURE_SCRIPT, iso, NULL};
+        char *argv[] = {(char *)script_path, path, NULL};
         struct bw_spawn_result res;
         struct bw_error err = BW_ERROR_INIT;
         int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
-        ck_assert_msg(rc == 0, "building the fixture ISO: %s", err.msg);
+        ck_assert_msg(rc == 0, "building the fixture %s: %s\n%s", name, err.msg, res.err.data);
         bw_spawn_result_release(&res);
     }
-    return iso;
+    return path;
+}
+
+char *e2e_fixture_iso(void)
+{
+    return fixture("tiny-installer.iso", BW_FIXTURE_SCRIPT);
+}
+
+char *e2e_fixture_cloud_disk(void)
+{
+    return fixture("debian-12-cloud.qcow2", BW_CLOUD_FIXTURE_SCRIPT);
+}
+
+int e2e_processes_with(const char *needle, const char *and)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9' || atoi(de->d_name) == getpid())
+            continue;
+        char *p = bw_xasprintf("/proc/%s/cmdline", de->d_name);
+        struct bw_buf b = BW_BUF_INIT;
+        bw_buf_init(&b);
+        if (bw_buf_read_file(&b, p) == 0) {
+            for (size_t i = 0; i < b.len; i++)
+                if (!b.data[i])
+                    b.data[i] = ' ';
+            if (strstr(b.data, needle) && (!and || strstr(b.data, and)))
+                n++;
+        }
+        bw_buf_release(&b);
+        free(p);
+    }
+    closedir(d);
+    return n;
 }

@@ -5,4 +5,13 @@
 /* Returns the ISO's path (caller frees); aborts the test if it cannot be built. */
 char *e2e_fixture_iso(void);
 
+/* The tests' stand-in for a Debian 12 cloud image (qcow2, with SHA512SUMS beside it), built by
+ * tests/fixtures/build-debian-cloud-disk once and again when the script changes (about 2
+ * minutes). Returns its path (caller frees); aborts the test if it cannot be built. */
+char *e2e_fixture_cloud_disk(void);
+
+/* Processes (other than this one) whose command line mentions needle and, if not NULL, also
+ * `and`. */
+int e2e_processes_with(const char *needle, const char *and);
+
 #endif

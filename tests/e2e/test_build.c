@@ -19,7 +19,6 @@
 #include "../../builder/core/xmalloc.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -127,36 +126,10 @@ static void teardown(void)
     free(cache_env);
 }
 
-/* Processes whose command line mentions needle and, if not NULL, also `and`. */
-static int processes_with(const char *needle, const char *and)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *de;
-    int n = 0;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] < '0' || de->d_name[0] > '9' || atoi(de->d_name) == getpid())
-            continue;
-        char *p = bw_xasprintf("/proc/%s/cmdline", de->d_name);
-        struct bw_buf b = BW_BUF_INIT;
-        bw_buf_init(&b);
-        if (bw_buf_read_file(&b, p) == 0) {
-            for (size_t i = 0; i < b.len; i++)
-                if (!b.data[i])
-                    b.data[i] = ' ';
-            if (strstr(b.data, needle) && (!and || strstr(b.data, and)))
-                n++;
-        }
-        bw_buf_release(&b);
-        free(p);
-    }
-    closedir(d);
-    return n;
-}
-
 /* QEMU processes mentioning `needle` (QEMU runs with paths in the output dir). */
 static int processes_mentioning(const char *needle)
 {
-    return processes_with(needle, "qemu-system");
+    return e2e_processes_with(needle, "qemu-system");
 }
 
 static int run_boxwright(char *const argv[], struct bw_spawn_result *res)
@@ -362,7 +335,7 @@ START_TEST(test_sigkill_leaves_no_domain_and_no_tunnel)
         for (int i = 0; i < 50 && (left || tunnels); i++) {
             bw_buf_reset(&domains);
             left = virsh_lines("list", "--all", "boxwright-", &domains);
-            tunnels = processes_with("ExitOnForwardFailure", NULL);
+            tunnels = e2e_processes_with("ExitOnForwardFailure", NULL);
             usleep(100 * 1000);
         }
         ck_assert_msg(left == 0, "domains left 5 s after SIGKILL:\n%s", domains.data);

@@ -149,6 +149,24 @@ START_TEST(test_inspect_shows_origins_and_never_the_password)
 }
 END_TEST
 
+/* A cloud build: where it starts, how it boots, where the seed goes, what the network is. */
+START_TEST(test_inspect_and_validate_a_cloud_image_template)
+{
+    ck_assert_int_eq(run("inspect", "debian-12-cloud", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "source       disk image (qcow2)"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "boot         method none"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "network      isolated"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "cloud-init   NoCloud over HTTP"));
+    ck_assert_int_eq(run("validate", "debian-12-cloud", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "3 seed files rendered"));
+    ck_assert_int_eq(run("render", "debian-12-cloud", "--out", "/tmp/bw-cli-render-cloud", NULL),
+                     0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "/tmp/bw-cli-render-cloud/nocloud/user-data"));
+    ck_assert_ptr_null(strstr(res.out.data, "boot_command.txt"));
+    test_rm_rf("/tmp/bw-cli-render-cloud");
+}
+END_TEST
+
 START_TEST(test_inspect_says_which_path_each_driver_takes)
 {
     ck_assert_int_eq(run("inspect", "tiny", NULL), 0);
@@ -205,6 +223,7 @@ int main(void)
     tcase_add_test(tc, test_render_writes_answer_files_and_the_exact_boot_command);
     tcase_add_test(tc, test_inspect_shows_origins_and_never_the_password);
     tcase_add_test(tc, test_inspect_says_which_path_each_driver_takes);
+    tcase_add_test(tc, test_inspect_and_validate_a_cloud_image_template);
     tcase_add_test(tc, test_keys_prints_one_event_per_line_in_each_encoding);
     suite_add_tcase(s, tc);
     return test_run(s);

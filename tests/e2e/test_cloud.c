@@ -1,0 +1,292 @@
+/*
+ * Builds that start from a disk image with a cloud-init seed, and a direct
+ * kernel boot, end to end against real guests:
+ *
+ *   - `boxwright build debian-12-cloud` from the tests' Debian 12 disk (the
+ *     real cloud-init 22.4 from apt), once with the seed over HTTP (SMBIOS
+ *     serial) and once on a cidata volume, each to a validated libvirt box.
+ *     A provisioner proves inside the building guest that the isolated
+ *     network has no DNS, no outside address and no way to the host's
+ *     loopback; a check proves which seed cloud-init used.
+ *   - `boxwright build tiny` booted with boot method kernel (kernel and
+ *     initrd read out of the ISO, nothing typed) on a NAT (user) network,
+ *     where {{ .HTTPIP }} is 10.0.2.2.
+ *
+ * With BW_E2E_DRIVER=libvirt (under tests/e2e/with-libvirtd) the same builds
+ * go through libvirtd.
+ */
+#include "fixture.h"
+#include "iso_cache.h"
+#include "../unit/golden.h"
+#include "../../builder/core/buf.h"
+#include "../../builder/core/spawn.h"
+#include "../../builder/core/xmalloc.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char work[64];
+static char *cache_env;
+static bool libvirt;
+static const char *lv_uri;
+
+struct args {
+    char *v[40];
+    size_t n;
+};
+
+static void push(struct args *a, const char *s)
+{
+    a->v[a->n++] = (char *)s;
+    a->v[a->n] = NULL;
+}
+
+static void setup(void)
+{
+    snprintf(work, sizeof(work), "/tmp/bw-cloud-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(work));
+    cache_env = bw_xasprintf("BOXWRIGHT_CACHE_DIR=%s/cache", work);
+}
+
+static void teardown(void)
+{
+    test_rm_rf(work);
+    free(cache_env);
+}
+
+static int run_boxwright(char *const argv[], struct bw_spawn_result *res)
+{
+    char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
+    struct bw_error err = BW_ERROR_INIT;
+    bw_spawn_run(argv, envp, NULL, 0, res, &err);
+    bw_error_release(&err);
+    return res->status;
+}
+
+static void driver_args(struct args *a)
+{
+    if (libvirt) {
+        push(a, "--driver");
+        push(a, "libvirt");
+        push(a, "--libvirt-uri");
+        push(a, lv_uri);
+    }
+}
+
+/* Copies templates/NAME to WORK/NAME and returns its definition, for the test to change. */
+static json_t *copy_template(const char *name, char **def_path)
+{
+    char *dst = bw_xasprintf("%s/%s", work, name);
+    char *src = bw_xasprintf("%s/%s", BW_TEMPLATES, name);
+    char *argv[] = {"cp", "-r", src, dst, NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_spawn_run(argv, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&res);
+    *def_path = bw_xasprintf("%s/definition.json", dst);
+    json_error_t jerr;
+    json_t *def = json_load_file(*def_path, 0, &jerr);
+    ck_assert_msg(def != NULL, "%s", jerr.text);
+    free(src);
+    free(dst);
+    return def;
+}
+
+static void save(json_t *def, const char *path)
+{
+    ck_assert_int_eq(json_dump_file(def, path, JSON_INDENT(2)), 0);
+    json_decref(def);
+}
+
+/* Fails the provisioning if the guest reaches anything but boxwright's own HTTP server: a DNS
+ * answer, an outside address, or the host's loopback through 10.0.2.2 (where a NAT guest finds
+ * boxwright's server, on a port from 8100 to 8199). */
+static const char *const isolation_check =
+    "if timeout 10 getent hosts deb.debian.org; then echo 'DNS answered'; exit 1; fi\n"
+    "if timeout 5 bash -c 'exec 3<>/dev/tcp/1.1.1.1/80'; then echo 'reached 1.1.1.1:80'; exit 1; "
+    "fi\n"
+    "for p in $(seq 8100 8199); do\n"
+    "  if timeout 2 bash -c \"exec 3<>/dev/tcp/10.0.2.2/$p\" 2>/dev/null; then\n"
+    "    echo \"reached the host's loopback at 10.0.2.2:$p\"; exit 1; fi\n"
+    "done\n"
+    "echo 'isolated: no DNS, no outside address, no host loopback'";
+
+static char *file_digest(const char *path)
+{
+    char hex[BW_HASH_MAX_HEX + 1];
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_iso_digest_file(path, BW_HASH_SHA512, hex, &err), 0);
+    return bw_xstrdup(hex);
+}
+
+static void junit_counts(const char *out, const char *name, int tests)
+{
+    char *junit = bw_xasprintf("%s/%s-validation.xml", out, name);
+    struct bw_buf x = BW_BUF_INIT;
+    bw_buf_init(&x);
+    ck_assert_int_eq(bw_buf_read_file(&x, junit), 0);
+    char want[64];
+    snprintf(want, sizeof(want), "tests=\"%d\" failures=\"0\"", tests);
+    ck_assert_msg(strstr(x.data, want) != NULL, "%s", x.data);
+    bw_buf_release(&x);
+    free(junit);
+}
+
+/* debian-12-cloud from the test disk with the seed delivered as `seed`; returns stderr. */
+static char *build_cloud(const char *seed, const char *expect_seed)
+{
+    char *disk = e2e_fixture_cloud_disk();
+    char *before = file_digest(disk);
+    char *def_path;
+    json_t *def = copy_template("debian-12-cloud", &def_path);
+    json_object_set_new(json_object_get(def, "cloud_init"), "seed", json_string(seed));
+    json_array_insert_new(json_object_get(def, "provision"), 0,
+                          json_pack("{s:[s],s:b}", "inline", isolation_check, "sudo", 0));
+    json_array_append_new(json_object_get(def, "checks"),
+                          json_pack("{s:s,s:s,s:s}", "name",
+                                    "cloud-init used the seed it was given", "command",
+                                    "grep -o 'seed=[^]]*' /var/lib/boxwright/cloud-init-datasource",
+                                    "expect_output", expect_seed));
+    save(def, def_path);
+
+    char *out = bw_xasprintf("%s/out-%s", work, seed);
+    char *url = bw_xasprintf("image_url=file://%s", disk);
+    char *sums = bw_xasprintf("checksum=file:file://%s/SHA512SUMS", BW_FIXTURE_DIR);
+    struct args a = {{NULL}, 0};
+    push(&a, BW_BINARY);
+    push(&a, "build");
+    push(&a, def_path);
+    push(&a, "--var");
+    push(&a, url);
+    push(&a, "--var");
+    push(&a, sums);
+    push(&a, "--output");
+    push(&a, out);
+    driver_args(&a);
+    struct bw_spawn_result res;
+    int status = run_boxwright(a.v, &res);
+    ck_assert_msg(status == 0, "build failed (%d):\n%s", status, res.err.data);
+    const char *log = res.err.data;
+    ck_assert_msg(strstr(log, "a qcow2 overlay on the cached qcow2 image (2G), grown to 10G"), "%s",
+                  log);
+    ck_assert_msg(strstr(log, "isolated: no DNS, no outside address, no host loopback"), "%s", log);
+    ck_assert_msg(!strstr(log, "==> installer") && !strstr(log, "==> type"), "%s", log);
+    /* 7 checks of the template, and the seed check. */
+    junit_counts(out, "debian-12-cloud", 8);
+    char *box = bw_xasprintf("%s/debian-12-cloud-libvirt.box", out);
+    ck_assert_int_eq(access(box, R_OK), 0);
+    char *wk = bw_xasprintf("%s/.work", out);
+    ck_assert_int_ne(access(wk, F_OK), 0);
+    ck_assert_int_eq(e2e_processes_with(out, "qemu-system"), 0);
+    /* The cached image is never written. */
+    char *after = file_digest(disk);
+    ck_assert_str_eq(before, after);
+
+    char *log_copy = bw_xstrdup(log);
+    bw_spawn_result_release(&res);
+    free(after);
+    free(wk);
+    free(box);
+    free(sums);
+    free(url);
+    free(out);
+    free(def_path);
+    free(before);
+    free(disk);
+    return log_copy;
+}
+
+START_TEST(test_cloud_image_with_the_seed_over_http)
+{
+    char *log = build_cloud("http", "seed=dmi,http://10.0.2.100:");
+    ck_assert_msg(strstr(log, "(SMBIOS serial)"), "%s", log);
+    ck_assert_msg(strstr(log, "the guest fetched user-data 1 time"), "%s", log);
+    ck_assert_msg(strstr(log, "the guest fetched vendor-data 1 time"), "%s", log);
+    free(log);
+}
+END_TEST
+
+START_TEST(test_cloud_image_with_the_seed_on_a_cidata_volume)
+{
+    char *log = build_cloud("cd", "seed=/dev/sr");
+    ck_assert_msg(strstr(log, "NoCloud seed on a volume labelled cidata"), "%s", log);
+    ck_assert_msg(strstr(log, "seed volume attached"), "%s", log);
+    ck_assert_msg(!strstr(log, "SMBIOS"), "%s", log);
+    free(log);
+}
+END_TEST
+
+/* tiny, booted straight into the installer's kernel on a NAT network: nothing typed. */
+START_TEST(test_direct_kernel_boot_on_a_user_network)
+{
+    char *iso = e2e_fixture_iso();
+    char *def_path;
+    json_t *def = copy_template("tiny", &def_path);
+    json_object_set_new(
+        def, "boot",
+        json_pack("{s:s,s:s,s:s,s:s}", "method", "kernel", "kernel", "/vmlinuz", "initrd",
+                  "/initrd.gz", "append",
+                  "initrd=/initrd.gz console=ttyS0 quiet auto "
+                  "url=http://{{ .HTTPIP }}:{{ .HTTPPort }}/answer.cfg hostname={{ user "
+                  "`hostname` }}"));
+    json_object_set_new(json_object_get(def, "vm"), "network", json_string("user"));
+    save(def, def_path);
+    char *out = bw_xasprintf("%s/out-kernel", work);
+    char *url = bw_xasprintf("iso_url=file://%s", iso);
+    struct args a = {{NULL}, 0};
+    push(&a, BW_BINARY);
+    push(&a, "build");
+    push(&a, def_path);
+    push(&a, "--var");
+    push(&a, url);
+    push(&a, "--output");
+    push(&a, out);
+    driver_args(&a);
+    struct bw_spawn_result res;
+    int status = run_boxwright(a.v, &res);
+    const char *log = res.err.data;
+    ck_assert_msg(status == 0, "build failed (%d):\n%s", status, log);
+    ck_assert_msg(strstr(log, "direct kernel boot: /vmlinuz and /initrd.gz from the ISO"), "%s",
+                  log);
+    ck_assert_msg(strstr(log, "(10.0.2.2:") && strstr(log, "user network"), "%s", log);
+    ck_assert_msg(strstr(log, "guest fetched answer.cfg"), "%s", log);
+    ck_assert_msg(!strstr(log, "==> type") && !strstr(log, "waiting"), "%s", log);
+    /* tiny's five checks include: the recorded kernel command line ends with hostname=tiny. */
+    junit_counts(out, "tiny", 5);
+    ck_assert_int_eq(e2e_processes_with(out, "qemu-system"), 0);
+    bw_spawn_result_release(&res);
+    free(url);
+    free(out);
+    free(def_path);
+    free(iso);
+}
+END_TEST
+
+int main(void)
+{
+    if (getenv("BW_SKIP_VM_TESTS")) {
+        printf("BW_SKIP_VM_TESTS is set; skipping\n");
+        return 77;
+    }
+    const char *drv = getenv("BW_E2E_DRIVER");
+    libvirt = drv && strcmp(drv, "libvirt") == 0;
+    lv_uri = getenv("BW_LIBVIRT_URI");
+    if (libvirt && !lv_uri) {
+        printf("BW_E2E_DRIVER=libvirt needs tests/e2e/with-libvirtd around it; skipping\n");
+        return 77;
+    }
+    Suite *s = suite_create(libvirt ? "e2e-cloud-libvirt" : "e2e-cloud");
+    TCase *tc = tcase_create(libvirt ? "libvirt" : "qemu");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_direct_kernel_boot_on_a_user_network);
+    tcase_add_test(tc, test_cloud_image_with_the_seed_over_http);
+    tcase_add_test(tc, test_cloud_image_with_the_seed_on_a_cidata_volume);
+    suite_add_tcase(s, tc);
+    return test_run(s);
+}

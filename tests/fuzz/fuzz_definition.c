@@ -18,6 +18,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct bw_buf text = BW_BUF_INIT;
         bw_prepare_boot_command(def, &text, &ev, &errs);
         bw_prepare_source(def, NULL, NULL, &errs);
+        struct bw_rendered seeds = BW_RENDERED_INIT;
+        bw_prepare_seed(def, "iid-fuzz", &seeds, &errs);
+        bw_rendered_release(&seeds);
         bw_buf_release(&text);
         bw_key_events_release(&ev);
     }

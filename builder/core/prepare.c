@@ -8,36 +8,43 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Renders the file at path into a new entry of out named name; `what` says what it is in errors. */
+static void render_file(const struct bw_definition *def, const char *path, const char *name,
+                        const char *what, struct bw_rendered *out, struct bw_errors *errs)
+{
+    struct bw_render_ctx ctx = {&def->vars, NULL};
+    struct bw_buf src = BW_BUF_INIT;
+    struct bw_error err = BW_ERROR_INIT;
+    if (bw_buf_read_file(&src, path) < 0) {
+        bw_error_at(&err, BW_ERR_IO, path, NULL, 0, 0, "cannot read the %s: %s", what,
+                    strerror(errno));
+        bw_errors_take(errs, &err);
+    } else {
+        BW_GROW(out->v, out->alloc, out->n + 1);
+        struct bw_rendered_file *f = &out->v[out->n];
+        memset(f, 0, sizeof(*f));
+        bw_buf_init(&f->data);
+        if (bw_render(path, src.data, src.len, &ctx, &f->data, &err) < 0) {
+            bw_errors_take(errs, &err);
+            bw_buf_release(&f->data);
+        } else {
+            f->name = bw_xstrdup(name);
+            out->n++;
+        }
+    }
+    bw_buf_release(&src);
+}
+
 size_t bw_prepare_answer_files(const struct bw_definition *def, struct bw_rendered *out,
                                struct bw_errors *errs)
 {
     size_t before = errs->n;
-    struct bw_render_ctx ctx = {&def->vars, NULL};
     for (size_t i = 0; i < def->http.render.n; i++) {
         const char *name = def->http.render.v[i];
         char *rel = bw_xasprintf("%s/%s", def->http.directory ? def->http.directory : ".", name);
         char *path = bw_definition_path(def, rel);
         free(rel);
-        struct bw_buf src = BW_BUF_INIT;
-        struct bw_error err = BW_ERROR_INIT;
-        if (bw_buf_read_file(&src, path) < 0) {
-            bw_error_at(&err, BW_ERR_IO, path, NULL, 0, 0, "cannot read the answer file: %s",
-                        strerror(errno));
-            bw_errors_take(errs, &err);
-        } else {
-            BW_GROW(out->v, out->alloc, out->n + 1);
-            struct bw_rendered_file *f = &out->v[out->n];
-            memset(f, 0, sizeof(*f));
-            bw_buf_init(&f->data);
-            if (bw_render(path, src.data, src.len, &ctx, &f->data, &err) < 0) {
-                bw_errors_take(errs, &err);
-                bw_buf_release(&f->data);
-            } else {
-                f->name = bw_xstrdup(name);
-                out->n++;
-            }
-        }
-        bw_buf_release(&src);
+        render_file(def, path, name, "answer file", out, errs);
         free(path);
     }
     return errs->n - before;
@@ -151,28 +158,10 @@ size_t bw_prepare_source(const struct bw_definition *def, struct bw_strlist *url
 static void render_seed(const struct bw_definition *def, const char *name, const char *rel,
                         struct bw_rendered *out, struct bw_errors *errs)
 {
-    struct bw_render_ctx ctx = {&def->vars, NULL};
     char *path = bw_definition_path(def, rel);
-    struct bw_buf src = BW_BUF_INIT;
-    struct bw_error err = BW_ERROR_INIT;
-    if (bw_buf_read_file(&src, path) < 0) {
-        bw_error_at(&err, BW_ERR_IO, path, NULL, 0, 0, "cannot read the %s file: %s", name,
-                    strerror(errno));
-        bw_errors_take(errs, &err);
-    } else {
-        BW_GROW(out->v, out->alloc, out->n + 1);
-        struct bw_rendered_file *f = &out->v[out->n];
-        memset(f, 0, sizeof(*f));
-        bw_buf_init(&f->data);
-        if (bw_render(path, src.data, src.len, &ctx, &f->data, &err) < 0) {
-            bw_errors_take(errs, &err);
-            bw_buf_release(&f->data);
-        } else {
-            f->name = bw_xstrdup(name);
-            out->n++;
-        }
-    }
-    bw_buf_release(&src);
+    char *what = bw_xasprintf("%s file", name);
+    render_file(def, path, name, what, out, errs);
+    free(what);
     free(path);
 }
 

@@ -5,8 +5,15 @@
 
 #include <check.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* dir/name, built by script when missing or older than the script. */
@@ -60,4 +67,38 @@ int e2e_processes_with(const char *needle, const char *and)
     }
     closedir(d);
     return n;
+}
+
+int e2e_signal_at(char *const argv[], char *const envp[], const char *step, struct bw_buf *log,
+                  int sig)
+{
+    int pipefd[2];
+    ck_assert_int_eq(pipe(pipefd), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    pid_t pid;
+    ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(pipefd[1]);
+    FILE *f = fdopen(pipefd[0], "r");
+    char line[4096];
+    char *want = bw_xasprintf("\"step\":\"%s\",\"event\":\"step\"", step);
+    bool seen = false;
+    while (!seen && fgets(line, sizeof(line), f)) {
+        seen = strstr(line, want) != NULL;
+        bw_buf_adds(log, line);
+    }
+    ck_assert_msg(seen, "the build never reached step %s:\n%s", step, log->data);
+    usleep(300 * 1000); /* inside the step, not at its edge */
+    kill(pid, sig);
+    while (fgets(line, sizeof(line), f))
+        bw_buf_adds(log, line);
+    fclose(f);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    free(want);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

@@ -14,4 +14,10 @@ char *e2e_fixture_cloud_disk(void);
  * `and`. */
 int e2e_processes_with(const char *needle, const char *and);
 
+/* Starts argv (a build with --json) with envp and sends sig once the event of `step` has
+ * begun; returns its exit status and appends its events to log. */
+struct bw_buf;
+int e2e_signal_at(char *const argv[], char *const envp[], const char *step, struct bw_buf *log,
+                  int sig);
+
 #endif

@@ -224,39 +224,11 @@ END_TEST
  * appends its events to log. Under libvirt, `remote` makes it a qemu+ssh:// build. */
 static int signal_at(const char *step, const char *out, struct bw_buf *log, int sig, bool remote)
 {
-    int pipefd[2];
-    ck_assert_int_eq(pipe(pipefd), 0);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
     struct args a;
     build_args(&a, remote, out);
     push(&a, "--json");
     char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
-    pid_t pid;
-    ck_assert_int_eq(posix_spawn(&pid, BW_BINARY, &fa, NULL, a.v, envp), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    close(pipefd[1]);
-    FILE *f = fdopen(pipefd[0], "r");
-    char line[4096];
-    char *want = bw_xasprintf("\"step\":\"%s\",\"event\":\"step\"", step);
-    bool seen = false;
-    while (!seen && fgets(line, sizeof(line), f)) {
-        seen = strstr(line, want) != NULL;
-        bw_buf_adds(log, line);
-    }
-    ck_assert_msg(seen, "the build never reached step %s:\n%s", step, log->data);
-    usleep(300 * 1000); /* inside the step, not at its edge */
-    kill(pid, sig);
-    while (fgets(line, sizeof(line), f))
-        bw_buf_adds(log, line);
-    fclose(f);
-    int st;
-    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    free(want);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return e2e_signal_at(a.v, envp, step, log, sig);
 }
 
 static bool starts_with_png_signature(const char *path)

@@ -24,6 +24,7 @@
 
 #include <check.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,23 @@ static void junit_counts(const char *out, const char *name, int tests)
     free(junit);
 }
 
+/* boxwright build DEF --var image_url=... --var checksum=... --output OUT [driver options]. */
+static void cloud_args(struct args *a, const char *def_path, const char *url, const char *sums,
+                       const char *out)
+{
+    a->n = 0;
+    push(a, BW_BINARY);
+    push(a, "build");
+    push(a, def_path);
+    push(a, "--var");
+    push(a, url);
+    push(a, "--var");
+    push(a, sums);
+    push(a, "--output");
+    push(a, out);
+    driver_args(a);
+}
+
 /* debian-12-cloud from the test disk with the seed delivered as `seed`; returns stderr. */
 static char *build_cloud(const char *seed, const char *expect_seed)
 {
@@ -157,17 +175,8 @@ static char *build_cloud(const char *seed, const char *expect_seed)
     char *out = bw_xasprintf("%s/out-%s", work, seed);
     char *url = bw_xasprintf("image_url=file://%s", disk);
     char *sums = bw_xasprintf("checksum=file:file://%s/SHA512SUMS", BW_FIXTURE_DIR);
-    struct args a = {{NULL}, 0};
-    push(&a, BW_BINARY);
-    push(&a, "build");
-    push(&a, def_path);
-    push(&a, "--var");
-    push(&a, url);
-    push(&a, "--var");
-    push(&a, sums);
-    push(&a, "--output");
-    push(&a, out);
-    driver_args(&a);
+    struct args a;
+    cloud_args(&a, def_path, url, sums, out);
     struct bw_spawn_result res;
     int status = run_boxwright(a.v, &res);
     ck_assert_msg(status == 0, "build failed (%d):\n%s", status, res.err.data);
@@ -267,6 +276,41 @@ START_TEST(test_direct_kernel_boot_on_a_user_network)
 }
 END_TEST
 
+/* Ctrl-C at each step of a cloud build (seed on a volume) leaves no QEMU and no work files. */
+START_TEST(test_sigint_at_each_cloud_step_leaves_nothing_behind)
+{
+    char *disk = e2e_fixture_cloud_disk();
+    char *def_path;
+    json_t *def = copy_template("debian-12-cloud", &def_path);
+    json_object_set_new(json_object_get(def, "cloud_init"), "seed", json_string("cd"));
+    save(def, def_path);
+    char *url = bw_xasprintf("image_url=file://%s", disk);
+    char *sums = bw_xasprintf("checksum=file:file://%s/SHA512SUMS", BW_FIXTURE_DIR);
+    static const char *const steps[] = {"seed", "disk", "boot", "ssh"};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        char *out = bw_xasprintf("%s/out-int-%s", work, steps[i]);
+        struct args a;
+        cloud_args(&a, def_path, url, sums, out);
+        push(&a, "--json");
+        char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
+        struct bw_buf log = BW_BUF_INIT;
+        bw_buf_init(&log);
+        int status = e2e_signal_at(a.v, envp, steps[i], &log, SIGINT);
+        ck_assert_msg(status == 130, "interrupted at %s: exit %d\n%s", steps[i], status, log.data);
+        ck_assert_msg(e2e_processes_with(out, "qemu-system") == 0, "QEMU left after %s", steps[i]);
+        char *wk = bw_xasprintf("%s/.work", out);
+        ck_assert_msg(access(wk, F_OK) != 0, "work files left after %s", steps[i]);
+        free(wk);
+        bw_buf_release(&log);
+        free(out);
+    }
+    free(sums);
+    free(url);
+    free(def_path);
+    free(disk);
+}
+END_TEST
+
 int main(void)
 {
     if (getenv("BW_SKIP_VM_TESTS")) {
@@ -287,6 +331,7 @@ int main(void)
     tcase_add_test(tc, test_direct_kernel_boot_on_a_user_network);
     tcase_add_test(tc, test_cloud_image_with_the_seed_over_http);
     tcase_add_test(tc, test_cloud_image_with_the_seed_on_a_cidata_volume);
+    tcase_add_test(tc, test_sigint_at_each_cloud_step_leaves_nothing_behind);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -2,6 +2,7 @@
 #include "iso_cache.h"
 #include "hash.h"
 #include "../builder/core/buf.h"
+#include "../builder/core/file.h"
 #include "../builder/core/xmalloc.h"
 
 #include <curl/curl.h>
@@ -99,12 +100,9 @@ static int write_json_atomic(const char *path, json_t *obj, struct bw_error *err
 {
     char *tmp = bw_xasprintf("%s.tmp.%ld", path, (long)getpid());
     int rc = json_dump_file(obj, tmp, JSON_INDENT(2) | JSON_SORT_KEYS);
-    if (rc == 0 && rename(tmp, path) < 0)
-        rc = -1;
-    if (rc < 0) {
+    if (rc < 0)
         bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot write: %s", strerror(errno));
-        unlink(tmp);
-    }
+    rc = bw_file_commit(tmp, path, rc, err);
     free(tmp);
     return rc;
 }

@@ -1,4 +1,5 @@
 #include "hash.h"
+#include "../builder/core/file.h"
 #include "../builder/core/xmalloc.h"
 
 #include <errno.h>
@@ -204,14 +205,10 @@ int bw_hash_file(const char *path, enum bw_hash_kind kind, char hex[BW_HASH_MAX_
                  void (*fn)(uint64_t done, uint64_t total, void *ud), void *ud,
                  struct bw_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot read: %s", strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    int fd = bw_file_open_read(path, &st, err);
+    if (fd < 0)
         return -1;
-    }
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     struct bw_hash *h = bw_hash_new(kind);
     size_t bufsize = 4u << 20;

@@ -24,6 +24,7 @@
 #include "domxml.h"
 #include "../bootcmd/encodings.h"
 #include "../core/buf.h"
+#include "../core/file.h"
 #include "../core/spawn.h"
 #include "../core/xmalloc.h"
 #include "../../iso-cache/iso_cache.h"
@@ -234,14 +235,10 @@ static virStorageVolPtr create_volume(virStoragePoolPtr pool, const char *name,
 static virStorageVolPtr upload(struct bw_vm *vm, virStoragePoolPtr pool, const char *name,
                                const char *path, struct bw_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot read: %s", strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    int fd = bw_file_open_read(path, &st, err);
+    if (fd < 0)
         return NULL;
-    }
     virStorageVolPtr v = create_volume(pool, name, (unsigned long long)st.st_size, err);
     virStreamPtr s = v ? virStreamNew(vm->conn, 0) : NULL;
     int rc = -1;
@@ -297,12 +294,7 @@ static int download(struct bw_vm *vm, virStorageVolPtr v, const char *path, stru
         virStreamFree(s);
     if (close(fd) < 0 && rc == 0)
         rc = -1;
-    if (rc == 0 && rename(tmp, path) < 0) {
-        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot replace: %s", strerror(errno));
-        rc = -1;
-    }
-    if (rc < 0)
-        unlink(tmp);
+    rc = bw_file_commit(tmp, path, rc, err);
     free(tmp);
     return rc;
 }

@@ -1,5 +1,6 @@
 #include "export.h"
 #include "../core/buf.h"
+#include "../core/file.h"
 #include "../core/spawn.h"
 #include "../core/xmalloc.h"
 #include "../../iso-cache/iso_cache.h"
@@ -162,12 +163,7 @@ int bw_export_libvirt_box(const char *disk, const char *box_path, const struct b
         rc = -1;
     }
     archive_write_free(a);
-    if (rc == 0 && rename(tmp, box_path) < 0) {
-        bw_error_at(err, BW_ERR_IO, box_path, NULL, 0, 0, "cannot write: %s", strerror(errno));
-        rc = -1;
-    }
-    if (rc < 0)
-        unlink(tmp);
+    rc = bw_file_commit(tmp, box_path, rc, err);
     free(tmp);
     free(meta);
     free(vagrantfile);

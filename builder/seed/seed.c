@@ -1,5 +1,6 @@
 /* Seed volumes and ISO extraction through libarchive; see seed.h. */
 #include "seed.h"
+#include "../core/file.h"
 #include "../core/xmalloc.h"
 
 #include <archive.h>
@@ -52,15 +53,10 @@ int bw_seed_volume_write(const char *path, const char *label, const struct bw_re
                     archive_error_string(a));
         goto out;
     }
-    if (rename(tmp, path) < 0) {
-        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot rename %s: %s", tmp, strerror(errno));
-        goto out;
-    }
     rc = 0;
 out:
     archive_write_free(a);
-    if (rc < 0)
-        unlink(tmp);
+    rc = bw_file_commit(tmp, path, rc, err);
     free(tmp);
     free(opts);
     return rc;
@@ -105,12 +101,7 @@ static int copy_out(struct archive *a, const char *iso, const char *inside, cons
         bw_error_at(err, BW_ERR_IO, tmp, NULL, 0, 0, "cannot write: %s", strerror(errno));
         rc = -1;
     }
-    if (rc == 0 && rename(tmp, out) < 0) {
-        bw_error_at(err, BW_ERR_IO, out, NULL, 0, 0, "cannot rename %s: %s", tmp, strerror(errno));
-        rc = -1;
-    }
-    if (rc < 0)
-        unlink(tmp);
+    rc = bw_file_commit(tmp, out, rc, err);
     free(tmp);
     return rc;
 }

@@ -1,0 +1,24 @@
+/*
+ * file - the two file idioms every writer and reader here repeats: a file
+ * written to a temporary name and put in place whole or not at all, and a
+ * file opened for reading together with its size.
+ */
+#ifndef BW_FILE_H
+#define BW_FILE_H
+
+#include "error.h"
+
+#include <sys/stat.h>
+
+/*
+ * Ends a write to tmp. When rc is 0, renames tmp over path (a failure sets
+ * err, naming path, and makes the result -1); otherwise, or when the rename
+ * failed, removes tmp. Returns rc, or -1 when the rename failed.
+ */
+int bw_file_commit(const char *tmp, const char *path, int rc, struct bw_error *err);
+
+/* Opens path read-only (close-on-exec) and fills *st. Returns the descriptor, or -1 with err
+ * naming path ("cannot read: ..."). */
+int bw_file_open_read(const char *path, struct stat *st, struct bw_error *err);
+
+#endif

@@ -42,6 +42,24 @@ static void print_variables(const struct bw_definition *def)
     free(vals);
 }
 
+/* The compiled boot command: the rendered text (masked) and its key presses and waits. */
+static void print_keys(const struct bw_definition *def, const struct bw_buf *text,
+                       const struct bw_key_events *ev)
+{
+    print_masked(def, "  command", text->data);
+    uint64_t waited = 0;
+    size_t waits = 0;
+    for (size_t i = 0; i < ev->n; i++)
+        if (ev->v[i].action == BW_KEY_WAIT) {
+            waits++;
+            waited += ev->v[i].wait_ms;
+        }
+    char wt[32];
+    bw_format_duration(waited, wt, sizeof(wt));
+    printf("%-12s %zu key presses, %zu wait%s (%s in all)\n", "  keys", bw_key_events_presses(ev),
+           waits, waits == 1 ? "" : "s", wt);
+}
+
 static int run(int argc, char **argv)
 {
     int status = BW_EXIT_OK;
@@ -102,41 +120,22 @@ static int run(int argc, char **argv)
                "{{ .HTTPIP }} = 10.0.2.2 (this host's loopback), SSH through hostfwd on "
                "127.0.0.1\n",
                "network");
-    if (strcmp(def->boot.method, "keys") == 0)
+    const char *method = def->boot.method;
+    if (strcmp(method, "keys") == 0) {
         printf("%-12s method keys (type the boot command), wait %s, key hold %s, key interval %s\n",
                "boot", wait, hold, interval);
-    else if (strcmp(def->boot.method, "kernel") == 0)
+        size_t before = errs.n;
+        bw_prepare_boot_command(def, &boot, &ev, &errs);
+        if (errs.n == before)
+            print_keys(def, &boot, &ev);
+    } else if (strcmp(method, "kernel") == 0) {
         printf("%-12s method kernel (direct kernel boot: %s and %s read out of the ISO; nothing "
                "typed)\n",
                "boot", def->boot.kernel, def->boot.initrd);
-    else
-        printf("%-12s method none (the image boots by itself; nothing typed)\n", "boot");
-    if (strcmp(def->boot.method, "kernel") == 0) {
-        struct bw_buf append = BW_BUF_INIT;
-        if (bw_prepare_string(def, ".boot.append", def->boot.append, &append, &errs) == 0)
-            print_masked(def, "  append", append.data);
-        bw_buf_release(&append);
-    }
-    if (strcmp(def->boot.method, "keys") == 0)
-        bw_prepare_boot_command(def, &boot, &ev, &errs);
-    if (strcmp(def->boot.method, "keys") != 0) {
-    } else if (errs.n) {
-        for (size_t i = 0; i < errs.n; i++)
-            bw_cli_print_error(&errs.v[i]);
-        status = BW_EXIT_FAILED;
+        if (bw_prepare_string(def, ".boot.append", def->boot.append, &boot, &errs) == 0)
+            print_masked(def, "  append", boot.data);
     } else {
-        print_masked(def, "  command", boot.data);
-        uint64_t waited = 0;
-        size_t waits = 0;
-        for (size_t i = 0; i < ev.n; i++)
-            if (ev.v[i].action == BW_KEY_WAIT) {
-                waits++;
-                waited += ev.v[i].wait_ms;
-            }
-        char wt[32];
-        bw_format_duration(waited, wt, sizeof(wt));
-        printf("%-12s %zu key presses, %zu wait%s (%s in all)\n", "  keys",
-               bw_key_events_presses(&ev), waits, waits == 1 ? "" : "s", wt);
+        printf("%-12s method none (the image boots by itself; nothing typed)\n", "boot");
     }
     if (def->cloud_init.seed) {
         const struct bw_cloud_init *ci = &def->cloud_init;
@@ -159,8 +158,7 @@ static int run(int argc, char **argv)
         printf("\n");
     }
     struct bw_buf user = BW_BUF_INIT;
-    if (bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs) < 0)
-        status = BW_EXIT_FAILED;
+    bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs);
     printf("%-12s user %s%s%s%s, port %ld, timeout %s\n", "ssh", user.data ? user.data : "?",
            def->ssh.password ? ", password (set)" : "", def->ssh.private_key ? ", key " : "",
            def->ssh.private_key ? def->ssh.private_key : "", def->ssh.port, sshto);
@@ -187,6 +185,11 @@ static int run(int argc, char **argv)
     for (size_t i = 0; i < def->n_checks; i++)
         printf("%-12s %s\n", i ? "" : "checks", def->checks[i].name);
     print_variables(def);
+    /* Whatever did not render (source, boot command or append, SSH user) fails the command. */
+    for (size_t i = 0; i < errs.n; i++)
+        bw_cli_print_error(&errs.v[i]);
+    if (errs.n)
+        status = BW_EXIT_FAILED;
 
     bw_errors_release(&errs);
     bw_key_events_release(&ev);

@@ -643,27 +643,25 @@ static void source_checks(struct loader *ld, json_t *root)
         report(ld, ".boot", true,
                "missing required key \"command\" (method \"keys\" types it at the installer's "
                "prompt)");
-    if (strcmp(m, "kernel") == 0) {
-        if (!iso)
-            report(ld, ".boot.method", false,
-                   "method \"kernel\" reads the kernel and initrd out of the ISO: expected an "
-                   "\"iso\" source (a disk image boots with method \"none\")");
-        static const char *const need[] = {"kernel", "initrd", "append"};
-        for (size_t i = 0; i < 3; i++)
-            if (!json_object_get(boot, need[i]))
-                report(ld, ".boot", true, "missing required key \"%s\" (method \"kernel\")",
-                       need[i]);
-    }
-    if (strcmp(m, "kernel") != 0)
-        for (size_t i = 0; i < 3; i++) {
-            static const char *const only[] = {"kernel", "initrd", "append"};
-            if (json_object_get(boot, only[i])) {
-                char *p = bw_xasprintf(".boot.%s", only[i]);
-                report(ld, p, true, "\"%s\" is used only with method \"kernel\", not \"%s\"",
-                       only[i], m);
-                free(p);
-            }
+    bool kernel = strcmp(m, "kernel") == 0;
+    if (kernel && !iso)
+        report(ld, ".boot.method", false,
+               "method \"kernel\" reads the kernel and initrd out of the ISO: expected an "
+               "\"iso\" source (a disk image boots with method \"none\")");
+    /* Required with method kernel, and refused with any other. */
+    static const char *const kernel_keys[] = {"kernel", "initrd", "append"};
+    for (size_t i = 0; i < 3; i++) {
+        bool given = json_object_get(boot, kernel_keys[i]) != NULL;
+        if (kernel && !given) {
+            report(ld, ".boot", true, "missing required key \"%s\" (method \"kernel\")",
+                   kernel_keys[i]);
+        } else if (!kernel && given) {
+            char *p = bw_xasprintf(".boot.%s", kernel_keys[i]);
+            report(ld, p, true, "\"%s\" is used only with method \"kernel\", not \"%s\"",
+                   kernel_keys[i], m);
+            free(p);
         }
+    }
     if (strcmp(m, "keys") != 0 && json_object_get(boot, "command"))
         report(ld, ".boot.command", true,
                "\"command\" is typed only with method \"keys\"; method \"%s\" types nothing", m);

@@ -5,6 +5,7 @@
 #include "golden.h"
 #include <check.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -164,6 +165,20 @@ START_TEST(test_inspect_and_validate_a_cloud_image_template)
     ck_assert_ptr_nonnull(strstr(res.out.data, "/tmp/bw-cli-render-cloud/nocloud/user-data"));
     ck_assert_ptr_null(strstr(res.out.data, "boot_command.txt"));
     test_rm_rf("/tmp/bw-cli-render-cloud");
+
+    /* A kernel command line that does not render fails inspect, with its position. */
+    FILE *f = fopen("/tmp/bw-cli-kernel.json", "w");
+    fputs("{\"name\": \"k\", \"os\": {\"family\": \"linux\"},"
+          " \"iso\": {\"urls\": [\"x.iso\"], \"checksum\": \"none\"},"
+          " \"boot\": {\"method\": \"kernel\", \"kernel\": \"/vmlinuz\","
+          " \"initrd\": \"/initrd.gz\", \"append\": \"url={{ .Nope }}\"},"
+          " \"ssh\": {\"username\": \"u\", \"password\": \"p\"}}",
+          f);
+    fclose(f);
+    ck_assert_int_eq(run("inspect", "/tmp/bw-cli-kernel.json", NULL), 1);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "boot         method kernel"));
+    ck_assert_ptr_nonnull(strstr(res.err.data, ".boot.append:1:8: undefined variable .Nope"));
+    unlink("/tmp/bw-cli-kernel.json");
 }
 END_TEST
 

@@ -69,9 +69,28 @@ int e2e_processes_with(const char *needle, const char *and)
     return n;
 }
 
-int e2e_signal_at(char *const argv[], char *const envp[], const char *step, struct bw_buf *log,
+void e2e_push(struct e2e_args *a, const char *s)
+{
+    ck_assert_uint_lt(a->n + 1, sizeof(a->v) / sizeof(a->v[0]));
+    a->v[a->n++] = (char *)s;
+    a->v[a->n] = NULL;
+}
+
+#define E2E_PATH "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+
+int e2e_run(char *const argv[], const char *cache_env, struct bw_spawn_result *res)
+{
+    char *envp[] = {(char *)cache_env, E2E_PATH, NULL};
+    struct bw_error err = BW_ERROR_INIT;
+    bw_spawn_run(argv, envp, NULL, 0, res, &err);
+    bw_error_release(&err);
+    return res->status;
+}
+
+int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, struct bw_buf *log,
                   int sig)
 {
+    char *envp[] = {(char *)cache_env, E2E_PATH, NULL};
     int pipefd[2];
     ck_assert_int_eq(pipe(pipefd), 0);
     posix_spawn_file_actions_t fa;

@@ -2,6 +2,8 @@
 #ifndef BW_E2E_FIXTURE_H
 #define BW_E2E_FIXTURE_H
 
+#include <stddef.h>
+
 /* Returns the ISO's path (caller frees); aborts the test if it cannot be built. */
 char *e2e_fixture_iso(void);
 
@@ -14,10 +16,22 @@ char *e2e_fixture_cloud_disk(void);
  * `and`. */
 int e2e_processes_with(const char *needle, const char *and);
 
-/* Starts argv (a build with --json) with envp and sends sig once the event of `step` has
- * begun; returns its exit status and appends its events to log. */
+/* An argument list built up one argument at a time, always NULL-terminated. */
+struct e2e_args {
+    char *v[40];
+    size_t n;
+};
+void e2e_push(struct e2e_args *a, const char *s);
+
+/* Runs argv (boxwright) with only cache_env ("BOXWRIGHT_CACHE_DIR=...") and a standard PATH in
+ * its environment; returns its exit status, with its output in res. */
+struct bw_spawn_result;
+int e2e_run(char *const argv[], const char *cache_env, struct bw_spawn_result *res);
+
+/* Starts argv (a build with --json) as e2e_run() would and sends sig once the event of `step`
+ * has begun; returns its exit status and appends its events to log. */
 struct bw_buf;
-int e2e_signal_at(char *const argv[], char *const envp[], const char *step, struct bw_buf *log,
+int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, struct bw_buf *log,
                   int sig);
 
 #endif

@@ -35,35 +35,24 @@ static char *iso, *iso_var, *cache_env;
 static bool libvirt;                             /* BW_E2E_DRIVER=libvirt */
 static const char *lv_uri, *lv_remote, *lv_pool; /* from with-libvirtd */
 
-struct args {
-    char *v[32];
-    size_t n;
-};
-
-static void push(struct args *a, const char *s)
-{
-    a->v[a->n++] = (char *)s;
-    a->v[a->n] = NULL;
-}
-
 /* boxwright build tiny, on the driver under test (remote: over qemu+ssh:// and the pool). */
-static void build_args(struct args *a, bool remote, const char *out)
+static void build_args(struct e2e_args *a, bool remote, const char *out)
 {
     a->n = 0;
-    push(a, BW_BINARY);
-    push(a, "build");
-    push(a, "tiny");
-    push(a, "--var");
-    push(a, iso_var);
-    push(a, "--output");
-    push(a, out);
+    e2e_push(a, BW_BINARY);
+    e2e_push(a, "build");
+    e2e_push(a, "tiny");
+    e2e_push(a, "--var");
+    e2e_push(a, iso_var);
+    e2e_push(a, "--output");
+    e2e_push(a, out);
     if (libvirt) {
-        push(a, "--driver");
-        push(a, "libvirt");
-        push(a, "--libvirt-uri");
-        push(a, remote ? lv_remote : lv_uri);
-        push(a, "--libvirt-pool");
-        push(a, lv_pool);
+        e2e_push(a, "--driver");
+        e2e_push(a, "libvirt");
+        e2e_push(a, "--libvirt-uri");
+        e2e_push(a, remote ? lv_remote : lv_uri);
+        e2e_push(a, "--libvirt-pool");
+        e2e_push(a, lv_pool);
     }
 }
 
@@ -132,22 +121,13 @@ static int processes_mentioning(const char *needle)
     return e2e_processes_with(needle, "qemu-system");
 }
 
-static int run_boxwright(char *const argv[], struct bw_spawn_result *res)
-{
-    char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
-    struct bw_error err = BW_ERROR_INIT;
-    bw_spawn_run(argv, envp, NULL, 0, res, &err);
-    bw_error_release(&err);
-    return res->status;
-}
-
 START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
 {
     char *out = bw_xasprintf("%s/out", work);
-    struct args a;
+    struct e2e_args a;
     build_args(&a, false, out);
     struct bw_spawn_result res;
-    int status = run_boxwright(a.v, &res);
+    int status = e2e_run(a.v, cache_env, &res);
     ck_assert_msg(status == 0, "build failed (%d):\n%s", status, res.err.data);
     ck_assert_ptr_nonnull(strstr(res.err.data, "guest fetched answer.cfg"));
     ck_assert_ptr_nonnull(strstr(res.err.data, "provisioned by boxwright"));
@@ -180,20 +160,20 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     ck_assert_int_ne(access(wk, F_OK), 0);
 
     /* The box on its own: boxwright's validator, then the real vagrant. */
-    struct args v = {{NULL}, 0};
-    push(&v, BW_BINARY);
-    push(&v, "box");
-    push(&v, "validate");
-    push(&v, boxfile);
-    push(&v, "--template");
-    push(&v, "tiny");
+    struct e2e_args v = {{NULL}, 0};
+    e2e_push(&v, BW_BINARY);
+    e2e_push(&v, "box");
+    e2e_push(&v, "validate");
+    e2e_push(&v, boxfile);
+    e2e_push(&v, "--template");
+    e2e_push(&v, "tiny");
     if (libvirt) {
-        push(&v, "--driver");
-        push(&v, "libvirt");
-        push(&v, "--libvirt-uri");
-        push(&v, lv_uri);
+        e2e_push(&v, "--driver");
+        e2e_push(&v, "libvirt");
+        e2e_push(&v, "--libvirt-uri");
+        e2e_push(&v, lv_uri);
     }
-    status = run_boxwright(v.v, &res);
+    status = e2e_run(v.v, cache_env, &res);
     ck_assert_msg(status == 0, "box validate failed:\n%s%s", res.out.data, res.err.data);
     ck_assert_ptr_nonnull(strstr(res.out.data, "5 passed, 0 failed"));
     bw_spawn_result_release(&res);
@@ -224,11 +204,10 @@ END_TEST
  * appends its events to log. Under libvirt, `remote` makes it a qemu+ssh:// build. */
 static int signal_at(const char *step, const char *out, struct bw_buf *log, int sig, bool remote)
 {
-    struct args a;
+    struct e2e_args a;
     build_args(&a, remote, out);
-    push(&a, "--json");
-    char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
-    return e2e_signal_at(a.v, envp, step, log, sig);
+    e2e_push(&a, "--json");
+    return e2e_signal_at(a.v, cache_env, step, log, sig);
 }
 
 static bool starts_with_png_signature(const char *path)
@@ -343,10 +322,10 @@ END_TEST
 START_TEST(test_remote_build_moves_the_iso_and_disks_through_the_pool)
 {
     char *out = bw_xasprintf("%s/out-remote", work);
-    struct args a;
+    struct e2e_args a;
     build_args(&a, true, out);
     struct bw_spawn_result res;
-    int status = run_boxwright(a.v, &res);
+    int status = e2e_run(a.v, cache_env, &res);
     ck_assert_msg(status == 0, "remote build failed (%d):\n%s", status, res.err.data);
     ck_assert_msg(strstr(res.err.data, "to pool") && strstr(res.err.data, "downloaded the disk") &&
                       strstr(res.err.data, "ssh tunnel to 127.0.0.1"),

@@ -36,17 +36,6 @@ static char *cache_env;
 static bool libvirt;
 static const char *lv_uri;
 
-struct args {
-    char *v[40];
-    size_t n;
-};
-
-static void push(struct args *a, const char *s)
-{
-    a->v[a->n++] = (char *)s;
-    a->v[a->n] = NULL;
-}
-
 static void setup(void)
 {
     snprintf(work, sizeof(work), "/tmp/bw-cloud-XXXXXX");
@@ -60,22 +49,13 @@ static void teardown(void)
     free(cache_env);
 }
 
-static int run_boxwright(char *const argv[], struct bw_spawn_result *res)
-{
-    char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
-    struct bw_error err = BW_ERROR_INIT;
-    bw_spawn_run(argv, envp, NULL, 0, res, &err);
-    bw_error_release(&err);
-    return res->status;
-}
-
-static void driver_args(struct args *a)
+static void driver_args(struct e2e_args *a)
 {
     if (libvirt) {
-        push(a, "--driver");
-        push(a, "libvirt");
-        push(a, "--libvirt-uri");
-        push(a, lv_uri);
+        e2e_push(a, "--driver");
+        e2e_push(a, "libvirt");
+        e2e_push(a, "--libvirt-uri");
+        e2e_push(a, lv_uri);
     }
 }
 
@@ -139,19 +119,19 @@ static void junit_counts(const char *out, const char *name, int tests)
 }
 
 /* boxwright build DEF --var image_url=... --var checksum=... --output OUT [driver options]. */
-static void cloud_args(struct args *a, const char *def_path, const char *url, const char *sums,
+static void cloud_args(struct e2e_args *a, const char *def_path, const char *url, const char *sums,
                        const char *out)
 {
     a->n = 0;
-    push(a, BW_BINARY);
-    push(a, "build");
-    push(a, def_path);
-    push(a, "--var");
-    push(a, url);
-    push(a, "--var");
-    push(a, sums);
-    push(a, "--output");
-    push(a, out);
+    e2e_push(a, BW_BINARY);
+    e2e_push(a, "build");
+    e2e_push(a, def_path);
+    e2e_push(a, "--var");
+    e2e_push(a, url);
+    e2e_push(a, "--var");
+    e2e_push(a, sums);
+    e2e_push(a, "--output");
+    e2e_push(a, out);
     driver_args(a);
 }
 
@@ -175,10 +155,10 @@ static char *build_cloud(const char *seed, const char *expect_seed)
     char *out = bw_xasprintf("%s/out-%s", work, seed);
     char *url = bw_xasprintf("image_url=file://%s", disk);
     char *sums = bw_xasprintf("checksum=file:file://%s/SHA512SUMS", BW_FIXTURE_DIR);
-    struct args a;
+    struct e2e_args a;
     cloud_args(&a, def_path, url, sums, out);
     struct bw_spawn_result res;
-    int status = run_boxwright(a.v, &res);
+    int status = e2e_run(a.v, cache_env, &res);
     ck_assert_msg(status == 0, "build failed (%d):\n%s", status, res.err.data);
     const char *log = res.err.data;
     ck_assert_msg(strstr(log, "a qcow2 overlay on the cached qcow2 image (2G), grown to 10G"), "%s",
@@ -247,17 +227,17 @@ START_TEST(test_direct_kernel_boot_on_a_user_network)
     save(def, def_path);
     char *out = bw_xasprintf("%s/out-kernel", work);
     char *url = bw_xasprintf("iso_url=file://%s", iso);
-    struct args a = {{NULL}, 0};
-    push(&a, BW_BINARY);
-    push(&a, "build");
-    push(&a, def_path);
-    push(&a, "--var");
-    push(&a, url);
-    push(&a, "--output");
-    push(&a, out);
+    struct e2e_args a = {{NULL}, 0};
+    e2e_push(&a, BW_BINARY);
+    e2e_push(&a, "build");
+    e2e_push(&a, def_path);
+    e2e_push(&a, "--var");
+    e2e_push(&a, url);
+    e2e_push(&a, "--output");
+    e2e_push(&a, out);
     driver_args(&a);
     struct bw_spawn_result res;
-    int status = run_boxwright(a.v, &res);
+    int status = e2e_run(a.v, cache_env, &res);
     const char *log = res.err.data;
     ck_assert_msg(status == 0, "build failed (%d):\n%s", status, log);
     ck_assert_msg(strstr(log, "direct kernel boot: /vmlinuz and /initrd.gz from the ISO"), "%s",
@@ -289,13 +269,12 @@ START_TEST(test_sigint_at_each_cloud_step_leaves_nothing_behind)
     static const char *const steps[] = {"seed", "disk", "boot", "ssh"};
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         char *out = bw_xasprintf("%s/out-int-%s", work, steps[i]);
-        struct args a;
+        struct e2e_args a;
         cloud_args(&a, def_path, url, sums, out);
-        push(&a, "--json");
-        char *envp[] = {cache_env, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", NULL};
+        e2e_push(&a, "--json");
         struct bw_buf log = BW_BUF_INIT;
         bw_buf_init(&log);
-        int status = e2e_signal_at(a.v, envp, steps[i], &log, SIGINT);
+        int status = e2e_signal_at(a.v, cache_env, steps[i], &log, SIGINT);
         ck_assert_msg(status == 130, "interrupted at %s: exit %d\n%s", steps[i], status, log.data);
         ck_assert_msg(e2e_processes_with(out, "qemu-system") == 0, "QEMU left after %s", steps[i]);
         char *wk = bw_xasprintf("%s/.work", out);

@@ -153,6 +153,11 @@ static int run(int argc, char **argv)
     struct bw_error err = BW_ERROR_INIT;
     if (bw_build_run(def, &o, &err) < 0) {
         bw_cli_print_error(&err);
+        if (view.json) { /* a pipeline reading stdout alone learns why too */
+            char *s = bw_error_format(&err);
+            on_event("build", "error", s, &view);
+            free(s);
+        }
         status = err.code == BW_ERR_USAGE ? BW_EXIT_USAGE : BW_EXIT_FAILED;
         if (interrupted)
             status = 130;
@@ -201,7 +206,9 @@ const struct bw_command bw_cmd_build = {
     "                      host (qemu+ssh://user@host/system) is a remote build:\n"
     "                      the ISO and disks go through the storage pool\n"
     "  --libvirt-pool POOL storage pool for remote builds (default \"default\")\n"
-    "  --json              one JSON event per line on stdout\n"
+    "  --json              one JSON event per line on stdout ({\"time\", \"step\",\n"
+    "                      \"event\": step|info|output|error, \"message\"}); a failed\n"
+    "                      build ends with an \"error\" event\n"
     "  --var, --var-file   as for render\n"
     "\n"
     "Ctrl-C (or SIGTERM, SIGHUP, a closed output pipe) stops the build and runs\n"

@@ -4,6 +4,7 @@
 
 #include "golden.h"
 #include <check.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,39 @@ START_TEST(test_inspect_says_which_path_each_driver_takes)
 }
 END_TEST
 
+/* A --json build that fails ends its stdout with an error event: a pipeline reading only
+ * stdout learns which step failed and why. */
+START_TEST(test_a_failed_json_build_ends_with_an_error_event)
+{
+    char dir[] = "/tmp/bw-jsonfail-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *cache = bw_xasprintf("%s/cache", dir);
+    char *out = bw_xasprintf("%s/out", dir);
+    char *url = bw_xasprintf("iso_url=file://%s/missing.iso", dir);
+    setenv("BOXWRIGHT_CACHE_DIR", cache, 1);
+    ck_assert_int_eq(run("build", "tiny", "--json", "--accel", "tcg", "-o", out, "--var", url,
+                         "--skip-validate", NULL),
+                     1);
+    unsetenv("BOXWRIGHT_CACHE_DIR");
+    char *last = strrchr(res.out.data, '{');
+    ck_assert_ptr_nonnull(last);
+    json_error_t je;
+    json_t *ev = json_loads(last, 0, &je);
+    ck_assert_msg(ev != NULL, "last line is not JSON: %s", last);
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "event")), "error");
+    ck_assert_str_eq(json_string_value(json_object_get(ev, "step")), "build");
+    const char *msg = json_string_value(json_object_get(ev, "message"));
+    ck_assert_msg(strstr(msg, "step iso") && strstr(msg, "missing.iso"), "message: %s", msg);
+    /* The same words as on stderr. */
+    ck_assert_ptr_nonnull(strstr(res.err.data, msg));
+    json_decref(ev);
+    test_rm_rf(dir);
+    free(cache);
+    free(out);
+    free(url);
+}
+END_TEST
+
 START_TEST(test_keys_prints_one_event_per_line_in_each_encoding)
 {
     ck_assert_int_eq(run("keys", "-e", "qmp", "A<enter>", NULL), 0);
@@ -240,6 +274,7 @@ int main(void)
     tcase_add_test(tc, test_inspect_says_which_path_each_driver_takes);
     tcase_add_test(tc, test_inspect_and_validate_a_cloud_image_template);
     tcase_add_test(tc, test_keys_prints_one_event_per_line_in_each_encoding);
+    tcase_add_test(tc, test_a_failed_json_build_ends_with_an_error_event);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -777,36 +777,55 @@ static const struct step steps[] = {
     {"manifest", step_manifest, NULL, always},
 };
 
-/* What a failure leaves for the user: the screen and the end of the serial console. */
+/* Keeps the last 16 KiB of a log the work directory would take with it; false if there is
+ * none (or, with skip_empty, nothing in it). */
+static bool keep_log_tail(const char *from, const char *to, bool skip_empty)
+{
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    bool ok = from && bw_buf_read_file(&b, from) == 0 && (b.len || !skip_empty);
+    if (ok) {
+        size_t start = b.len > 16384 ? b.len - 16384 : 0;
+        FILE *f = fopen(to, "wb");
+        ok = f && fwrite(b.data + start, 1, b.len - start, f) == b.len - start;
+        if (f && fclose(f) != 0)
+            ok = false;
+    }
+    bw_buf_release(&b);
+    return ok;
+}
+
+/* What a failure leaves for the user: the screen, the end of the serial console and what
+ * the hypervisor itself printed (QEMU's reason when it would not start). */
 static void save_failure_evidence(struct build *b, struct bw_error *err)
 {
     if (!b->vm)
         return;
     char *base = bw_xasprintf("%s/failure-screen", b->out);
-    char *log = bw_xasprintf("%s/failure-serial.log", b->out);
+    char *serial = bw_xasprintf("%s/failure-serial.log", b->out);
+    char *hv = bw_xasprintf("%s/failure-%s.log", b->out, b->drv->name);
     struct bw_error ignored = BW_ERROR_INIT;
     char *png = b->drv->screenshot(b->vm, base, &ignored);
-    bool shot = png != NULL;
-    struct bw_buf serial = BW_BUF_INIT;
-    bw_buf_init(&serial);
-    const char *serial_path = b->drv->serial_log(b->vm);
-    bool have_log = serial_path && bw_buf_read_file(&serial, serial_path) == 0;
-    if (have_log) {
-        size_t from = serial.len > 16384 ? serial.len - 16384 : 0;
-        FILE *f = fopen(log, "wb");
-        if (f) {
-            fwrite(serial.data + from, 1, serial.len - from, f);
-            fclose(f);
-        }
+    struct bw_buf where = BW_BUF_INIT;
+    bw_buf_init(&where);
+    if (png)
+        bw_buf_addf(&where, "screen: %s", png);
+    if (keep_log_tail(b->drv->serial_log(b->vm), serial, false))
+        bw_buf_addf(&where, "%sserial console: %s", where.len ? "; " : "", serial);
+    const char *hv_log = b->drv->hypervisor_log ? b->drv->hypervisor_log(b->vm) : NULL;
+    if (keep_log_tail(hv_log, hv, true))
+        bw_buf_addf(&where, "%s%s log: %s", where.len ? "; " : "", b->drv->name, hv);
+    if (where.len) { /* after the reason: what failed first, then where to look */
+        char *m = bw_xasprintf("%s (kept: %s)", err->msg, where.data);
+        free(err->msg);
+        err->msg = m;
     }
-    bw_error_prefix(err, "%s%s%s%s%s", shot ? "screen: " : "", shot ? png : "",
-                    shot && have_log ? "; " : "", have_log ? "serial console: " : "",
-                    have_log ? log : "");
-    bw_buf_release(&serial);
+    bw_buf_release(&where);
     bw_error_release(&ignored);
     free(base);
     free(png);
-    free(log);
+    free(serial);
+    free(hv);
 }
 
 int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, struct bw_error *err)

@@ -212,8 +212,9 @@ const struct bw_command bw_cmd_build = {
     "  --var, --var-file   as for render\n"
     "\n"
     "Ctrl-C (or SIGTERM, SIGHUP, a closed output pipe) stops the build and runs\n"
-    "every cleanup. On failure the guest's\n"
-    "screen and serial console are saved in the output directory.\n"
+    "every cleanup. On failure the guest's screen (failure-screen.png), its serial\n"
+    "console (failure-serial.log) and, with the qemu driver, what QEMU printed\n"
+    "(failure-qemu.log) are saved in the output directory.\n"
     "\n"
     "Exit status: 0; 1 if the build or a check failed; 2 on a usage error; 130\n"
     "when interrupted.\n",

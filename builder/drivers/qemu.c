@@ -206,21 +206,39 @@ static int qemu_start(struct bw_vm *vm, struct bw_error *err)
                      vm->argv[0], strerror(e));
         return -1;
     }
-    vm->qmp = bw_qmp_connect(vm->qmp_path, 10000, err);
-    if (!vm->qmp) {
-        int st;
-        if (waitpid(vm->pid, &st, WNOHANG) == vm->pid) {
-            vm->pid = -1;
-            struct bw_buf line = BW_BUF_INIT;
-            bw_buf_init(&line);
-            last_log_line(vm, &line);
-            bw_error_set(err, BW_ERR_SPAWN, "QEMU exited while starting: %s (see %s)", line.data,
-                         vm->log_path);
-            bw_buf_release(&line);
-        }
-        return -1;
+    /* QEMU opens its QMP socket within a second; one that cannot start exits at once. Try in
+     * short slices and watch the process between them, so a QEMU that died is reported with
+     * its own words straight away, and a slow one still has 30 s. */
+    int st = 0;
+    pid_t w = 0;
+    for (unsigned waited = 0; !vm->qmp; waited += 100) {
+        bw_error_release(err);
+        vm->qmp = bw_qmp_connect(vm->qmp_path, 100, err);
+        if (vm->qmp || (w = waitpid(vm->pid, &st, WNOHANG)) == vm->pid || waited >= 30000)
+            break;
     }
-    return 0;
+    if (vm->qmp)
+        return 0;
+    struct bw_buf line = BW_BUF_INIT;
+    bw_buf_init(&line);
+    if (w != vm->pid) /* it may be on its way out: its reason is worth 200 ms */
+        for (int i = 0; i < 10 && (w = waitpid(vm->pid, &st, WNOHANG)) == 0; i++)
+            nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    last_log_line(vm, &line);
+    if (w == vm->pid) {
+        vm->pid = -1;
+        bw_error_release(err);
+        if (WIFSIGNALED(st))
+            bw_error_set(err, BW_ERR_SPAWN, "QEMU was killed by signal %d while starting%s%s",
+                         WTERMSIG(st), line.len ? ": " : "", line.data);
+        else
+            bw_error_set(err, BW_ERR_SPAWN, "QEMU exited (status %d) while starting%s%s",
+                         WEXITSTATUS(st), line.len ? ": " : "", line.data);
+    } else if (line.len) {
+        bw_error_prefix(err, "QEMU said \"%s\"", line.data);
+    }
+    bw_buf_release(&line);
+    return -1;
 }
 
 static json_t *qcode(enum bw_key key)
@@ -307,6 +325,11 @@ static const char *qemu_serial_log(const struct bw_vm *vm)
     return vm->serial_path;
 }
 
+static const char *qemu_hypervisor_log(const struct bw_vm *vm)
+{
+    return vm->log_path;
+}
+
 static int qemu_stop(struct bw_vm *vm, struct bw_error *err)
 {
     if (vm->pid < 0)
@@ -355,6 +378,8 @@ static char *qemu_describe(const char *uri, const char *pool)
 }
 
 const struct bw_driver bw_driver_qemu = {
-    "qemu",         false,         qemu_describe,   qemu_create,     qemu_command, qemu_start,
-    qemu_send_keys, qemu_wait_off, qemu_screenshot, qemu_serial_log, qemu_stop,    qemu_destroy,
+    "qemu",          false,           qemu_describe,       qemu_create,
+    qemu_command,    qemu_start,      qemu_send_keys,      qemu_wait_off,
+    qemu_screenshot, qemu_serial_log, qemu_hypervisor_log, qemu_stop,
+    qemu_destroy,
 };

@@ -96,7 +96,7 @@ int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, s
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2); /* a failure says why in the log */
     posix_spawn_file_actions_addclose(&fa, pipefd[0]);
     pid_t pid;
     ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0);
@@ -110,7 +110,14 @@ int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, s
         seen = strstr(line, want) != NULL;
         bw_buf_adds(log, line);
     }
-    ck_assert_msg(seen, "the build never reached step %s:\n%s", step, log->data);
+    if (!seen) { /* it ended first: say how, with what it printed on both streams */
+        int st;
+        fclose(f);
+        ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+        ck_abort_msg("the build never reached step %s (%s %d):\n%s", step,
+                     WIFEXITED(st) ? "exit" : "signal",
+                     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), log->data);
+    }
     usleep(300 * 1000); /* inside the step, not at its edge */
     kill(pid, sig);
     while (fgets(line, sizeof(line), f))

@@ -1,4 +1,5 @@
 /* The boxwright binary as a user runs it: exit codes, help, and each command's output. */
+#include "../../builder/core/buf.h"
 #include "../../builder/core/spawn.h"
 #include "../../builder/core/xmalloc.h"
 
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct bw_spawn_result res;
@@ -245,6 +247,65 @@ START_TEST(test_a_failed_json_build_ends_with_an_error_event)
 }
 END_TEST
 
+/* QEMU's own reason for not starting reaches the user at once, and stays in the output
+ * directory after the work directory is gone. What fails here is a stand-in for
+ * qemu-system-x86_64 on PATH that refuses to start, as QEMU does on a bad option. */
+START_TEST(test_a_qemu_that_will_not_start_is_reported_in_its_own_words)
+{
+    char dir[] = "/tmp/bw-noqemu-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *script = bw_xasprintf(
+        "set -e; cd %s; mkdir bin; printf 'not really an ISO' > x.iso; sha256sum x.iso > "
+        "x.iso.sha256; printf '#!/bin/sh\\necho \"qemu-system-x86_64: -machine q35: stand-in "
+        "refuses\" >&2\\nexit 1\\n' > bin/qemu-system-x86_64; chmod +x bin/qemu-system-x86_64",
+        dir);
+    char *sh[] = {"/bin/sh", "-c", script, NULL};
+    struct bw_spawn_result r = {0};
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_spawn_run(sh, NULL, NULL, 0, &r, &err), 0);
+    ck_assert_msg(r.status == 0, "%s", r.err.data);
+    bw_spawn_result_release(&r);
+    char *cache = bw_xasprintf("%s/cache", dir);
+    char *out = bw_xasprintf("%s/out", dir);
+    char *url = bw_xasprintf("iso_url=file://%s/x.iso", dir);
+    char *path = bw_xasprintf("%s/bin:%s", dir, getenv("PATH"));
+    char *old_path = bw_xstrdup(getenv("PATH"));
+    setenv("BOXWRIGHT_CACHE_DIR", cache, 1);
+    setenv("PATH", path, 1);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = run("build", "tiny", "--accel", "tcg", "-o", out, "--var", url, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    setenv("PATH", old_path, 1);
+    unsetenv("BOXWRIGHT_CACHE_DIR");
+    ck_assert_msg(status == 1, "exit %d: %s", status, res.err.data);
+    ck_assert_msg(strstr(res.err.data, "step installer") &&
+                      strstr(res.err.data, "QEMU exited (status 1) while starting: "
+                                           "qemu-system-x86_64: -machine q35: stand-in refuses"),
+                  "%s", res.err.data);
+    /* Not after the 30 s a slow QEMU is given to open its QMP socket. */
+    ck_assert_int_lt(t1.tv_sec - t0.tv_sec, 10);
+    char *kept = bw_xasprintf("%s/failure-qemu.log", out);
+    ck_assert_msg(strstr(res.err.data, kept), "%s", res.err.data);
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    ck_assert_int_eq(bw_buf_read_file(&b, kept), 0);
+    ck_assert_ptr_nonnull(strstr(b.data, "stand-in refuses"));
+    bw_buf_release(&b);
+    char *wk = bw_xasprintf("%s/.work", out);
+    ck_assert_int_ne(access(wk, F_OK), 0);
+    test_rm_rf(dir);
+    free(wk);
+    free(kept);
+    free(script);
+    free(cache);
+    free(out);
+    free(url);
+    free(path);
+    free(old_path);
+}
+END_TEST
+
 START_TEST(test_keys_prints_one_event_per_line_in_each_encoding)
 {
     ck_assert_int_eq(run("keys", "-e", "qmp", "A<enter>", NULL), 0);
@@ -275,6 +336,7 @@ int main(void)
     tcase_add_test(tc, test_inspect_and_validate_a_cloud_image_template);
     tcase_add_test(tc, test_keys_prints_one_event_per_line_in_each_encoding);
     tcase_add_test(tc, test_a_failed_json_build_ends_with_an_error_event);
+    tcase_add_test(tc, test_a_qemu_that_will_not_start_is_reported_in_its_own_words);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -303,25 +303,39 @@ static int step_seed(struct build *b, struct bw_error *err)
 }
 
 /* The image's virtual size, from qemu-img info. */
-static int image_size(const char *path, const char *format, uint64_t *size, struct bw_error *err)
+/*
+ * The image's virtual size, once qemu-img's own probe agrees that the image is in the format
+ * the definition gives. QEMU is always told the format, never left to guess; without this
+ * check a raw declaration on a qcow2 file would hand the guest qcow2's metadata as its disk,
+ * and qemu-img would "read" any file as raw.
+ */
+static int image_size(struct build *b, uint64_t *size, struct bw_error *err)
 {
-    char *argv[] = {"qemu-img", "info", "--output=json", "-f", (char *)format, (char *)path, NULL};
+    const char *want = b->def->image.format;
+    char *argv[] = {"qemu-img", "info", "--output=json", b->iso, NULL};
     struct bw_spawn_result res;
     if (bw_spawn_run(argv, NULL, NULL, 0, &res, err) < 0) {
         bw_spawn_result_release(&res);
-        bw_error_prefix(err, "%s: not a %s image?", path, format);
+        bw_error_prefix(err, "%s: qemu-img info", b->iso);
         return -1;
     }
     json_error_t jerr;
-    json_t *info = json_loadb(res.out.data, res.out.len, 0, &jerr);
+    json_t *info = res.status == 0 ? json_loadb(res.out.data, res.out.len, 0, &jerr) : NULL;
+    const char *found = json_string_value(json_object_get(info, "format"));
     json_t *vs = json_object_get(info, "virtual-size");
-    int rc = 0;
-    if (!json_is_integer(vs)) {
-        bw_error_at(err, BW_ERR_SYNTAX, path, NULL, 0, 0,
-                    "qemu-img info gave no virtual size for this %s image", format);
-        rc = -1;
+    int rc = -1;
+    if (!found || !json_is_integer(vs)) {
+        bw_buf_rtrim(&res.err);
+        bw_error_at(err, BW_ERR_SYNTAX, b->iso, NULL, 0, 0,
+                    "qemu-img info cannot read this image%s%s: expected a %s image",
+                    res.err.len ? ": " : "", res.err.data, want);
+    } else if (strcmp(found, want) != 0) {
+        bw_definition_error(b->def, err, ".image.format",
+                            "\"%s\", but the image (%s) is %s: expected \"%s\"", want, b->iso,
+                            found, found);
     } else {
         *size = (uint64_t)json_integer_value(vs);
+        rc = 0;
     }
     json_decref(info);
     bw_spawn_result_release(&res);
@@ -340,15 +354,16 @@ static int step_disk(struct build *b, struct bw_error *err)
     /* An overlay on the cached image, which is never written. */
     const char *fmt = b->def->image.format;
     uint64_t have;
-    if (image_size(b->iso, fmt, &have, err) < 0)
+    if (image_size(b, &have, err) < 0)
         return -1;
     char want_s[32], have_s[32];
     bw_format_size(b->def->vm.disk_size, want_s, sizeof(want_s));
     bw_format_size(have, have_s, sizeof(have_s));
     if (have > b->def->vm.disk_size) {
-        bw_error_at(err, BW_ERR_USAGE, b->def->file, ".vm.disk_size", 0, 0,
-                    "\"%s\" is smaller than the image (%s, %llu bytes): expected at least %s",
-                    want_s, have_s, (unsigned long long)have, have_s);
+        bw_definition_error(
+            b->def, err, ".vm.disk_size",
+            "\"%s\" is smaller than the image (%s, %llu bytes): expected at least %s", want_s,
+            have_s, (unsigned long long)have, have_s);
         return -1;
     }
     char *argv[] = {"qemu-img",  "create", "-q",   "-f",    "qcow2", "-F",

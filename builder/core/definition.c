@@ -810,6 +810,31 @@ struct bw_definition *bw_definition_load(const char *path, struct bw_errors *err
     return def;
 }
 
+void bw_definition_error(const struct bw_definition *def, struct bw_error *err, const char *path,
+                         const char *fmt, ...)
+{
+    struct bw_buf text = BW_BUF_INIT;
+    struct bw_jsonpos pos = BW_JSONPOS_INIT;
+    int line = 0, col = 0;
+    if (def->file && bw_buf_read_file(&text, def->file) == 0) {
+        bw_jsonpos_index(&pos, text.data, text.len);
+        const struct bw_jsonpos_entry *e = bw_jsonpos_find(&pos, path);
+        if (e) {
+            line = e->line;
+            col = e->col;
+        }
+    }
+    struct bw_buf msg = BW_BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    bw_buf_vaddf(&msg, fmt, ap);
+    va_end(ap);
+    bw_error_at(err, BW_ERR_SCHEMA, def->file, path, line, col, "%s", msg.data);
+    bw_buf_release(&msg);
+    bw_jsonpos_release(&pos);
+    bw_buf_release(&text);
+}
+
 static void strlist_free(struct bw_strlist *l)
 {
     for (size_t i = 0; i < l->n; i++)

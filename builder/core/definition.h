@@ -139,6 +139,14 @@ struct bw_definition *bw_definition_load_buffer(const char *name, const char *di
                                                 size_t len, struct bw_errors *errs);
 void bw_definition_free(struct bw_definition *def);
 
+/*
+ * An error about the value at `path` (".vm.disk_size") found after loading, when the build
+ * meets what the definition says: located at the value's line and column in the file as it
+ * is now (0 and 0 when the value is a default, or the file changed), code BW_ERR_SCHEMA.
+ */
+void bw_definition_error(const struct bw_definition *def, struct bw_error *err, const char *path,
+                         const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Returns dir/rel (or rel when absolute); caller frees. */
 char *bw_definition_path(const struct bw_definition *def, const char *rel);
 

@@ -306,6 +306,51 @@ START_TEST(test_a_qemu_that_will_not_start_is_reported_in_its_own_words)
 }
 END_TEST
 
+/* An image in another format than the definition says is refused before any VM boots: QEMU
+ * is told the declared format, and would boot a raw file's bytes as qcow2 or the reverse. */
+START_TEST(test_an_image_in_another_format_than_declared_is_refused)
+{
+    char dir[] = "/tmp/bw-format-XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *script = bw_xasprintf("set -e; cd %s; qemu-img create -q -f raw disk.img 4M; "
+                                "sha512sum disk.img > SHA512SUMS",
+                                dir);
+    char *sh[] = {"/bin/sh", "-c", script, NULL};
+    struct bw_spawn_result r = {0};
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_spawn_run(sh, NULL, NULL, 0, &r, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&r);
+    char *cache = bw_xasprintf("%s/cache", dir);
+    char *out = bw_xasprintf("%s/out", dir);
+    char *url = bw_xasprintf("image_url=file://%s/disk.img", dir);
+    char *sums = bw_xasprintf("checksum=file:file://%s/SHA512SUMS", dir);
+    setenv("BOXWRIGHT_CACHE_DIR", cache, 1);
+    int status = run("build", "debian-12-cloud", "--accel", "tcg", "-o", out, "--var", url, "--var",
+                     sums, NULL);
+    unsetenv("BOXWRIGHT_CACHE_DIR");
+    ck_assert_msg(status == 1, "exit %d: %s", status, res.err.data);
+    ck_assert_msg(strstr(res.err.data, "debian-12-cloud/definition.json") &&
+                      strstr(res.err.data, ".image.format") &&
+                      strstr(res.err.data, "\"qcow2\", but the image") &&
+                      strstr(res.err.data, "is raw: expected \"raw\""),
+                  "%s", res.err.data);
+    /* file:line:col of the value in the definition. */
+    int line = 0, col = 0;
+    const char *at = strstr(res.err.data, "definition.json:");
+    ck_assert_int_eq(sscanf(at, "definition.json:%d:%d:", &line, &col), 2);
+    ck_assert_int_gt(line, 1);
+    ck_assert_int_gt(col, 1);
+    ck_assert_ptr_null(strstr(res.err.data, "==> installer"));
+    ck_assert_ptr_null(strstr(res.err.data, "==> boot"));
+    test_rm_rf(dir);
+    free(script);
+    free(cache);
+    free(out);
+    free(url);
+    free(sums);
+}
+END_TEST
+
 START_TEST(test_keys_prints_one_event_per_line_in_each_encoding)
 {
     ck_assert_int_eq(run("keys", "-e", "qmp", "A<enter>", NULL), 0);
@@ -337,6 +382,7 @@ int main(void)
     tcase_add_test(tc, test_keys_prints_one_event_per_line_in_each_encoding);
     tcase_add_test(tc, test_a_failed_json_build_ends_with_an_error_event);
     tcase_add_test(tc, test_a_qemu_that_will_not_start_is_reported_in_its_own_words);
+    tcase_add_test(tc, test_an_image_in_another_format_than_declared_is_refused);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -302,7 +302,6 @@ static int step_seed(struct build *b, struct bw_error *err)
     return rc;
 }
 
-/* The image's virtual size, from qemu-img info. */
 /*
  * The image's virtual size, once qemu-img's own probe agrees that the image is in the format
  * the definition gives. QEMU is always told the format, never left to guess; without this
@@ -320,7 +319,7 @@ static int image_size(struct build *b, uint64_t *size, struct bw_error *err)
         return -1;
     }
     json_error_t jerr;
-    json_t *info = res.status == 0 ? json_loadb(res.out.data, res.out.len, 0, &jerr) : NULL;
+    json_t *info = json_loadb(res.out.data, res.out.len, 0, &jerr);
     const char *found = json_string_value(json_object_get(info, "format"));
     json_t *vs = json_object_get(info, "virtual-size");
     int rc = -1;

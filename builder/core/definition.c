@@ -109,15 +109,12 @@ static void report(struct loader *ld, const char *path, bool at_key, const char 
         line = at_key && e->kline ? e->kline : e->line;
         col = at_key && e->kline ? e->kcol : e->col;
     }
-    struct bw_buf msg = BW_BUF_INIT;
+    struct bw_error err = BW_ERROR_INIT;
     va_list ap;
     va_start(ap, fmt);
-    bw_buf_vaddf(&msg, fmt, ap);
+    bw_error_vat(&err, BW_ERR_SCHEMA, ld->file, path, line, col, fmt, ap);
     va_end(ap);
-    struct bw_error err = BW_ERROR_INIT;
-    bw_error_at(&err, BW_ERR_SCHEMA, ld->file, path, line, col, "%s", msg.data);
     bw_errors_take(ld->errs, &err);
-    bw_buf_release(&msg);
 }
 
 static void bad_value(struct loader *ld, const char *path, json_t *v, const char *expected)
@@ -824,13 +821,10 @@ void bw_definition_error(const struct bw_definition *def, struct bw_error *err, 
             col = e->col;
         }
     }
-    struct bw_buf msg = BW_BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    bw_buf_vaddf(&msg, fmt, ap);
+    bw_error_vat(err, BW_ERR_SCHEMA, def->file, path, line, col, fmt, ap);
     va_end(ap);
-    bw_error_at(err, BW_ERR_SCHEMA, def->file, path, line, col, "%s", msg.data);
-    bw_buf_release(&msg);
     bw_jsonpos_release(&pos);
     bw_buf_release(&text);
 }

@@ -52,6 +52,13 @@ void bw_error_at(struct bw_error *e, enum bw_errcode code, const char *file, con
     va_end(ap);
 }
 
+void bw_error_vat(struct bw_error *e, enum bw_errcode code, const char *file, const char *path,
+                  int line, int col, const char *fmt, va_list ap)
+{
+    if (e)
+        vset(e, code, file, path, line, col, fmt, ap);
+}
+
 void bw_error_prefix(struct bw_error *e, const char *fmt, ...)
 {
     if (!e)

@@ -15,6 +15,7 @@
 #ifndef BW_ERROR_H
 #define BW_ERROR_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 enum bw_errcode {
@@ -53,6 +54,10 @@ void bw_error_set(struct bw_error *e, enum bw_errcode code, const char *fmt, ...
 /* Like bw_error_set(), with a position. file and path may be NULL. */
 void bw_error_at(struct bw_error *e, enum bw_errcode code, const char *file, const char *path,
                  int line, int col, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* bw_error_at() for a function that takes its own format and arguments. */
+void bw_error_vat(struct bw_error *e, enum bw_errcode code, const char *file, const char *path,
+                  int line, int col, const char *fmt, va_list ap)
+    __attribute__((format(printf, 7, 0)));
 /* Prefixes the message with "prefix: ". */
 void bw_error_prefix(struct bw_error *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -93,8 +93,8 @@ struct bw_driver {
     /* The guest's serial console so far (a local path; borrowed), or NULL when it is kept on
      * a remote host. */
     const char *(*serial_log)(const struct bw_vm *vm);
-    /* What the hypervisor process itself printed (a local path; borrowed), or NULL where the
-     * driver's errors already carry it (libvirt puts QEMU's words in its own errors). */
+    /* What the hypervisor process itself printed (a local path; borrowed). NULL (the member)
+     * where the driver's errors already carry it: libvirt puts QEMU's words in its own. */
     const char *(*hypervisor_log)(const struct bw_vm *vm);
     int (*stop)(struct bw_vm *vm, struct bw_error *err);
     void (*destroy)(struct bw_vm *vm);

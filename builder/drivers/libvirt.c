@@ -788,12 +788,6 @@ static const char *lv_serial_log(const struct bw_vm *vm)
     return vm->serial_path;
 }
 
-static const char *lv_hypervisor_log(const struct bw_vm *vm)
-{
-    (void)vm;
-    return NULL;
-}
-
 static int lv_stop(struct bw_vm *vm, struct bw_error *err)
 {
     if (!vm->dom || atomic_load(&vm->stopped))
@@ -857,7 +851,6 @@ static char *lv_describe(const char *uri, const char *pool)
 }
 
 const struct bw_driver bw_driver_libvirt = {
-    "libvirt",         true,         lv_describe, lv_create,     lv_command,
-    lv_start,          lv_send_keys, lv_wait_off, lv_screenshot, lv_serial_log,
-    lv_hypervisor_log, lv_stop,      lv_destroy,
+    "libvirt",   true,          lv_describe,   lv_create, lv_command, lv_start,   lv_send_keys,
+    lv_wait_off, lv_screenshot, lv_serial_log, NULL,      lv_stop,    lv_destroy,
 };

@@ -100,13 +100,10 @@ static int fail_at(const struct bw_template *t, struct bw_error *err, enum bw_er
 {
     int line, col;
     pos_of(t, off, &line, &col);
-    struct bw_buf b = BW_BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    bw_buf_vaddf(&b, fmt, ap);
+    bw_error_vat(err, code, t->name, NULL, line, col, fmt, ap);
     va_end(ap);
-    bw_error_at(err, code, t->name, NULL, line, col, "%s", b.data);
-    bw_buf_release(&b);
     return -1;
 }
 

@@ -214,20 +214,46 @@ START_TEST(test_inspect_says_which_path_each_driver_takes)
 }
 END_TEST
 
+/* A scratch directory /tmp/bw-NAME-XXXXXX for a build: DIR/cache becomes its ISO cache (run()
+ * passes the environment on) and DIR/out is for its output. A shell `script`, if not NULL,
+ * runs in DIR first and must succeed. Caller ends with scratch_done(). */
+static char *scratch(const char *name, const char *script)
+{
+    char *dir = bw_xasprintf("/tmp/bw-%s-XXXXXX", name);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char *cache = bw_xasprintf("%s/cache", dir);
+    setenv("BOXWRIGHT_CACHE_DIR", cache, 1);
+    free(cache);
+    if (script) {
+        char *cmd = bw_xasprintf("set -e; cd %s; %s", dir, script);
+        char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+        struct bw_spawn_result r = {0};
+        struct bw_error err = BW_ERROR_INIT;
+        ck_assert_msg(bw_spawn_run(sh, NULL, NULL, 0, &r, &err) == 0, "%s: %s", err.msg,
+                      r.err.data);
+        bw_spawn_result_release(&r);
+        free(cmd);
+    }
+    return dir;
+}
+
+static void scratch_done(char *dir)
+{
+    unsetenv("BOXWRIGHT_CACHE_DIR");
+    test_rm_rf(dir);
+    free(dir);
+}
+
 /* A --json build that fails ends its stdout with an error event: a pipeline reading only
  * stdout learns which step failed and why. */
 START_TEST(test_a_failed_json_build_ends_with_an_error_event)
 {
-    char dir[] = "/tmp/bw-jsonfail-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char *cache = bw_xasprintf("%s/cache", dir);
+    char *dir = scratch("jsonfail", NULL);
     char *out = bw_xasprintf("%s/out", dir);
     char *url = bw_xasprintf("iso_url=file://%s/missing.iso", dir);
-    setenv("BOXWRIGHT_CACHE_DIR", cache, 1);
     ck_assert_int_eq(run("build", "tiny", "--json", "--accel", "tcg", "-o", out, "--var", url,
                          "--skip-validate", NULL),
                      1);
-    unsetenv("BOXWRIGHT_CACHE_DIR");
     char *last = strrchr(res.out.data, '{');
     ck_assert_ptr_nonnull(last);
     json_error_t je;
@@ -240,8 +266,7 @@ START_TEST(test_a_failed_json_build_ends_with_an_error_event)
     /* The same words as on stderr. */
     ck_assert_ptr_nonnull(strstr(res.err.data, msg));
     json_decref(ev);
-    test_rm_rf(dir);
-    free(cache);
+    scratch_done(dir);
     free(out);
     free(url);
 }
@@ -252,32 +277,21 @@ END_TEST
  * qemu-system-x86_64 on PATH that refuses to start, as QEMU does on a bad option. */
 START_TEST(test_a_qemu_that_will_not_start_is_reported_in_its_own_words)
 {
-    char dir[] = "/tmp/bw-noqemu-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char *script = bw_xasprintf(
-        "set -e; cd %s; mkdir bin; printf 'not really an ISO' > x.iso; sha256sum x.iso > "
-        "x.iso.sha256; printf '#!/bin/sh\\necho \"qemu-system-x86_64: -machine q35: stand-in "
-        "refuses\" >&2\\nexit 1\\n' > bin/qemu-system-x86_64; chmod +x bin/qemu-system-x86_64",
-        dir);
-    char *sh[] = {"/bin/sh", "-c", script, NULL};
-    struct bw_spawn_result r = {0};
-    struct bw_error err = BW_ERROR_INIT;
-    ck_assert_int_eq(bw_spawn_run(sh, NULL, NULL, 0, &r, &err), 0);
-    ck_assert_msg(r.status == 0, "%s", r.err.data);
-    bw_spawn_result_release(&r);
-    char *cache = bw_xasprintf("%s/cache", dir);
+    char *dir = scratch(
+        "noqemu", "mkdir bin; printf 'not really an ISO' > x.iso; sha256sum x.iso > "
+                  "x.iso.sha256; printf '#!/bin/sh\\necho \"qemu-system-x86_64: -machine q35: "
+                  "stand-in refuses\" >&2\\nexit 1\\n' > bin/qemu-system-x86_64; chmod +x "
+                  "bin/qemu-system-x86_64");
     char *out = bw_xasprintf("%s/out", dir);
     char *url = bw_xasprintf("iso_url=file://%s/x.iso", dir);
     char *path = bw_xasprintf("%s/bin:%s", dir, getenv("PATH"));
     char *old_path = bw_xstrdup(getenv("PATH"));
-    setenv("BOXWRIGHT_CACHE_DIR", cache, 1);
     setenv("PATH", path, 1);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int status = run("build", "tiny", "--accel", "tcg", "-o", out, "--var", url, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     setenv("PATH", old_path, 1);
-    unsetenv("BOXWRIGHT_CACHE_DIR");
     ck_assert_msg(status == 1, "exit %d: %s", status, res.err.data);
     ck_assert_msg(strstr(res.err.data, "step installer") &&
                       strstr(res.err.data, "QEMU exited (status 1) while starting: "
@@ -294,11 +308,9 @@ START_TEST(test_a_qemu_that_will_not_start_is_reported_in_its_own_words)
     bw_buf_release(&b);
     char *wk = bw_xasprintf("%s/.work", out);
     ck_assert_int_ne(access(wk, F_OK), 0);
-    test_rm_rf(dir);
+    scratch_done(dir);
     free(wk);
     free(kept);
-    free(script);
-    free(cache);
     free(out);
     free(url);
     free(path);
@@ -310,24 +322,13 @@ END_TEST
  * is told the declared format, and would boot a raw file's bytes as qcow2 or the reverse. */
 START_TEST(test_an_image_in_another_format_than_declared_is_refused)
 {
-    char dir[] = "/tmp/bw-format-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char *script = bw_xasprintf("set -e; cd %s; qemu-img create -q -f raw disk.img 4M; "
-                                "sha512sum disk.img > SHA512SUMS",
-                                dir);
-    char *sh[] = {"/bin/sh", "-c", script, NULL};
-    struct bw_spawn_result r = {0};
-    struct bw_error err = BW_ERROR_INIT;
-    ck_assert_msg(bw_spawn_run(sh, NULL, NULL, 0, &r, &err) == 0, "%s", err.msg);
-    bw_spawn_result_release(&r);
-    char *cache = bw_xasprintf("%s/cache", dir);
+    char *dir = scratch("format", "qemu-img create -q -f raw disk.img 4M; "
+                                  "sha512sum disk.img > SHA512SUMS");
     char *out = bw_xasprintf("%s/out", dir);
     char *url = bw_xasprintf("image_url=file://%s/disk.img", dir);
     char *sums = bw_xasprintf("checksum=file:file://%s/SHA512SUMS", dir);
-    setenv("BOXWRIGHT_CACHE_DIR", cache, 1);
     int status = run("build", "debian-12-cloud", "--accel", "tcg", "-o", out, "--var", url, "--var",
                      sums, NULL);
-    unsetenv("BOXWRIGHT_CACHE_DIR");
     ck_assert_msg(status == 1, "exit %d: %s", status, res.err.data);
     ck_assert_msg(strstr(res.err.data, "debian-12-cloud/definition.json") &&
                       strstr(res.err.data, ".image.format") &&
@@ -342,9 +343,7 @@ START_TEST(test_an_image_in_another_format_than_declared_is_refused)
     ck_assert_int_gt(col, 1);
     ck_assert_ptr_null(strstr(res.err.data, "==> installer"));
     ck_assert_ptr_null(strstr(res.err.data, "==> boot"));
-    test_rm_rf(dir);
-    free(script);
-    free(cache);
+    scratch_done(dir);
     free(out);
     free(url);
     free(sums);

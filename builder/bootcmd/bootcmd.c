@@ -1,8 +1,11 @@
 #include "bootcmd.h"
+#include "../core/buf.h"
 #include "../core/units.h"
 #include "../core/xmalloc.h"
 
 #include <ctype.h>
+#include <regex.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -67,11 +70,107 @@ static void pos_of(const char *cmd, size_t off, int *line, int *col)
     }
 }
 
-static void emit(struct bw_key_events *out, enum bw_key_action action, enum bw_key key,
-                 uint64_t wait_ms, size_t off)
+static struct bw_key_event *emit(struct bw_key_events *out, enum bw_key_action action,
+                                 enum bw_key key, uint64_t wait_ms, size_t off)
 {
     BW_GROW(out->v, out->alloc, out->n + 1);
-    out->v[out->n++] = (struct bw_key_event){action, key, wait_ms, off};
+    out->v[out->n] = (struct bw_key_event){action, key, wait_ms, off, 0, false, NULL};
+    return &out->v[out->n++];
+}
+
+/* A boot command that waits longer than this in one token is a typo (<wait2562047h>). */
+#define MAX_WAIT_MS (24ULL * 60 * 60 * 1000)
+
+static long syntax_error(const char *cmd, size_t i, const char *source, struct bw_error *err,
+                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static long syntax_error(const char *cmd, size_t i, const char *source, struct bw_error *err,
+                         const char *fmt, ...)
+{
+    int line, col;
+    pos_of(cmd, i, &line, &col);
+    va_list ap;
+    va_start(ap, fmt);
+    bw_error_vat(err, BW_ERR_SYNTAX, source, NULL, line, col, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/*
+ * <expect "text"> / <expect /regex/> with an optional duration, at cmd[i]. Returns the length
+ * consumed, 0 when cmd[i] does not start "<expect " (typed literally), -1 on a malformed one.
+ */
+static long expect_token(const char *cmd, size_t len, size_t i, const char *source,
+                         struct bw_key_events *out, struct bw_error *err)
+{
+    static const char word[] = "<expect ";
+    size_t k = i + sizeof(word) - 1;
+    if (len < k || strncasecmp(cmd + i, word, sizeof(word) - 1) != 0)
+        return 0;
+    while (k < len && cmd[k] == ' ')
+        k++;
+    if (k >= len || (cmd[k] != '"' && cmd[k] != '/'))
+        return syntax_error(cmd, i, source, err,
+                            "<expect> needs \"text\" or /regex/ (for example <expect \"boot:\"> "
+                            "or <expect /login: *$/ 5m>)");
+    char delim = cmd[k++];
+    struct bw_buf text = BW_BUF_INIT;
+    bw_buf_init(&text);
+    for (; k < len && cmd[k] != delim; k++) {
+        if (cmd[k] == '\\' && k + 1 < len)
+            k++;
+        bw_buf_addc(&text, cmd[k]);
+    }
+    if (k >= len) {
+        bw_buf_release(&text);
+        return syntax_error(cmd, i, source, err, "<expect> has no closing %c", delim);
+    }
+    if (text.len == 0) {
+        bw_buf_release(&text);
+        return syntax_error(cmd, i, source, err, "<expect> with nothing to wait for");
+    }
+    k++;
+    while (k < len && cmd[k] == ' ')
+        k++;
+    uint64_t ms = BW_EXPECT_DEFAULT_MS;
+    size_t d = k;
+    while (k < len && cmd[k] != '>')
+        k++;
+    if (k >= len) {
+        bw_buf_release(&text);
+        return syntax_error(cmd, i, source, err, "<expect> has no closing >");
+    }
+    if (k > d) {
+        char buf[32];
+        size_t dlen = k - d;
+        while (dlen && cmd[d + dlen - 1] == ' ')
+            dlen--;
+        if (dlen >= sizeof(buf) ||
+            (memcpy(buf, cmd + d, dlen), buf[dlen] = '\0',
+             bw_parse_duration(buf, false, &ms) < 0) ||
+            ms > MAX_WAIT_MS) {
+            bw_buf_release(&text);
+            return syntax_error(cmd, d, source, err,
+                                "<expect>: \"%.*s\" is not a duration of at most 24h (expected "
+                                "for example 30s, 2m)",
+                                (int)(k - d > 20 ? 20 : k - d), cmd + d);
+        }
+    }
+    if (delim == '/') {
+        regex_t re;
+        int rc = regcomp(&re, text.data, REG_EXTENDED | REG_NOSUB);
+        if (rc != 0) {
+            char why[128];
+            regerror(rc, &re, why, sizeof(why));
+            bw_buf_release(&text);
+            return syntax_error(cmd, i, source, err, "<expect>: bad regular expression: %s", why);
+        }
+        regfree(&re);
+    }
+    struct bw_key_event *e = emit(out, BW_KEY_EXPECT, BW_KEY_NONE, ms, i);
+    e->regex = delim == '/';
+    e->text = bw_buf_detach(&text);
+    return (long)(k - i + 1);
 }
 
 static bool has_suffix_ci(const char *s, size_t len, const char *suffix, size_t *base)
@@ -123,6 +222,10 @@ static long special_token(const char *cmd, size_t len, size_t i, const char *sou
             buf[dlen] = '\0';
             if (bw_parse_duration(buf, true, &ms) < 0)
                 goto unknown;
+            if (ms > MAX_WAIT_MS)
+                return syntax_error(cmd, i, source, err,
+                                    "<%.*s> waits longer than a day: expected at most <wait24h>",
+                                    (int)(nlen > 40 ? 40 : nlen), name);
         }
         emit(out, BW_KEY_WAIT, BW_KEY_NONE, ms, i);
         return consumed;
@@ -144,25 +247,32 @@ static long special_token(const char *cmd, size_t len, size_t i, const char *sou
         st->held[key] = false;
         return consumed;
     }
-unknown:;
-    int line, col;
-    pos_of(cmd, i, &line, &col);
-    bw_error_at(err, BW_ERR_SYNTAX, source, NULL, line, col,
-                "unknown key <%.*s> (expected a special key such as <enter>, <esc>, <f1>, "
-                "<leftCtrlOn>, or a wait such as <wait>, <wait5>, <wait1m30s>)",
-                (int)(nlen > 40 ? 40 : nlen), name);
-    return -1;
+unknown:
+    return syntax_error(cmd, i, source, err,
+                        "unknown key <%.*s> (expected a special key such as <enter>, <esc>, "
+                        "<f1>, <leftCtrlOn>, a wait such as <wait>, <wait5>, <wait1m30s>, or "
+                        "<expect \"text\">)",
+                        (int)(nlen > 40 ? 40 : nlen), name);
 }
 
 int bw_bootcmd_compile(const char *cmd, size_t len, const char *source, struct bw_key_events *out,
                        struct bw_error *err)
 {
+    if (len > BW_BOOTCMD_MAX) {
+        bw_error_at(err, BW_ERR_SYNTAX, source, NULL, 0, 0,
+                    "the boot command is %zu bytes: expected at most %d (installers take a "
+                    "few hundred)",
+                    len, BW_BOOTCMD_MAX);
+        return -1;
+    }
     struct state *st = bw_xcalloc(1, sizeof(*st));
     size_t start = out->n;
     int rc = 0;
     for (size_t i = 0; i < len;) {
         if (cmd[i] == '<') {
-            long used = special_token(cmd, len, i, source, st, out, err);
+            long used = expect_token(cmd, len, i, source, out, err);
+            if (used == 0)
+                used = special_token(cmd, len, i, source, st, out, err);
             if (used < 0) {
                 rc = -1;
                 break;
@@ -188,21 +298,26 @@ int bw_bootcmd_compile(const char *cmd, size_t len, const char *source, struct b
         }
         bool add_shift = shift && !st->held[BW_KEY_SHIFT_L] && !st->held[BW_KEY_SHIFT_R];
         if (add_shift)
-            emit(out, BW_KEY_PRESS, BW_KEY_SHIFT_L, 0, i);
-        emit(out, BW_KEY_PRESS, key, 0, i);
-        emit(out, BW_KEY_RELEASE, key, 0, i);
+            emit(out, BW_KEY_PRESS, BW_KEY_SHIFT_L, 0, i)->ch = cmd[i];
+        emit(out, BW_KEY_PRESS, key, 0, i)->ch = cmd[i];
+        emit(out, BW_KEY_RELEASE, key, 0, i)->ch = cmd[i];
         if (add_shift)
-            emit(out, BW_KEY_RELEASE, BW_KEY_SHIFT_L, 0, i);
+            emit(out, BW_KEY_RELEASE, BW_KEY_SHIFT_L, 0, i)->ch = cmd[i];
         i++;
     }
     free(st);
-    if (rc < 0)
+    if (rc < 0) {
+        for (size_t k = start; k < out->n; k++)
+            free(out->v[k].text);
         out->n = start;
+    }
     return rc;
 }
 
 void bw_key_events_release(struct bw_key_events *ev)
 {
+    for (size_t i = 0; i < ev->n; i++)
+        free(ev->v[i].text);
     free(ev->v);
     memset(ev, 0, sizeof(*ev));
 }

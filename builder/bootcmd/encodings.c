@@ -62,6 +62,12 @@ void bw_key_events_format(const struct bw_key_events *ev, enum bw_key_encoding e
             bw_buf_addf(out, "wait %llums\n", (unsigned long long)e->wait_ms);
             continue;
         }
+        if (e->action == BW_KEY_EXPECT) {
+            bw_buf_addf(out, "expect %s ", e->regex ? "regex" : "text");
+            bw_buf_add_json_string(out, e->text);
+            bw_buf_addf(out, " within %llums\n", (unsigned long long)e->wait_ms);
+            continue;
+        }
         bool release = e->action == BW_KEY_RELEASE;
         bw_buf_adds(out, release ? "release " : "press ");
         format_code(out, enc, e->key, release, &shift_down);

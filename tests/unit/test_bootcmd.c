@@ -271,6 +271,43 @@ START_TEST(test_bad_boot_commands_fail_at_their_position)
 }
 END_TEST
 
+/* The typist compares the guest's screen with the characters the keys should show. */
+START_TEST(test_each_typed_key_knows_the_character_it_shows)
+{
+    struct bw_key_events ev = BW_KEY_EVENTS_INIT;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(compile("a<leftShiftOn>b<leftShiftOff>C<enter>", &ev, &err), 0);
+    /* a: press/release; shiftOn; b (shift held, no shift added); shiftOff; C: 4; enter: 2 */
+    ck_assert_uint_eq(ev.n, 2 + 1 + 2 + 1 + 4 + 2);
+    ck_assert_int_eq(ev.v[0].ch, 'a');
+    ck_assert_int_eq(ev.v[1].ch, 'a');
+    ck_assert_int_eq(ev.v[2].ch, 0); /* <leftShiftOn> is a key, not a character */
+    ck_assert_int_eq(ev.v[3].ch, 'b');
+    ck_assert_int_eq(ev.v[5].ch, 0);
+    for (size_t i = 6; i < 10; i++)
+        ck_assert_int_eq(ev.v[i].ch, 'C');
+    ck_assert_int_eq(ev.v[10].ch, 0);
+    ck_assert_int_eq(ev.v[11].ch, 0);
+    bw_key_events_release(&ev);
+}
+END_TEST
+
+/* A 50 MB boot command (a template bomb's output) is refused before anything is compiled. */
+START_TEST(test_a_huge_boot_command_is_refused_with_its_size)
+{
+    size_t n = 50u << 20;
+    char *big = bw_xmalloc(n);
+    memset(big, 'x', n);
+    struct bw_key_events ev = BW_KEY_EVENTS_INIT;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_bootcmd_compile(big, n, "big", &ev, &err), -1);
+    ck_assert_uint_eq(ev.n, 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "52428800 bytes: expected at most 65536"));
+    bw_error_release(&err);
+    free(big);
+}
+END_TEST
+
 START_TEST(test_encoding_names_parse)
 {
     enum bw_key_encoding e;
@@ -293,6 +330,8 @@ int main(void)
     tcase_add_test(tc, test_angle_brackets_that_are_not_tokens_are_typed);
     tcase_add_test(tc, test_bad_boot_commands_fail_at_their_position);
     tcase_add_test(tc, test_encoding_names_parse);
+    tcase_add_test(tc, test_each_typed_key_knows_the_character_it_shows);
+    tcase_add_test(tc, test_a_huge_boot_command_is_refused_with_its_size);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

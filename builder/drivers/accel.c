@@ -1,5 +1,6 @@
 #include "accel.h"
 #include "../core/buf.h"
+#include "../core/spawn.h"
 #include "../core/xmalloc.h"
 
 #include <dirent.h>
@@ -7,15 +8,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 #define PROBE_SECONDS 5
 
@@ -86,15 +84,13 @@ static bool kernel_boots_under_kvm(const char *kernel, double *seconds)
                     serial,
                     "-no-reboot",
                     NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-    pid_t pid;
     bool booted = false;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) == 0) {
+    struct bw_error ignored = BW_ERROR_INIT;
+    pid_t pid = bw_spawn_background(argv, NULL, &ignored);
+    bw_error_release(&ignored);
+    if (pid > 0) {
         for (int i = 0; i < PROBE_SECONDS * 10 && !booted; i++) {
             struct timespec nap = {0, 100 * 1000000L};
             nanosleep(&nap, NULL);
@@ -108,14 +104,10 @@ static bool kernel_boots_under_kvm(const char *kernel, double *seconds)
                 break;
             }
         }
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-        }
+        bw_spawn_stop(pid, 0);
     }
     clock_gettime(CLOCK_MONOTONIC, &t);
     *seconds = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
-    posix_spawn_file_actions_destroy(&fa);
     unlink(logt);
     free(serial);
     return booted;

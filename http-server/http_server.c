@@ -60,11 +60,13 @@ struct bw_http_server {
     struct rate_slot rate[RATE_SLOTS];
     struct counted *dir_counts;
     size_t n_dir_counts;
+    atomic_uint requests; /* answered, whatever the status */
 };
 
 /* Per request, from the first call of the handler to the completion callback. */
 struct req {
     char path[512];
+    struct timespec start; /* first byte of the request seen (CLOCK_MONOTONIC) */
     const char *method;
     char client[INET6_ADDRSTRLEN];
     unsigned status;
@@ -188,6 +190,26 @@ static void count_dir_fetch(struct bw_http_server *s, const char *name)
     s->dir_counts[s->n_dir_counts].name = bw_xstrdup(name);
     s->dir_counts[s->n_dir_counts++].fetches = 1;
     pthread_mutex_unlock(&s->lock);
+}
+
+unsigned bw_http_requests(const struct bw_http_server *s)
+{
+    return s ? atomic_load(&((struct bw_http_server *)s)->requests) : 0;
+}
+
+void bw_http_each_fetched(const struct bw_http_server *s,
+                          void (*fn)(const char *name, unsigned fetches, void *ud), void *ud)
+{
+    struct bw_http_server *m = (struct bw_http_server *)s;
+    for (size_t i = 0; i < s->n_files; i++) {
+        unsigned n = atomic_load(&m->files[i].fetches);
+        if (n)
+            fn(s->files[i].name, n, ud);
+    }
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < s->n_dir_counts; i++)
+        fn(s->dir_counts[i].name, s->dir_counts[i].fetches, ud);
+    pthread_mutex_unlock(&m->lock);
 }
 
 unsigned bw_http_fetches(const struct bw_http_server *s, const char *name)
@@ -537,6 +559,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          */
         r = bw_xcalloc(1, sizeof(*r));
         *con_cls = r;
+        clock_gettime(CLOCK_MONOTONIC, &r->start);
         snprintf(r->path, sizeof(r->path), "%s", url);
         r->method = strcmp(method, "HEAD") == 0  ? "HEAD"
                     : strcmp(method, "GET") == 0 ? "GET"
@@ -584,9 +607,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         else if (r->dir_name)
             count_dir_fetch(s, r->dir_name);
     }
+    if (r->status)
+        atomic_fetch_add(&s->requests, 1);
     if (s->cfg.on_event && r->status) {
+        struct timespec end;
+        clock_gettime(CLOCK_MONOTONIC, &end);
         struct bw_http_event ev = {{0, 0},    r->client,         r->method, r->path,
-                                   r->status, ok ? r->bytes : 0, ok};
+                                   r->status, ok ? r->bytes : 0, ok,        0};
+        ev.seconds =
+            (double)(end.tv_sec - r->start.tv_sec) + (double)(end.tv_nsec - r->start.tv_nsec) / 1e9;
         clock_gettime(CLOCK_REALTIME, &ev.when);
         s->cfg.on_event(&ev, s->cfg.ud);
     }

@@ -42,6 +42,7 @@ struct bw_http_event {
     unsigned status;      /* 200, 206, 304, 404, ... */
     uint64_t bytes;       /* body bytes the response carried */
     bool completed;       /* false if the client went away before the end */
+    double seconds;       /* from the request's first byte to the response's last */
 };
 
 typedef void (*bw_http_event_fn)(const struct bw_http_event *ev, void *ud);
@@ -85,6 +86,12 @@ int bw_http_start(struct bw_http_server *s, struct bw_error *err);
 unsigned bw_http_port(const struct bw_http_server *s);
 /* How many times /name was served completely with 200 or 206. */
 unsigned bw_http_fetches(const struct bw_http_server *s, const char *name);
+/* Requests answered so far, whatever their status (0 for NULL). */
+unsigned bw_http_requests(const struct bw_http_server *s);
+/* Calls fn for every file served completely at least once (in-memory files first, then
+ * directory files in the order first fetched), with how often. fn must not call back into s. */
+void bw_http_each_fetched(const struct bw_http_server *s,
+                          void (*fn)(const char *name, unsigned fetches, void *ud), void *ud);
 void bw_http_stop(struct bw_http_server *s);
 
 /*

@@ -1,5 +1,6 @@
 /* The build: steps with cleanups; see build.h. */
 #include "build.h"
+#include "watch.h"
 #include "../comm/ssh.h"
 #include "../core/buf.h"
 #include "../core/prepare.h"
@@ -9,12 +10,15 @@
 #include "../drivers/driver.h"
 #include "../export/export.h"
 #include "../seed/seed.h"
+#include "../typing/typist.h"
 #include "../../http-server/http_server.h"
 #include "../../http-server/stream.h"
 #include "../../iso-cache/iso_cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+struct pending_request {
+    char *vm, *method, *path;
+    unsigned status;
+    uint64_t bytes;
+    double seconds;
+};
 
 struct build {
     struct bw_definition *def;
@@ -41,7 +52,13 @@ struct build {
     struct bw_vm *vm; /* the VM running now, if any */
     struct bw_ssh *ssh;
     unsigned ssh_port;
-    unsigned fetches_seen; /* answer-file fetches already reported */
+    const char *vm_role;   /* the VM running now, for request events ("installer", ...) */
+    char *typed;           /* the rendered boot command, or NULL */
+    struct bw_watch watch; /* the installer, while it installs */
+    /* Requests the HTTP server's threads report, until the main thread reports them. */
+    pthread_mutex_t req_lock;
+    struct pending_request *reqs;
+    size_t n_reqs, alloc_reqs;
     const char *step;
     struct bw_artifact arts[8];
     char *art_paths[8], *art_files[8];
@@ -61,6 +78,15 @@ static bool isolated(const struct build *b)
 static void say(struct build *b, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+static void emit(struct build *b, const char *kind, const char *msg,
+                 const struct bw_build_request *req)
+{
+    char *masked = bw_vars_mask(&b->def->vars, msg);
+    struct bw_build_event ev = {b->step, kind, masked, req};
+    b->o->on_event(&ev, b->o->ud);
+    free(masked);
+}
+
 static void say(struct build *b, const char *kind, const char *fmt, ...)
 {
     if (!b->o->on_event)
@@ -71,9 +97,7 @@ static void say(struct build *b, const char *kind, const char *fmt, ...)
     va_start(ap, fmt);
     bw_buf_vaddf(&m, fmt, ap);
     va_end(ap);
-    char *masked = bw_vars_mask(&b->def->vars, m.data);
-    b->o->on_event(b->step, kind, masked, b->o->ud);
-    free(masked);
+    emit(b, kind, m.data, NULL);
     bw_buf_release(&m);
 }
 
@@ -205,11 +229,112 @@ static int step_iso(struct build *b, struct bw_error *err)
     return rc;
 }
 
+/* From a server thread: queue the request for the main thread, which reports it. */
+static void on_http_request(const struct bw_http_event *ev, void *ud)
+{
+    struct build *b = ud;
+    struct bw_buf path = BW_BUF_INIT;
+    bw_buf_init(&path);
+    /* Bytes from the guest: nothing a terminal would act on, valid UTF-8 for --json. */
+    for (const unsigned char *p = (const unsigned char *)ev->path; *p; p++) {
+        if (*p > 0x20 && *p < 0x7f)
+            bw_buf_addc(&path, (char)*p);
+        else
+            bw_buf_addf(&path, "%%%02X", *p);
+    }
+    pthread_mutex_lock(&b->req_lock);
+    BW_GROW(b->reqs, b->alloc_reqs, b->n_reqs + 1);
+    b->reqs[b->n_reqs++] = (struct pending_request){bw_xstrdup(b->vm_role ? b->vm_role : "none"),
+                                                    bw_xstrdup(ev->method),
+                                                    bw_buf_detach(&path),
+                                                    ev->status,
+                                                    ev->bytes,
+                                                    ev->seconds};
+    pthread_mutex_unlock(&b->req_lock);
+}
+
+/* The served file whose name is closest to rel (a path the server refused or lacked): a
+ * file in the same directory of http.directory, or a rendered one. Caller frees; NULL if none. */
+static char *nearest_file(struct build *b, const char *raw)
+{
+    char rel[1024];
+    const char *why;
+    if (bw_http_normalize_path(raw, rel, sizeof(rel), &why) < 0)
+        return NULL;
+    const char *slash = strrchr(rel, '/');
+    const char *base = slash ? slash + 1 : rel;
+    char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < b->def->http.render.n; i++) {
+        size_t d = bw_edit_distance(rel, b->def->http.render.v[i], 64);
+        if (d < best_d) {
+            best_d = d;
+            free(best);
+            best = bw_xstrdup(b->def->http.render.v[i]);
+        }
+    }
+    if (b->def->http.directory) {
+        char *root = bw_definition_path(b->def, b->def->http.directory);
+        char *dir =
+            slash ? bw_xasprintf("%s/%.*s", root, (int)(slash - rel), rel) : bw_xstrdup(root);
+        DIR *d = opendir(dir); /* rel has no ".." (normalised): it stays below the root */
+        for (struct dirent *e; d && (e = readdir(d));) {
+            if (e->d_name[0] == '.')
+                continue;
+            size_t dist = bw_edit_distance(base, e->d_name, 64);
+            if (dist < best_d) {
+                best_d = dist;
+                free(best);
+                best = slash ? bw_xasprintf("%.*s/%s", (int)(slash - rel), rel, e->d_name)
+                             : bw_xstrdup(e->d_name);
+            }
+        }
+        if (d)
+            closedir(d);
+        free(dir);
+        free(root);
+    }
+    return best;
+}
+
+/* Reports the requests queued since the last call, from the main thread. */
+static void report_requests(struct build *b)
+{
+    pthread_mutex_lock(&b->req_lock);
+    struct pending_request *v = b->reqs;
+    size_t n = b->n_reqs;
+    b->reqs = NULL;
+    b->n_reqs = b->alloc_reqs = 0;
+    pthread_mutex_unlock(&b->req_lock);
+    for (size_t i = 0; i < n; i++) {
+        char *masked = bw_vars_mask(&b->def->vars, v[i].path);
+        char *near = v[i].status == 404 || v[i].status == 403 ? nearest_file(b, v[i].path) : NULL;
+        struct bw_build_request r = {v[i].vm,    v[i].method,  masked, v[i].status,
+                                     v[i].bytes, v[i].seconds, near};
+        char *line = bw_xasprintf("%s %s %s %u %llu bytes %.3f s", v[i].vm, v[i].method, masked,
+                                  v[i].status, (unsigned long long)v[i].bytes, v[i].seconds);
+        if (b->o->on_event)
+            emit(b, "request", line, &r);
+        if (v[i].status >= 400)
+            say(b, "warning", "the %s asked for %s and got %u%s%s%s", v[i].vm, masked, v[i].status,
+                near ? " (the nearest file served: " : "", near ? near : "", near ? ")" : "");
+        free(line);
+        free(near);
+        free(masked);
+        free(v[i].vm);
+        free(v[i].method);
+        free(v[i].path);
+    }
+    free(v);
+}
+
 static int step_http(struct build *b, struct bw_error *err)
 {
     struct bw_http_config cfg = {0};
     cfg.port_min = 8100;
     cfg.port_max = 8199;
+    cfg.on_event = on_http_request;
+    cfg.ud = b;
     char *dir = b->def->http.directory ? bw_definition_path(b->def, b->def->http.directory) : NULL;
     cfg.directory = dir;
     b->http = bw_http_new(&cfg);
@@ -257,6 +382,7 @@ static void cleanup_http(struct build *b)
     b->relay = NULL;
     bw_http_stop(b->http);
     b->http = NULL;
+    report_requests(b);
 }
 
 /* The cloud-init seed: files on the HTTP server, or a cidata volume. */
@@ -425,6 +551,7 @@ static int start_vm(struct build *b, const char *name, unsigned what, struct bw_
     b->vm = b->drv->create(&spec, err);
     free(dir);
     int rc = b->vm ? b->drv->start(b->vm, err) : -1;
+    b->vm_role = name;
     if (rc == 0)
         say(b, "info", "%s started (driver %s, %s, %s network%s%s)", vm_name, b->drv->name,
             spec.accel, b->def->vm.network, spec.kernel ? ", direct kernel boot" : "",
@@ -458,30 +585,67 @@ static int step_installer(struct build *b, struct bw_error *err)
     return start_vm(b, "installer", VM_MEDIA | VM_HTTP, err);
 }
 
+static void typing_note(const char *kind, const char *msg, void *ud)
+{
+    say(ud, kind, "%s", msg);
+}
+
 static int step_type(struct build *b, struct bw_error *err)
 {
-    char wait[32];
-    bw_format_duration(b->def->boot.wait_ms, wait, sizeof(wait));
-    say(b, "info", "waiting %s for the boot menu", wait);
-    if (pause_ms(b, b->def->boot.wait_ms, err) < 0)
-        return -1;
+    const struct bw_definition *d = b->def;
+    if (d->boot.wait_ms) {
+        char wait[32];
+        bw_format_duration(d->boot.wait_ms, wait, sizeof(wait));
+        say(b, "info", "waiting %s for the boot menu", wait);
+        if (pause_ms(b, d->boot.wait_ms, err) < 0)
+            return -1;
+    }
     struct bw_key_events ev = BW_KEY_EVENTS_INIT;
     struct bw_errors errs = BW_ERRORS_INIT;
     struct bw_buf text = BW_BUF_INIT;
     bw_buf_init(&text);
+    if (d->boot.wait_for.text || d->boot.wait_for.regex) {
+        /* The screen before the clock: an <expect> in front of the command. */
+        bool re = d->boot.wait_for.regex != NULL;
+        ev.v = bw_xcalloc(1, sizeof(*ev.v));
+        ev.alloc = ev.n = 1;
+        ev.v[0] =
+            (struct bw_key_event){BW_KEY_EXPECT,
+                                  BW_KEY_NONE,
+                                  d->boot.wait_for.timeout_ms,
+                                  0,
+                                  0,
+                                  re,
+                                  bw_xstrdup(re ? d->boot.wait_for.regex : d->boot.wait_for.text)};
+    }
     int rc = -1;
     if (bw_prepare_boot_command(b->def, &text, &ev, &errs) > 0) {
         bw_error_move(err, &errs.v[0]);
     } else {
-        struct bw_key_timing t = {b->def->boot.key_hold_ms, b->def->boot.key_interval_ms};
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        rc = b->drv->send_keys(b->vm, &ev, &t, err);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
-        double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        free(b->typed);
+        b->typed = bw_xstrdup(text.data);
+        char *dir = bw_xasprintf("%s/typing", b->work);
+        mkdir(dir, 0700);
+        struct bw_typing_options o = {(unsigned)d->boot.key_hold_ms,
+                                      (unsigned)d->boot.key_interval_ms * 1000,
+                                      (unsigned)d->boot.keys_in_flight,
+                                      !d->boot.read_back,
+                                      (unsigned)d->boot.accept_timeout_ms,
+                                      dir,
+                                      b->o->interrupted,
+                                      typing_note,
+                                      b};
+        struct bw_typing_report r;
+        rc = bw_type(b->drv, b->vm, &ev, &o, &r, err);
         if (rc == 0)
-            say(b, "info", "typed %zu keys in %.2f s: %s", bw_key_events_presses(&ev), s,
-                text.data);
+            say(b, "info",
+                "typed %zu characters (%zu keys) in %.2f s, %.2f s of it typing: %zu retyped, "
+                "%zu read back on the screen (%zu reads)%s: %s",
+                r.chars, r.keys, r.seconds, r.typing, r.retyped, r.verified, r.reads,
+                r.blind_runs ? ", some typed without reading back" : "", text.data);
+        else if (err->code == BW_ERR_INTERRUPTED)
+            bw_error_set(err, BW_ERR_INTERRUPTED, "interrupted during %s", b->step);
+        free(dir);
     }
     bw_buf_release(&text);
     bw_key_events_release(&ev);
@@ -489,26 +653,42 @@ static int step_type(struct build *b, struct bw_error *err)
     return rc;
 }
 
-/* Waits for the VM to power off, reporting answer-file fetches, until timeout. */
-static int wait_power_off(struct build *b, uint64_t timeout_ms, struct bw_error *err)
+static double now_s(void)
 {
-    for (uint64_t waited = 0;; waited += 1000) {
-        if (b->http && b->def->http.render.n) {
-            unsigned n = bw_http_fetches(b->http, b->def->http.render.v[0]);
-            if (n > b->fetches_seen) {
-                say(b, "info", "guest fetched %s", b->def->http.render.v[0]);
-                b->fetches_seen = n;
-            }
-        }
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/*
+ * Waits for the VM to power off, reporting what the guest asks the HTTP server for; with
+ * `watch`, stops when nothing moves for the stall timeout. An interruption is an
+ * interruption even when the VM has stopped as well.
+ */
+static int wait_power_off(struct build *b, uint64_t timeout_ms, bool watch, struct bw_error *err)
+{
+    double start = now_s(), next_look = start;
+    if (watch)
+        bw_watch_start(&b->watch, b->drv, b->vm, b->work, b->disk, b->http,
+                       b->def->boot.stall_timeout_ms);
+    for (;;) {
+        report_requests(b);
         struct bw_error e = BW_ERROR_INIT;
-        if (b->drv->wait_off(b->vm, 1000, &e) == 0) {
-            bw_error_release(&e);
-            return 0;
-        }
+        bool off = b->drv->wait_off(b->vm, 200, &e) == 0;
         bw_error_release(&e);
         if (check_interrupt(b, err) < 0)
             return -1;
-        if (waited >= timeout_ms) {
+        if (off) {
+            report_requests(b);
+            return 0;
+        }
+        double now = now_s();
+        if (watch && now >= next_look) {
+            next_look = now + 2.0;
+            if (bw_watch_poll(&b->watch, err) < 0)
+                return -1;
+        }
+        if ((now - start) * 1000.0 >= (double)timeout_ms) {
             bw_error_set(err, BW_ERR_INTERRUPTED, "the guest did not power off within %llu s",
                          (unsigned long long)(timeout_ms / 1000));
             return -1;
@@ -516,10 +696,57 @@ static int wait_power_off(struct build *b, uint64_t timeout_ms, struct bw_error 
     }
 }
 
+/*
+ * The paths below the HTTP server that text points the guest at
+ * (http://HTTPIP:HTTPPort/PATH), each once.
+ */
+static void pointed_at(struct build *b, const char *text, struct bw_strlist *out)
+{
+    if (!text || !b->http)
+        return;
+    char *prefix = bw_xasprintf("http://%s:%u/", b->http_ip, bw_http_port(b->http));
+    for (const char *p = strstr(text, prefix); p; p = strstr(p, prefix)) {
+        p += strlen(prefix);
+        size_t n = strcspn(p, " \t\n\"'<>?#");
+        if (n == 0 || p[n - 1] == '/')
+            continue;
+        char *path = bw_xstrndup(p, n);
+        bool seen = false;
+        for (size_t i = 0; i < out->n && !seen; i++)
+            seen = strcmp(out->v[i], path) == 0;
+        if (seen) {
+            free(path);
+            continue;
+        }
+        out->v = bw_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
+        out->v[out->n++] = path;
+    }
+    free(prefix);
+}
+
 static int step_install(struct build *b, struct bw_error *err)
 {
-    if (wait_power_off(b, b->def->ssh.timeout_ms, err) < 0)
+    if (wait_power_off(b, b->def->ssh.timeout_ms, true, err) < 0)
         return -1;
+    /* An installer that stops without the answer file it was pointed at did not install. */
+    struct bw_strlist wanted = {NULL, 0};
+    pointed_at(b, b->typed, &wanted);
+    pointed_at(b, b->append, &wanted);
+    struct bw_buf missing = BW_BUF_INIT;
+    bw_buf_init(&missing);
+    for (size_t i = 0; i < wanted.n; i++)
+        if (bw_http_fetches(b->http, wanted.v[i]) == 0)
+            bw_buf_addf(&missing, "%s%s", missing.len ? ", " : "", wanted.v[i]);
+    bw_strlist_release(&wanted);
+    if (missing.len) {
+        bw_error_set(err, BW_ERR_SPAWN,
+                     "the installer powered off without fetching %s, which the boot command "
+                     "points it at: it did not install",
+                     missing.data);
+        bw_buf_release(&missing);
+        return -1;
+    }
+    bw_buf_release(&missing);
     say(b, "info", "the installer powered off");
     cleanup_vm(b);
     return 0;
@@ -663,7 +890,7 @@ static int step_shutdown(struct build *b, struct bw_error *err)
         b->drv->stop(b->vm, err);
     }
     cleanup_ssh(b);
-    if (wait_power_off(b, b->def->shutdown.timeout_ms, err) < 0)
+    if (wait_power_off(b, b->def->shutdown.timeout_ms, false, err) < 0)
         return -1;
     say(b, "info", "powered off");
     cleanup_vm(b);
@@ -735,10 +962,21 @@ static int step_validate(struct build *b, struct bw_error *err)
     return failed == 0 ? 0 : -1;
 }
 
+static void add_fetched(const char *name, unsigned fetches, void *ud)
+{
+    json_array_append_new(ud, json_pack("{s:s,s:i}", "path", name, "fetches", (int)fetches));
+}
+
 static int step_manifest(struct build *b, struct bw_error *err)
 {
     char *m = bw_xasprintf("%s/manifest.json", b->out);
-    int rc = bw_write_manifest(m, b->def->name, b->arts, b->n_arts, err);
+    /* What the guest took from the HTTP server: a record of what the install really used. */
+    json_t *fetched = json_array();
+    if (b->http)
+        bw_http_each_fetched(b->http, add_fetched, fetched);
+    json_t *extra = json_pack("{s:o}", "guest_fetched", fetched);
+    int rc = bw_write_manifest(m, b->def->name, b->arts, b->n_arts, extra, err);
+    json_decref(extra);
     if (rc == 0)
         say(b, "info", "%s", m);
     free(m);
@@ -809,35 +1047,81 @@ static bool keep_log_tail(const char *from, const char *to, bool skip_empty)
     return ok;
 }
 
-/* What a failure leaves for the user: the screen, the end of the serial console and what
- * the hypervisor itself printed (QEMU's reason when it would not start). */
+/* The screen's text for a failure report: the running VM's screen now, or the last one the
+ * install watch saw (an installer that powered off). Written to path; appended to `text`. */
+static bool keep_screen_text(struct build *b, const char *path, struct bw_buf *text)
+{
+    struct bw_buf rows = BW_BUF_INIT;
+    bw_buf_init(&rows);
+    bool have = false;
+    if (b->vm && b->drv->read_memory) {
+        struct bw_screen *s = bw_xcalloc(1, sizeof(*s));
+        char *base = bw_xasprintf("%s/failure-probe", b->work);
+        struct bw_error ignored = BW_ERROR_INIT;
+        if (bw_screen_probe(b->drv, b->vm, base, s, &ignored) == 0 && s->text) {
+            bw_screen_format(s, &rows, "  | ", 25);
+            have = true;
+        }
+        if (s->shot[0])
+            unlink(s->shot);
+        bw_error_release(&ignored);
+        free(base);
+        free(s);
+    }
+    if (!have && b->watch.looked && b->watch.last->text) {
+        bw_buf_adds(&rows, "  (the last screen seen before the guest stopped)\n");
+        bw_screen_format(b->watch.last, &rows, "  | ", 25);
+        have = true;
+    }
+    if (have) {
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fputs(rows.data, f);
+            fclose(f);
+        }
+        bw_buf_rtrim(&rows);
+        bw_buf_adds(text, rows.data);
+    }
+    bw_buf_release(&rows);
+    return have;
+}
+
+/* What a failure leaves for the user: the screen (as a picture and, where it is text, as
+ * text), the end of the serial console and what the hypervisor itself printed (QEMU's reason
+ * when it would not start). */
 static void save_failure_evidence(struct build *b, struct bw_error *err)
 {
-    if (!b->vm)
-        return;
     char *base = bw_xasprintf("%s/failure-screen", b->out);
+    char *txt = bw_xasprintf("%s/failure-screen.txt", b->out);
     char *serial = bw_xasprintf("%s/failure-serial.log", b->out);
     char *hv = bw_xasprintf("%s/failure-%s.log", b->out, b->drv->name);
     struct bw_error ignored = BW_ERROR_INIT;
-    char *png = b->drv->screenshot(b->vm, base, &ignored);
-    struct bw_buf where = BW_BUF_INIT;
+    char *png = b->vm ? b->drv->screenshot(b->vm, base, false, &ignored) : NULL;
+    struct bw_buf where = BW_BUF_INIT, screen = BW_BUF_INIT;
     bw_buf_init(&where);
+    bw_buf_init(&screen);
     if (png)
         bw_buf_addf(&where, "screen: %s", png);
-    if (keep_log_tail(b->drv->serial_log(b->vm), serial, false))
+    if (!strstr(err->msg, "the screen shows:") && keep_screen_text(b, txt, &screen))
+        bw_buf_addf(&where, "%sscreen text: %s", where.len ? "; " : "", txt);
+    if (b->vm && keep_log_tail(b->drv->serial_log(b->vm), serial, false))
         bw_buf_addf(&where, "%sserial console: %s", where.len ? "; " : "", serial);
-    const char *hv_log = b->drv->hypervisor_log ? b->drv->hypervisor_log(b->vm) : NULL;
+    const char *hv_log = b->vm && b->drv->hypervisor_log ? b->drv->hypervisor_log(b->vm) : NULL;
     if (keep_log_tail(hv_log, hv, true))
         bw_buf_addf(&where, "%s%s log: %s", where.len ? "; " : "", b->drv->name, hv);
-    if (where.len) { /* after the reason: what failed first, then where to look */
-        char *m = bw_xasprintf("%s (kept: %s)", err->msg, where.data);
+    if (where.len || screen.len) { /* after the reason: what failed first, then where to look */
+        char *m = bw_xasprintf("%s%s%s%s%s%s", err->msg, where.len ? " (kept: " : "", where.data,
+                               where.len ? ")" : "", screen.len ? "; the screen shows:\n" : "",
+                               screen.data);
         free(err->msg);
         err->msg = m;
     }
     bw_buf_release(&where);
+    bw_buf_release(&screen);
     bw_error_release(&ignored);
     free(base);
     free(png);
+    free(txt);
     free(serial);
     free(hv);
 }
@@ -858,6 +1142,7 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
     }
     b.hv =
         (struct bw_hypervisor){b.drv, o->accel ? o->accel : "tcg", o->libvirt_uri, o->libvirt_pool};
+    pthread_mutex_init(&b.req_lock, NULL);
     size_t done = 0;
     int rc = 0;
     for (; done < sizeof(steps) / sizeof(steps[0]); done++) {
@@ -872,6 +1157,8 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
         }
     }
     bool abort_keep = rc < 0 && o->on_error == BW_ON_ERROR_ABORT;
+    if (rc < 0 && interrupted(&b)) /* whatever the step was doing when it noticed */
+        bw_error_set(err, BW_ERR_INTERRUPTED, "interrupted during %s", b.step);
     if (rc < 0) {
         bw_error_prefix(err, "step %s", b.step);
         if (done > 1) /* the output directory exists */
@@ -895,7 +1182,9 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
         while (done-- > 0)
             if (steps[done].cleanup)
                 steps[done].cleanup(&b);
-        if (!o->keep) {
+        if (o->keep) {
+            say(&b, "info", "work directory kept (--keep): %s", b.work);
+        } else {
             char *argv[] = {"rm", "-rf", b.work, NULL};
             struct bw_error ignored = BW_ERROR_INIT;
             run_tool(argv, &ignored);
@@ -909,6 +1198,10 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
     free(b.initrd);
     free(b.append);
     free(b.smbios_serial);
+    free(b.typed);
+    bw_watch_stop(&b.watch);
+    report_requests(&b);
+    pthread_mutex_destroy(&b.req_lock);
     for (size_t i = 0; i < b.n_arts; i++) {
         free(b.art_paths[i]);
         free(b.art_files[i]);

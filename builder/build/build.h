@@ -26,14 +26,36 @@
 
 enum bw_on_error { BW_ON_ERROR_CLEANUP, BW_ON_ERROR_ABORT };
 
-/* kind: "step" (a step begins), "done" (it ended), "info", "output" (guest command output). */
-typedef void (*bw_build_event_fn)(const char *step, const char *kind, const char *msg, void *ud);
+/* One HTTP request from a guest, as a build reports it. */
+struct bw_build_request {
+    const char *vm;     /* the VM that asked: "installer", "installed", "first-boot" */
+    const char *method; /* "GET", "HEAD", "OTHER" */
+    const char *path;   /* as requested, bytes outside printable ASCII as %XX, secrets masked */
+    unsigned status;
+    uint64_t bytes;
+    double seconds;
+    const char *nearest; /* for a 403/404: the served file with the closest name, or NULL */
+};
+
+/*
+ * What a build tells its caller. kind: "step" (a step begins; msg is its name), "info",
+ * "warning", "output" (a line a provisioner printed), "request" (the guest asked the HTTP
+ * server for something; request says what, msg sums it up in one line). Every msg is one
+ * line with secrets masked.
+ */
+struct bw_build_event {
+    const char *step;
+    const char *kind;
+    const char *msg;
+    const struct bw_build_request *request; /* kind "request" only */
+};
+typedef void (*bw_build_event_fn)(const struct bw_build_event *ev, void *ud);
 
 struct bw_build_options {
     const char *output_dir; /* default output-NAME */
     bool force;             /* replace an existing output directory */
     enum bw_on_error on_error;
-    bool keep; /* keep the work directory (disk, logs) after success */
+    bool keep; /* keep the work directory (disk, logs) when the build ends, however it ends */
     bool skip_validate;
     const char *accel;                        /* "tcg" (default) or "kvm" */
     const char *driver;                       /* "qemu" or "libvirt"; NULL: the definition's */

@@ -3,6 +3,7 @@
 #include "../drivers/accel.h"
 #include "../drivers/driver.h"
 #include "../core/buf.h"
+#include "../core/spawn.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -18,22 +19,100 @@ static void on_signal(int sig)
     interrupted = 1;
 }
 
+/* Human output folds a guest's fetches: the first few of a directory in full, then a running
+ * count per directory; a request that failed is always shown (the build warns about it). */
+struct dir_count {
+    char *dir;
+    unsigned n, told;
+};
+
 struct view {
     bool json;
     time_t start;
+    struct dir_count *dirs;
+    size_t n_dirs;
 };
 
-static void on_event(const char *step, const char *kind, const char *msg, void *ud)
+#define REQUESTS_IN_FULL 3
+
+static void sum_up_requests(struct view *v)
 {
-    const struct view *v = ud;
+    for (size_t i = 0; i < v->n_dirs; i++) {
+        if (v->dirs[i].n > v->dirs[i].told)
+            fprintf(stderr, "           guest fetched %u files from %s in all\n", v->dirs[i].n,
+                    v->dirs[i].dir);
+        free(v->dirs[i].dir);
+    }
+    free(v->dirs);
+    v->dirs = NULL;
+    v->n_dirs = 0;
+}
+
+static bool milestone(unsigned n)
+{
+    for (unsigned m = 10; m <= n; m *= 10)
+        if (n == m || n == 2 * m + m / 2 || n == 5 * m)
+            return true;
+    return false;
+}
+
+static void human_request(struct view *v, const struct bw_build_request *r)
+{
+    if (r->status >= 400)
+        return; /* the build's warning says it, with the nearest file */
+    const char *slash = strrchr(r->path, '/');
+    size_t dl = slash ? (size_t)(slash - r->path) + 1 : 0;
+    struct dir_count *d = NULL;
+    for (size_t i = 0; i < v->n_dirs && !d; i++)
+        if (strlen(v->dirs[i].dir) == dl && strncmp(v->dirs[i].dir, r->path, dl) == 0)
+            d = &v->dirs[i];
+    if (!d) {
+        v->dirs = realloc(v->dirs, (v->n_dirs + 1) * sizeof(*v->dirs));
+        if (!v->dirs)
+            abort();
+        d = &v->dirs[v->n_dirs++];
+        *d = (struct dir_count){strndup(r->path, dl), 0, 0};
+    }
+    d->n++;
+    if (d->n <= REQUESTS_IN_FULL) {
+        fprintf(stderr, "           guest %s %s %u (%llu bytes, %.3f s, %s)\n", r->method, r->path,
+                r->status, (unsigned long long)r->bytes, r->seconds, r->vm);
+        d->told = d->n;
+    } else if (milestone(d->n)) {
+        fprintf(stderr, "           guest fetched %u files from %s so far\n", d->n, d->dir);
+        d->told = d->n;
+    }
+}
+
+static void json_request(struct bw_buf *b, const struct bw_build_request *r)
+{
+    bw_buf_adds(b, ",\"vm\":");
+    bw_buf_add_json_string(b, r->vm);
+    bw_buf_adds(b, ",\"method\":");
+    bw_buf_add_json_string(b, r->method);
+    bw_buf_adds(b, ",\"path\":");
+    bw_buf_add_json_string(b, r->path);
+    bw_buf_addf(b, ",\"status\":%u,\"bytes\":%llu,\"seconds\":%.3f", r->status,
+                (unsigned long long)r->bytes, r->seconds);
+    if (r->nearest) {
+        bw_buf_adds(b, ",\"nearest\":");
+        bw_buf_add_json_string(b, r->nearest);
+    }
+}
+
+static void on_event(const struct bw_build_event *ev, void *ud)
+{
+    struct view *v = ud;
     if (v->json) {
         struct bw_buf b = BW_BUF_INIT;
         bw_buf_addf(&b, "{\"time\":%ld,\"step\":", (long)time(NULL));
-        bw_buf_add_json_string(&b, step);
+        bw_buf_add_json_string(&b, ev->step);
         bw_buf_adds(&b, ",\"event\":");
-        bw_buf_add_json_string(&b, kind);
+        bw_buf_add_json_string(&b, ev->kind);
         bw_buf_adds(&b, ",\"message\":");
-        bw_buf_add_json_string(&b, msg);
+        bw_buf_add_json_string(&b, ev->msg);
+        if (ev->request)
+            json_request(&b, ev->request);
         bw_buf_adds(&b, "}\n");
         fputs(b.data, stdout);
         fflush(stdout);
@@ -41,12 +120,24 @@ static void on_event(const char *step, const char *kind, const char *msg, void *
         return;
     }
     long t = (long)(time(NULL) - v->start);
-    if (strcmp(kind, "step") == 0)
-        fprintf(stderr, "[%3ld:%02ld] ==> %s\n", t / 60, t % 60, msg);
-    else if (strcmp(kind, "output") == 0)
-        fprintf(stderr, "           | %s\n", msg);
-    else
-        fprintf(stderr, "           %s\n", msg);
+    if (strcmp(ev->kind, "step") == 0) {
+        sum_up_requests(v);
+        fprintf(stderr, "[%3ld:%02ld] ==> %s\n", t / 60, t % 60, ev->msg);
+    } else if (strcmp(ev->kind, "request") == 0) {
+        human_request(v, ev->request);
+    } else if (strcmp(ev->kind, "output") == 0) {
+        fprintf(stderr, "           | %s\n", ev->msg);
+    } else if (strcmp(ev->kind, "warning") == 0) {
+        fprintf(stderr, "           warning: %s\n", ev->msg);
+    } else {
+        fprintf(stderr, "           %s\n", ev->msg);
+    }
+}
+
+static void say(struct view *v, const char *step, const char *kind, const char *msg)
+{
+    struct bw_build_event ev = {step, kind, msg, NULL};
+    on_event(&ev, v);
 }
 
 static int run(int argc, char **argv)
@@ -67,7 +158,7 @@ static int run(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     struct bw_var_opts vo = {0};
     struct bw_build_options o = {0};
-    struct view view = {false, time(NULL)};
+    struct view view = {false, time(NULL), NULL, 0};
     int c, status = BW_EXIT_OK;
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
@@ -138,7 +229,7 @@ static int run(int argc, char **argv)
         return status;
     char why[512];
     o.accel = bw_accel_choose(o.accel ? o.accel : "auto", why, sizeof(why));
-    on_event("accel", "info", why, &view);
+    say(&view, "accel", "info", why);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     /* A closed terminal or a reader that went away (build | head) stops the build the same
@@ -148,6 +239,7 @@ static int run(int argc, char **argv)
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGPIPE, &sa, NULL);
     o.interrupted = &interrupted;
+    bw_spawn_set_interrupt(&interrupted);
     o.on_event = on_event;
     o.ud = &view;
     struct bw_error err = BW_ERROR_INIT;
@@ -155,7 +247,7 @@ static int run(int argc, char **argv)
         bw_cli_print_error(&err);
         if (view.json) { /* a pipeline reading stdout alone learns why too */
             char *s = bw_error_format(&err);
-            on_event("build", "error", s, &view);
+            say(&view, "build", "error", s);
             free(s);
         }
         status = err.code == BW_ERR_USAGE ? BW_EXIT_USAGE : BW_EXIT_FAILED;
@@ -165,6 +257,7 @@ static int run(int argc, char **argv)
         long t = (long)(time(NULL) - view.start);
         fprintf(stderr, "boxwright: built %s in %ldm%02lds\n", def->name, t / 60, t % 60);
     }
+    sum_up_requests(&view);
     bw_error_release(&err);
     bw_definition_free(def);
     return status;
@@ -196,7 +289,8 @@ const struct bw_command bw_cmd_build = {
     "  --force             replace an existing output directory\n"
     "  --on-error=cleanup  on failure stop everything and remove the work files\n"
     "                      (default); =abort keeps the VM running and the disk\n"
-    "  --keep              keep the work directory (disk, logs) after success\n"
+    "  --keep              keep the work directory (disk, logs, the VMs' serial\n"
+    "                      consoles) when the build ends, whether it worked or not\n"
     "  --skip-validate     do not boot the exported box to check it\n"
     "  --accel auto|kvm|tcg  CPU accelerator (default auto: KVM when a test kernel\n"
     "                      boots under it within 5 s, else TCG; cached per boot)\n"
@@ -207,14 +301,30 @@ const struct bw_command bw_cmd_build = {
     "                      the ISO and disks go through the storage pool\n"
     "  --libvirt-pool POOL storage pool for remote builds (default \"default\")\n"
     "  --json              one JSON event per line on stdout ({\"time\", \"step\",\n"
-    "                      \"event\": step|info|output|error, \"message\"}); a failed\n"
-    "                      build ends with an \"error\" event\n"
+    "                      \"event\": step|info|warning|output|request|error,\n"
+    "                      \"message\"}; a request event adds \"vm\", \"method\",\n"
+    "                      \"path\", \"status\", \"bytes\", \"seconds\" and, for a 403\n"
+    "                      or 404, \"nearest\"); a failed build ends with an \"error\"\n"
+    "                      event\n"
     "  --var, --var-file   as for render\n"
     "\n"
+    "Every request the guest makes to the HTTP server is reported (a directory's\n"
+    "many files folded into a count), a 403 or 404 as a warning naming the\n"
+    "nearest file served; manifest.json records which files the guest fetched.\n"
+    "The boot command is typed with at most boot.keys_in_flight keys on their way\n"
+    "and, in a text mode, read back from the screen and retyped where wrong. An\n"
+    "installer that shows no change after the last key, stalls (nothing on its\n"
+    "screen, serial console, HTTP server or disk moves for boot.stall_timeout) or\n"
+    "powers off without fetching the answer file it was pointed at fails the\n"
+    "build at once, with its screen.\n"
+    "\n"
     "Ctrl-C (or SIGTERM, SIGHUP, a closed output pipe) stops the build and runs\n"
-    "every cleanup. On failure the guest's screen (failure-screen.png), its serial\n"
-    "console (failure-serial.log) and, with the qemu driver, what QEMU printed\n"
-    "(failure-qemu.log) are saved in the output directory.\n"
+    "every cleanup; QEMU and helpers run in process groups of their own, so a\n"
+    "terminal's Ctrl-C reaches boxwright alone, and they die with boxwright even\n"
+    "when it is killed. On failure the guest's screen (failure-screen.png, and\n"
+    "failure-screen.txt in a text mode), its serial console (failure-serial.log)\n"
+    "and, with the qemu driver, what QEMU printed (failure-qemu.log) are saved in\n"
+    "the output directory.\n"
     "\n"
     "Exit status: 0; 1 if the build or a check failed; 2 on a usage error; 130\n"
     "when interrupted.\n",

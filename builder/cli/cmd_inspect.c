@@ -48,16 +48,45 @@ static void print_keys(const struct bw_definition *def, const struct bw_buf *tex
 {
     print_masked(def, "  command", text->data);
     uint64_t waited = 0;
-    size_t waits = 0;
-    for (size_t i = 0; i < ev->n; i++)
+    size_t waits = 0, expects = 0;
+    for (size_t i = 0; i < ev->n; i++) {
         if (ev->v[i].action == BW_KEY_WAIT) {
             waits++;
             waited += ev->v[i].wait_ms;
         }
+        expects += ev->v[i].action == BW_KEY_EXPECT;
+    }
     char wt[32];
     bw_format_duration(waited, wt, sizeof(wt));
-    printf("%-12s %zu key presses, %zu wait%s (%s in all)\n", "  keys", bw_key_events_presses(ev),
-           waits, waits == 1 ? "" : "s", wt);
+    printf("%-12s %zu key presses, %zu wait%s (%s in all), %zu wait%s for the screen\n", "  keys",
+           bw_key_events_presses(ev), waits, waits == 1 ? "" : "s", wt, expects,
+           expects == 1 ? "" : "s");
+}
+
+/* How the boot command is typed and watched: what the typist and the install watch do. */
+static void print_typing(const struct bw_definition *def)
+{
+    char t[32];
+    if (def->boot.wait_for.text || def->boot.wait_for.regex) {
+        bw_format_duration(def->boot.wait_for.timeout_ms, t, sizeof(t));
+        printf("%-12s %s%s%s on the screen first (at most %s)\n", "  wait for",
+               def->boot.wait_for.regex ? "/" : "\"",
+               def->boot.wait_for.regex ? def->boot.wait_for.regex : def->boot.wait_for.text,
+               def->boot.wait_for.regex ? "/" : "\"", t);
+    }
+    if (def->boot.read_back)
+        printf("%-12s at most %ld keys in flight; each line read back from the screen (text modes) "
+               "and retyped where wrong\n",
+               "  typing", def->boot.keys_in_flight);
+    else
+        printf("%-12s at most %ld keys in flight; not read back (read_back false)\n", "  typing",
+               def->boot.keys_in_flight);
+    char s[32];
+    bw_format_duration(def->boot.accept_timeout_ms, t, sizeof(t));
+    bw_format_duration(def->boot.stall_timeout_ms, s, sizeof(s));
+    printf("%-12s the screen must change within %s of the last key; an install with nothing "
+           "moving for %s has stalled\n",
+           "  watch", t, s);
 }
 
 static int run(int argc, char **argv)
@@ -128,6 +157,7 @@ static int run(int argc, char **argv)
         bw_prepare_boot_command(def, &boot, &ev, &errs);
         if (errs.n == before)
             print_keys(def, &boot, &ev);
+        print_typing(def);
     } else if (strcmp(method, "kernel") == 0) {
         printf("%-12s method kernel (direct kernel boot: %s and %s read out of the ISO; nothing "
                "typed)\n",

@@ -95,6 +95,15 @@ struct bw_definition {
         char *append;              /* method "kernel": the kernel command line (a template) */
         uint64_t key_interval_ms;
         uint64_t key_hold_ms;
+        long keys_in_flight; /* keys sent and not yet seen on the screen, at most */
+        bool read_back;      /* compare the screen with what was typed, and retype */
+        struct {
+            char *text, *regex;  /* what must be on the screen before typing (one of them) */
+            uint64_t timeout_ms; /* ... within this long */
+        } wait_for;
+        uint64_t accept_timeout_ms; /* the screen must change this soon after the last key */
+        uint64_t stall_timeout_ms;  /* an installer that shows, fetches and writes nothing for
+                                     * this long has stopped */
     } boot;
 
     struct bw_cloud_init cloud_init;

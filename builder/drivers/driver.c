@@ -52,28 +52,6 @@ bool bw_libvirt_uri_is_remote(const char *uri)
     return p && p[3] && p[3] != '/';
 }
 
-void bw_pace_start(struct timespec *next)
-{
-    clock_gettime(CLOCK_MONOTONIC, next);
-}
-
-void bw_pace_wait(struct timespec *next, uint64_t ms)
-{
-    next->tv_sec += (time_t)(ms / 1000);
-    next->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (next->tv_nsec >= 1000000000L) {
-        next->tv_sec++;
-        next->tv_nsec -= 1000000000L;
-    }
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, next, NULL) == EINTR)
-        ;
-}
-
-uint64_t bw_key_gap_ms(const struct bw_key_timing *t)
-{
-    return t->interval_ms > t->hold_ms ? t->interval_ms : t->hold_ms + 1;
-}
-
 void bw_user_netdev(struct bw_buf *b, const struct bw_vm_spec *s, const char *id,
                     const char *http_dest)
 {

@@ -18,8 +18,8 @@
 #include "../core/error.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <time.h>
 
 struct bw_vm_spec {
     const char *name;     /* VM name, unique per build */
@@ -61,12 +61,6 @@ struct bw_hypervisor {
     const char *pool;  /* libvirt storage pool for remote hosts; NULL for "default" */
 };
 
-/* How keys are typed: each key held for hold_ms, a new key every interval_ms. */
-struct bw_key_timing {
-    uint64_t hold_ms;
-    uint64_t interval_ms;
-};
-
 struct bw_vm;
 
 struct bw_driver {
@@ -83,13 +77,25 @@ struct bw_driver {
      * libvirt the domain XML as the one element; borrowed. */
     char *const *(*command)(const struct bw_vm *vm);
     int (*start)(struct bw_vm *vm, struct bw_error *err);
-    int (*send_keys)(struct bw_vm *vm, const struct bw_key_events *ev,
-                     const struct bw_key_timing *timing, struct bw_error *err);
+    /* Presses keys[0..n) in order, holds them hold_ms, releases them in reverse: one atomic
+     * chord (a shifted character is one). Returns once the hypervisor has taken it; the guest
+     * may not have yet (builder/typing/ paces by what the guest shows). */
+    int (*send_chord)(struct bw_vm *vm, const enum bw_key *keys, size_t n, unsigned hold_ms,
+                      struct bw_error *err);
+    /* Presses (down) or releases one key alone, for a key held across others. NULL: the
+     * hypervisor cannot; the typist adds held keys to every chord instead. */
+    int (*send_key)(struct bw_vm *vm, enum bw_key key, bool down, struct bw_error *err);
+    /* Reads len bytes of guest-physical memory at addr into buf (the VGA text screen and the
+     * BIOS data area). NULL: unsupported (the typist then cannot read the screen back). */
+    int (*read_memory)(struct bw_vm *vm, uint64_t addr, size_t len, void *buf,
+                       struct bw_error *err);
     /* Waits until the guest powers off: 0, or -1 with BW_ERR_INTERRUPTED on timeout. */
     int (*wait_off)(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *err);
-    /* Saves the screen as base + ".png" (or ".ppm" when that is what the hypervisor gives);
-     * returns the path written (caller frees), or NULL with err. */
-    char *(*screenshot)(struct bw_vm *vm, const char *base, struct bw_error *err);
+    /* Saves the screen as base + ".png" (or ".ppm" when that is what the hypervisor gives, or
+     * when quick asks for the cheapest format: the typist compares screens many times a
+     * second, and QEMU takes 33 ms for a PNG, 5 ms for a PPM); returns the path written
+     * (caller frees), or NULL with err. */
+    char *(*screenshot)(struct bw_vm *vm, const char *base, bool quick, struct bw_error *err);
     /* The guest's serial console so far (a local path; borrowed), or NULL when it is kept on
      * a remote host. */
     const char *(*serial_log)(const struct bw_vm *vm);
@@ -105,16 +111,6 @@ extern const struct bw_driver bw_driver_libvirt;
 
 /* Finds a driver by name ("qemu", "libvirt"); NULL if there is none. */
 const struct bw_driver *bw_driver_find(const char *name);
-
-/*
- * Pacing of typed keys, shared by the drivers: a deadline that advances.
- * bw_pace_start() sets it to now; bw_pace_wait() moves it ms on and sleeps
- * until then (so time spent sending counts against the gap).
- */
-void bw_pace_start(struct timespec *next);
-void bw_pace_wait(struct timespec *next, uint64_t ms);
-/* The gap before the next key: the interval, but never inside the last key's hold. */
-uint64_t bw_key_gap_ms(const struct bw_key_timing *t);
 
 /* Appends QEMU's user-mode netdev for s: "user,id=ID", restrict=on when isolated, the SSH
  * hostfwd on 127.0.0.1, and (isolated only) the guestfwd of http_guest_ip:http_guest_port to

@@ -7,10 +7,10 @@
  *   libvirtd destroys them when boxwright's connection closes, so nothing
  *   stays defined or running after a failure, Ctrl-C or even SIGKILL.
  * - Keys go through virDomainSendKey with Linux input codes; it presses a
- *   chord, holds it and releases it, like QMP send-key, with the same pacing.
- *   libvirt cannot press a key without releasing it, so keys held across
- *   others (<leftShiftOn> ... <leftShiftOff>) are added to every chord
- *   typed while they are held.
+ *   chord, holds it and releases it (QMP send-key underneath). libvirt
+ *   cannot press a key without releasing it, so there is no send_key: the
+ *   typist adds keys held across others (<leftShiftOn>) to every chord. The
+ *   screen is read back through virDomainMemoryPeek (physical memory).
  * - Power-off comes as a lifecycle event, from a thread that runs libvirt's
  *   default event loop (it also answers the connection's keepalives).
  * - Remote hosts (a URI with a host name): the ISO goes into a storage pool
@@ -66,8 +66,6 @@ struct bw_vm {
     virStorageVolPtr seed_vol; /* remote: the seed CD-ROM, uploaded for this VM */
     char *flat_disk;           /* remote: the flattened copy of the disk that was uploaded */
     bool downloaded;
-    unsigned held[8]; /* Linux codes of keys held across others */
-    size_t n_held;
     void (*note)(const char *msg, void *ud);
     void *note_ud;
     pid_t tunnel; /* ssh -L/-R to a remote host, or 0 */
@@ -445,43 +443,13 @@ static int start_tunnel(struct bw_vm *vm, const struct ssh_target *t, unsigned l
     argv[n++] = (char *)t->host;
     argv[n] = NULL;
     char *log = bw_xasprintf("%s/tunnel.log", vm->workdir);
-    /* fork rather than posix_spawn: the child asks for SIGTERM when boxwright dies
-     * (PR_SET_PDEATHSIG), so even a SIGKILLed build leaves no tunnel running. */
-    int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int report[2] = {-1, -1};
-    int e = logfd < 0 || nullfd < 0 || pipe2(report, O_CLOEXEC) < 0 ? errno : 0;
-    pid_t parent = getpid();
-    vm->tunnel = e ? -1 : fork();
-    if (vm->tunnel == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (getppid() != parent)
-            _exit(127);
-        dup2(nullfd, 0);
-        dup2(logfd, 1);
-        dup2(logfd, 2);
-        execvp(argv[0], argv);
-        int ce = errno;
-        if (write(report[1], &ce, sizeof(ce)) < 0)
-            _exit(126);
-        _exit(127);
-    }
-    if (vm->tunnel < 0 && !e)
-        e = errno;
-    if (report[1] >= 0)
-        close(report[1]);
-    if (!e && read(report[0], &e, sizeof(e)) == (ssize_t)sizeof(e))
-        waitpid(vm->tunnel, NULL, 0); /* exec failed: e says why */
-    if (report[0] >= 0)
-        close(report[0]);
-    if (logfd >= 0)
-        close(logfd);
-    if (nullfd >= 0)
-        close(nullfd);
-    if (e) {
+    unlink(log);
+    /* In its own process group (a Ctrl-C reaches boxwright alone, whose cleanup stops it),
+     * killed when boxwright dies, so even a SIGKILLed build leaves no tunnel running. */
+    vm->tunnel = bw_spawn_background(argv, log, err);
+    if (vm->tunnel < 0) {
         vm->tunnel = 0;
-        bw_error_set(err, BW_ERR_SPAWN, "cannot run %s for the tunnel to %s: %s", argv[0], t->host,
-                     strerror(e));
+        bw_error_prefix(err, "the tunnel to %s", t->host);
         free(log);
         return -1;
     }
@@ -521,8 +489,7 @@ static int start_tunnel(struct bw_vm *vm, const struct ssh_target *t, unsigned l
 static void stop_tunnel(struct bw_vm *vm)
 {
     if (vm->tunnel > 0) {
-        kill(vm->tunnel, SIGTERM);
-        waitpid(vm->tunnel, NULL, 0);
+        bw_spawn_stop(vm->tunnel, 2000);
         vm->tunnel = 0;
     }
 }
@@ -685,46 +652,33 @@ static int lv_start(struct bw_vm *vm, struct bw_error *err)
     return 0;
 }
 
-static int lv_send_keys(struct bw_vm *vm, const struct bw_key_events *ev,
-                        const struct bw_key_timing *timing, struct bw_error *err)
+static int lv_send_chord(struct bw_vm *vm, const enum bw_key *keys, size_t n, unsigned hold_ms,
+                         struct bw_error *err)
 {
     if (!vm->dom) {
         bw_error_set(err, BW_ERR_UNSUPPORTED, "libvirt: the VM is not running");
         return -1;
     }
-    struct timespec next;
-    bw_pace_start(&next);
-    for (size_t i = 0; i < ev->n;) {
-        const struct bw_key_event *e = &ev->v[i];
-        if (e->action == BW_KEY_WAIT) {
-            bw_pace_wait(&next, e->wait_ms);
-            i++;
-            continue;
-        }
-        size_t m = bw_key_chord_at(ev, i);
-        if (!m) {
-            /* Held across others: remembered, and pressed with every chord until released. */
-            unsigned code = bw_key_linux(e->key);
-            if (e->action == BW_KEY_PRESS && vm->n_held < sizeof(vm->held) / sizeof(vm->held[0]))
-                vm->held[vm->n_held++] = code;
-            for (size_t k = 0; e->action == BW_KEY_RELEASE && k < vm->n_held; k++)
-                if (vm->held[k] == code)
-                    vm->held[k] = vm->held[--vm->n_held];
-            i++;
-            continue;
-        }
-        unsigned codes[VIR_DOMAIN_SEND_KEY_MAX_KEYS];
-        int n = 0;
-        for (size_t k = 0; k < vm->n_held; k++)
-            codes[n++] = vm->held[k];
-        for (size_t t = 0; t < m && n < VIR_DOMAIN_SEND_KEY_MAX_KEYS; t++)
-            codes[n++] = bw_key_linux(ev->v[i + t].key);
-        if (virDomainSendKey(vm->dom, VIR_KEYCODE_SET_LINUX, (unsigned)timing->hold_ms, codes, n,
-                             0) < 0)
-            return lv_fail(err, "virDomainSendKey", vm->name);
-        i += 2 * m;
-        bw_pace_wait(&next, bw_key_gap_ms(timing));
+    unsigned codes[VIR_DOMAIN_SEND_KEY_MAX_KEYS];
+    int m = 0;
+    for (size_t t = 0; t < n && m < VIR_DOMAIN_SEND_KEY_MAX_KEYS; t++)
+        codes[m++] = bw_key_linux(keys[t]);
+    if (virDomainSendKey(vm->dom, VIR_KEYCODE_SET_LINUX, hold_ms, codes, m, 0) < 0)
+        return lv_fail(err, "virDomainSendKey", vm->name);
+    return 0;
+}
+
+/* libvirt reads physical memory through QEMU (pmemsave to a file of its own, then over its
+ * connection), at most 64 KiB a call: enough for the text screen and the BIOS data area. */
+static int lv_read_memory(struct bw_vm *vm, uint64_t addr, size_t len, void *buf,
+                          struct bw_error *err)
+{
+    if (!vm->dom || atomic_load(&vm->stopped)) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED, "libvirt: the VM is not running");
+        return -1;
     }
+    if (virDomainMemoryPeek(vm->dom, addr, len, buf, VIR_MEMORY_PHYSICAL) < 0)
+        return lv_fail(err, "virDomainMemoryPeek", vm->name);
     return 0;
 }
 
@@ -749,8 +703,10 @@ static int lv_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *e
     return 0;
 }
 
-static char *lv_screenshot(struct bw_vm *vm, const char *base, struct bw_error *err)
+/* libvirt gives the format it chooses (PNG from libvirt 9.0), quick or not. */
+static char *lv_screenshot(struct bw_vm *vm, const char *base, bool quick, struct bw_error *err)
 {
+    (void)quick;
     if (!vm->dom || atomic_load(&vm->stopped)) {
         bw_error_set(err, BW_ERR_UNSUPPORTED, "no screenshot: the VM is not running");
         return NULL;
@@ -851,6 +807,17 @@ static char *lv_describe(const char *uri, const char *pool)
 }
 
 const struct bw_driver bw_driver_libvirt = {
-    "libvirt",   true,          lv_describe,   lv_create, lv_command, lv_start,   lv_send_keys,
-    lv_wait_off, lv_screenshot, lv_serial_log, NULL,      lv_stop,    lv_destroy,
+    .name = "libvirt",
+    .http_as_stream = true,
+    .describe = lv_describe,
+    .create = lv_create,
+    .command = lv_command,
+    .start = lv_start,
+    .send_chord = lv_send_chord,
+    .read_memory = lv_read_memory,
+    .wait_off = lv_wait_off,
+    .screenshot = lv_screenshot,
+    .serial_log = lv_serial_log,
+    .stop = lv_stop,
+    .destroy = lv_destroy,
 };

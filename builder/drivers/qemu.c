@@ -2,20 +2,23 @@
  * The QEMU driver: qemu-system-x86_64 started directly (no daemon), driven
  * over QMP. Keys go in as QMP send-key chords: QEMU presses the keys of a
  * chord in order, holds them for hold-time, and releases them in reverse, so
- * a shifted character is one atomic command. Measured on this project's
- * TCG guests: a 1 ms hold with 2 ms between keys types exactly; keys are lost
- * (and shift sticks) when a key arrives inside the previous key's hold.
+ * a shifted character is one atomic command. QEMU queues each chord's events
+ * behind the previous chord's hold (ui/input.c, at most 50 queued: more are
+ * dropped, which is how a fast sender loses keys and leaves shift stuck), and
+ * the emulated PS/2 keyboard holds 16 bytes until the guest reads them; the
+ * typist (builder/typing/) keeps fewer keys than that in flight. The screen
+ * is read back with QMP pmemsave (the VGA text buffer is guest memory).
  */
 #include "driver.h"
 #include "qmp.h"
 #include "../bootcmd/encodings.h"
 #include "../core/buf.h"
+#include "../core/spawn.h"
 #include "../core/xmalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,12 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
-
 struct bw_vm {
     char **argv;
     size_t argc, alloc;
-    char *workdir, *qmp_path, *serial_path, *log_path;
+    char *workdir, *qmp_path, *serial_path, *log_path, *mem_path;
     pid_t pid;
     struct bw_qmp *qmp;
 };
@@ -67,6 +68,7 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
     vm->qmp_path = bw_xasprintf("%s/qmp.sock", s->workdir);
     vm->serial_path = bw_xasprintf("%s/serial.log", s->workdir);
     vm->log_path = bw_xasprintf("%s/qemu.log", s->workdir);
+    vm->mem_path = bw_xasprintf("%s/memory.bin", s->workdir);
     arg(vm, "qemu-system-x86_64");
     arg(vm, "-name");
     arg(vm, "%s", s->name);
@@ -187,23 +189,12 @@ static void last_log_line(const struct bw_vm *vm, struct bw_buf *out)
 static int qemu_start(struct bw_vm *vm, struct bw_error *err)
 {
     unlink(vm->qmp_path);
-    int logfd = open(vm->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (logfd < 0) {
-        bw_error_at(err, BW_ERR_IO, vm->log_path, NULL, 0, 0, "cannot create: %s", strerror(errno));
-        return -1;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, logfd, 1);
-    posix_spawn_file_actions_adddup2(&fa, logfd, 2);
-    int e = posix_spawnp(&vm->pid, vm->argv[0], &fa, NULL, vm->argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(logfd);
-    if (e) {
-        vm->pid = -1;
-        bw_error_set(err, BW_ERR_SPAWN, "cannot run %s: %s (apt-get install qemu-system-x86)",
-                     vm->argv[0], strerror(e));
+    unlink(vm->log_path);
+    vm->pid = bw_spawn_background(vm->argv, vm->log_path, err);
+    if (vm->pid < 0) {
+        char *m = bw_xasprintf("%s (apt-get install qemu-system-x86)", err->msg);
+        bw_error_set(err, BW_ERR_SPAWN, "%s", m);
+        free(m);
         return -1;
     }
     /* QEMU opens its QMP socket within a second; one that cannot start exits at once. Try in
@@ -246,40 +237,46 @@ static json_t *qcode(enum bw_key key)
     return json_pack("{s:s,s:s}", "type", "qcode", "data", bw_key_qcode(key));
 }
 
-static int qemu_send_keys(struct bw_vm *vm, const struct bw_key_events *ev,
-                          const struct bw_key_timing *timing, struct bw_error *err)
+static int qemu_send_chord(struct bw_vm *vm, const enum bw_key *keys, size_t n, unsigned hold_ms,
+                           struct bw_error *err)
 {
-    struct timespec next;
-    bw_pace_start(&next);
-    for (size_t i = 0; i < ev->n;) {
-        const struct bw_key_event *e = &ev->v[i];
-        if (e->action == BW_KEY_WAIT) {
-            bw_pace_wait(&next, e->wait_ms);
-            i++;
-            continue;
-        }
-        size_t m = bw_key_chord_at(ev, i);
-        int rc;
-        if (m) {
-            json_t *keys = json_array();
-            for (size_t t = 0; t < m; t++)
-                json_array_append_new(keys, qcode(ev->v[i + t].key));
-            rc = bw_qmp_execute(
-                vm->qmp, "send-key",
-                json_pack("{s:o,s:I}", "keys", keys, "hold-time", (json_int_t)timing->hold_ms),
-                NULL, err);
-            i += 2 * m;
-        } else {
-            /* A key held across others (<leftShiftOn>...): one event at a time. */
-            json_t *evs = json_pack("[{s:s,s:{s:b,s:o}}]", "type", "key", "data", "down",
-                                    e->action == BW_KEY_PRESS, "key", qcode(e->key));
-            rc = bw_qmp_execute(vm->qmp, "input-send-event", json_pack("{s:o}", "events", evs),
-                                NULL, err);
-            i++;
-        }
-        if (rc < 0)
-            return -1;
-        bw_pace_wait(&next, bw_key_gap_ms(timing));
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, qcode(keys[i]));
+    return bw_qmp_execute(vm->qmp, "send-key",
+                          json_pack("{s:o,s:I}", "keys", arr, "hold-time", (json_int_t)hold_ms),
+                          NULL, err);
+}
+
+static int qemu_send_key(struct bw_vm *vm, enum bw_key key, bool down, struct bw_error *err)
+{
+    json_t *evs =
+        json_pack("[{s:s,s:{s:b,s:o}}]", "type", "key", "data", "down", down, "key", qcode(key));
+    return bw_qmp_execute(vm->qmp, "input-send-event", json_pack("{s:o}", "events", evs), NULL,
+                          err);
+}
+
+static int qemu_read_memory(struct bw_vm *vm, uint64_t addr, size_t len, void *buf,
+                            struct bw_error *err)
+{
+    if (!vm->qmp || vm->pid < 0) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED, "qemu: the VM is not running");
+        return -1;
+    }
+    if (bw_qmp_execute(vm->qmp, "pmemsave",
+                       json_pack("{s:I,s:I,s:s}", "val", (json_int_t)addr, "size", (json_int_t)len,
+                                 "filename", vm->mem_path),
+                       NULL, err) < 0)
+        return -1;
+    int fd = open(vm->mem_path, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd < 0 ? -1 : pread(fd, buf, len, 0);
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (got != (ssize_t)len) {
+        bw_error_at(err, BW_ERR_IO, vm->mem_path, NULL, 0, 0, "cannot read guest memory: %s",
+                    got < 0 ? strerror(e) : "short file");
+        return -1;
     }
     return 0;
 }
@@ -305,15 +302,16 @@ static int qemu_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error 
     return 0;
 }
 
-static char *qemu_screenshot(struct bw_vm *vm, const char *base, struct bw_error *err)
+static char *qemu_screenshot(struct bw_vm *vm, const char *base, bool quick, struct bw_error *err)
 {
     if (!vm->qmp || vm->pid < 0) {
         bw_error_set(err, BW_ERR_UNSUPPORTED, "no screenshot: the VM is not running");
         return NULL;
     }
-    char *png = bw_xasprintf("%s.png", base);
+    const char *format = quick ? "ppm" : "png";
+    char *png = bw_xasprintf("%s.%s", base, format);
     if (bw_qmp_execute(vm->qmp, "screendump",
-                       json_pack("{s:s,s:s}", "filename", png, "format", "png"), NULL, err) < 0) {
+                       json_pack("{s:s,s:s}", "filename", png, "format", format), NULL, err) < 0) {
         free(png);
         return NULL;
     }
@@ -338,8 +336,7 @@ static int qemu_stop(struct bw_vm *vm, struct bw_error *err)
         bw_qmp_execute(vm->qmp, "quit", NULL, NULL, NULL);
     struct bw_error ignored = BW_ERROR_INIT;
     if (qemu_wait_off(vm, 5000, &ignored) < 0) {
-        kill(vm->pid, SIGKILL);
-        waitpid(vm->pid, NULL, 0);
+        bw_spawn_stop(vm->pid, 0);
         vm->pid = -1;
     }
     bw_error_release(&ignored);
@@ -351,13 +348,13 @@ static void qemu_destroy(struct bw_vm *vm)
 {
     if (!vm)
         return;
-    if (vm->pid > 0) {
-        kill(vm->pid, SIGKILL);
-        waitpid(vm->pid, NULL, 0);
-    }
+    if (vm->pid > 0)
+        bw_spawn_stop(vm->pid, 0);
     bw_qmp_close(vm->qmp);
     if (vm->qmp_path)
         unlink(vm->qmp_path);
+    if (vm->mem_path)
+        unlink(vm->mem_path);
     for (size_t i = 0; i < vm->argc; i++)
         free(vm->argv[i]);
     free(vm->argv);
@@ -365,6 +362,7 @@ static void qemu_destroy(struct bw_vm *vm)
     free(vm->qmp_path);
     free(vm->serial_path);
     free(vm->log_path);
+    free(vm->mem_path);
     free(vm);
 }
 
@@ -378,8 +376,19 @@ static char *qemu_describe(const char *uri, const char *pool)
 }
 
 const struct bw_driver bw_driver_qemu = {
-    "qemu",          false,           qemu_describe,       qemu_create,
-    qemu_command,    qemu_start,      qemu_send_keys,      qemu_wait_off,
-    qemu_screenshot, qemu_serial_log, qemu_hypervisor_log, qemu_stop,
-    qemu_destroy,
+    .name = "qemu",
+    .http_as_stream = false,
+    .describe = qemu_describe,
+    .create = qemu_create,
+    .command = qemu_command,
+    .start = qemu_start,
+    .send_chord = qemu_send_chord,
+    .send_key = qemu_send_key,
+    .read_memory = qemu_read_memory,
+    .wait_off = qemu_wait_off,
+    .screenshot = qemu_screenshot,
+    .serial_log = qemu_serial_log,
+    .hypervisor_log = qemu_hypervisor_log,
+    .stop = qemu_stop,
+    .destroy = qemu_destroy,
 };

@@ -171,7 +171,7 @@ int bw_export_libvirt_box(const char *disk, const char *box_path, const struct b
 }
 
 int bw_write_manifest(const char *manifest_path, const char *name, const struct bw_artifact *a,
-                      size_t n, struct bw_error *err)
+                      size_t n, json_t *extra, struct bw_error *err)
 {
     json_t *arts = json_array();
     int rc = 0;
@@ -197,6 +197,8 @@ int bw_write_manifest(const char *manifest_path, const char *name, const struct 
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
         json_t *m = json_pack("{s:s,s:s,s:s,s:O}", "name", name, "built", when, "builder",
                               "boxwright", "artifacts", arts);
+        if (extra)
+            json_object_update(m, extra);
         if (json_dump_file(m, manifest_path, JSON_INDENT(2)) < 0) {
             bw_error_at(err, BW_ERR_IO, manifest_path, NULL, 0, 0, "cannot write: %s",
                         strerror(errno));

@@ -20,6 +20,8 @@
 
 #include "../core/error.h"
 
+#include <jansson.h>
+
 #include <stdint.h>
 
 struct bw_box_options {
@@ -45,8 +47,10 @@ struct bw_artifact {
     const char *type; /* "vagrant-box", "disk", "junit", ... */
 };
 
-/* Writes manifest.json listing each artifact with size and sha256. Returns 0 or -1. */
+/* Writes manifest.json listing each artifact with size and sha256, plus the members of
+ * `extra` (a JSON object, borrowed; may be NULL) such as what the guest fetched. Returns 0 or
+ * -1. */
 int bw_write_manifest(const char *manifest_path, const char *name, const struct bw_artifact *a,
-                      size_t n, struct bw_error *err);
+                      size_t n, json_t *extra, struct bw_error *err);
 
 #endif

@@ -98,8 +98,14 @@ int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, s
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2); /* a failure says why in the log */
     posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    /* A process group of its own, signalled as a whole: what a terminal does on Ctrl-C. */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
     pid_t pid;
-    ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, NULL, argv, envp), 0);
+    ck_assert_int_eq(posix_spawn(&pid, argv[0], &fa, &attr, argv, envp), 0);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     close(pipefd[1]);
     FILE *f = fdopen(pipefd[0], "r");
@@ -119,7 +125,7 @@ int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, s
                      WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), log->data);
     }
     usleep(300 * 1000); /* inside the step, not at its edge */
-    kill(pid, sig);
+    kill(-pid, sig);
     while (fgets(line, sizeof(line), f))
         bw_buf_adds(log, line);
     fclose(f);

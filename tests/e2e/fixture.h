@@ -28,8 +28,9 @@ void e2e_push(struct e2e_args *a, const char *s);
 struct bw_spawn_result;
 int e2e_run(char *const argv[], const char *cache_env, struct bw_spawn_result *res);
 
-/* Starts argv (a build with --json) as e2e_run() would and sends sig once the event of `step`
- * has begun; returns its exit status and appends its events to log. */
+/* Starts argv (a build with --json) as e2e_run() would, in a process group of its own, and
+ * sends sig to that group, as a terminal sends Ctrl-C to its foreground group, once the event of
+ * `step` has begun; returns its exit status and appends its events to log. */
 struct bw_buf;
 int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, struct bw_buf *log,
                   int sig);

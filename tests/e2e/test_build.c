@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char work[64];
@@ -129,7 +130,12 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     struct bw_spawn_result res;
     int status = e2e_run(a.v, cache_env, &res);
     ck_assert_msg(status == 0, "build failed (%d):\n%s", status, res.err.data);
-    ck_assert_ptr_nonnull(strstr(res.err.data, "guest fetched answer.cfg"));
+    /* What the guest asked for, as it asked; the boot command typed and read back. */
+    ck_assert_msg(strstr(res.err.data, "guest GET /answer.cfg 200") &&
+                      strstr(res.err.data, "installer)"),
+                  "%s", res.err.data);
+    ck_assert_msg(strstr(res.err.data, "0 retyped, 56 read back on the screen"), "%s",
+                  res.err.data);
     ck_assert_ptr_nonnull(strstr(res.err.data, "provisioned by boxwright"));
     bw_spawn_result_release(&res);
 
@@ -144,6 +150,10 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_int_eq(bw_iso_digest_file(boxfile, BW_HASH_SHA256, hex, &err), 0);
     ck_assert_str_eq(json_string_value(json_object_get(box, "sha256")), hex);
+    /* ... and what the guest fetched from the HTTP server. */
+    json_t *fetched = json_array_get(json_object_get(m, "guest_fetched"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(fetched, "path")), "answer.cfg");
+    ck_assert_int_eq(json_integer_value(json_object_get(fetched, "fetches")), 1);
     json_decref(m);
     /* The validation report: five checks, none failed. */
     char *junit = bw_xasprintf("%s/tiny-validation.xml", out);
@@ -240,6 +250,12 @@ START_TEST(test_sigint_at_each_step_leaves_nothing_behind)
         bw_buf_init(&log);
         int status = signal_at(steps[i].step, out, &log, SIGINT, true);
         ck_assert_msg(status == 130, "interrupted at %s: exit %d", steps[i].step, status);
+        /* The events say so; in the step it happened in, for the steps that last (a quick one
+         * can end before the signal lands, and the next one then says it). */
+        char *said = bw_xasprintf("step %s: interrupted during %s", steps[i].step, steps[i].step);
+        ck_assert_msg(strstr(log.data, steps[i].vm_running ? said : "interrupted during "),
+                      "after SIGINT at %s:\n%s", steps[i].step, log.data);
+        free(said);
         ck_assert_msg(processes_mentioning(out) == 0, "QEMU left running after %s", steps[i].step);
         char *left = libvirt_leftovers();
         ck_assert_msg(left == NULL, "left in libvirt after %s:\n%s", steps[i].step, left);
@@ -342,6 +358,148 @@ START_TEST(test_remote_build_moves_the_iso_and_disks_through_the_pool)
 }
 END_TEST
 
+/* A copy of templates/tiny in the work directory whose boot command is cmd (a JSON string's
+ * contents) and whose boot.stall_timeout is stall; returns its definition's path. */
+static char *tiny_variant(const char *name, const char *cmd, const char *stall)
+{
+    char *dir = bw_xasprintf("%s/%s", work, name);
+    char *argv[] = {"cp", "-r", BW_TEMPLATES "/tiny", dir, NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_spawn_run(argv, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&res);
+    char *def = bw_xasprintf("%s/definition.json", dir);
+    json_t *root = json_load_file(def, 0, NULL);
+    ck_assert_ptr_nonnull(root);
+    json_t *boot = json_object_get(root, "boot");
+    json_object_set_new(boot, "command", json_pack("[s]", cmd));
+    json_object_set_new(boot, "stall_timeout", json_string(stall));
+    ck_assert_int_eq(json_dump_file(root, def, JSON_INDENT(2)), 0);
+    json_decref(root);
+    free(dir);
+    return def;
+}
+
+static void variant_args(struct e2e_args *a, const char *def, const char *out)
+{
+    build_args(a, false, out);
+    a->v[2] = (char *)def; /* the definition file instead of the template "tiny" */
+}
+
+/*
+ * A boot command with a typo in the answer file's name: the guest asks for it, gets 404, and
+ * the build says which file it asked for and which one exists; the installer powers off
+ * without its answer file, and the build fails there, not at the SSH timeout.
+ */
+START_TEST(test_a_missing_answer_file_is_a_warning_and_fails_the_install)
+{
+    char *def = tiny_variant(
+        "typo",
+        "<esc><expect /^boot:/>auto url=http://{{ .HTTPIP }}:{{ .HTTPPort }}/answer.cgf<enter>",
+        "5m");
+    char *out = bw_xasprintf("%s/out-typo", work);
+    struct e2e_args a;
+    variant_args(&a, def, out);
+    e2e_push(&a, "--json");
+    struct bw_spawn_result res;
+    int status = e2e_run(a.v, cache_env, &res);
+    ck_assert_msg(status == 1, "exit %d:\n%s%s", status, res.out.data, res.err.data);
+    /* Each request is an event, with the VM that asked. */
+    ck_assert_msg(strstr(res.out.data, "\"event\":\"request\"") &&
+                      strstr(res.out.data, "\"vm\":\"installer\",\"method\":\"GET\",\"path\":"
+                                           "\"/answer.cgf\",\"status\":404") &&
+                      strstr(res.out.data, "\"nearest\":\"answer.cfg\""),
+                  "%s", res.out.data);
+    ck_assert_msg(strstr(res.out.data, "\"event\":\"warning\",\"message\":\"the installer asked "
+                                       "for /answer.cgf and got 404 (the nearest file served: "
+                                       "answer.cfg)\""),
+                  "%s", res.out.data);
+    ck_assert_msg(strstr(res.err.data, "step install: the installer powered off without fetching "
+                                       "answer.cgf, which the boot command points it at"),
+                  "%s", res.err.data);
+    ck_assert_int_eq(processes_mentioning(out), 0);
+    bw_spawn_result_release(&res);
+    free(out);
+    free(def);
+}
+END_TEST
+
+/*
+ * A boot command that never presses Enter: the installer sits at its prompt. Nothing moves on
+ * the screen, the serial console, the HTTP server or the disk, and the build stops when the
+ * stall timeout runs out, showing the prompt with the command on it.
+ */
+START_TEST(test_an_installer_that_stalls_fails_at_once_with_the_screen)
+{
+    char *def = tiny_variant("stall", "<esc><expect /^boot:/>auto hostname=stalled", "20s");
+    char *out = bw_xasprintf("%s/out-stall", work);
+    struct e2e_args a;
+    variant_args(&a, def, out);
+    struct bw_spawn_result res;
+    time_t t0 = time(NULL);
+    int status = e2e_run(a.v, cache_env, &res);
+    long took = (long)(time(NULL) - t0);
+    ck_assert_msg(status == 1, "exit %d:\n%s", status, res.err.data);
+    ck_assert_msg(strstr(res.err.data, "step install: nothing has moved for 2") &&
+                      strstr(res.err.data, "(boot.stall_timeout)") &&
+                      strstr(res.err.data, "the screen shows:") &&
+                      strstr(res.err.data, "boot: auto hostname=stalled"),
+                  "%s", res.err.data);
+    ck_assert_msg(took < 120, "took %ld s", took);
+    /* The screen is kept as a picture and as text. */
+    char *txt = bw_xasprintf("%s/failure-screen.png", out);
+    ck_assert(starts_with_png_signature(txt));
+    free(txt);
+    ck_assert_int_eq(processes_mentioning(out), 0);
+    bw_spawn_result_release(&res);
+    free(out);
+    free(def);
+}
+END_TEST
+
+/*
+ * Ctrl-C in a terminal reaches the whole foreground process group. QEMU runs in a group of its
+ * own, so it is not stopped by it behind boxwright's back: the install step is interrupted,
+ * never taken for an installer that powered off, and its evidence is kept.
+ */
+START_TEST(test_ctrl_c_during_install_is_an_interruption_not_a_power_off)
+{
+    char *out = bw_xasprintf("%s/out-ctrl-c", work);
+    struct bw_buf log = BW_BUF_INIT;
+    bw_buf_init(&log);
+    int status = signal_at("install", out, &log, SIGINT, false);
+    ck_assert_msg(status == 130, "exit %d:\n%s", status, log.data);
+    ck_assert_msg(!strstr(log.data, "the installer powered off"), "%s", log.data);
+    ck_assert_msg(!strstr(log.data, "\"step\":\"boot\",\"event\":\"step\""), "%s", log.data);
+    ck_assert_msg(strstr(log.data, "step install: interrupted during install"), "%s", log.data);
+    char *png = bw_xasprintf("%s/failure-screen.png", out);
+    ck_assert_msg(starts_with_png_signature(png), "no screenshot:\n%s", log.data);
+    ck_assert_int_eq(processes_mentioning(out), 0);
+    free(png);
+    bw_buf_release(&log);
+    free(out);
+}
+END_TEST
+
+/* SIGKILL runs no cleanup: QEMU goes anyway, because it dies with its parent. */
+START_TEST(test_sigkill_leaves_no_qemu)
+{
+    char *out = bw_xasprintf("%s/out-kill", work);
+    struct bw_buf log = BW_BUF_INIT;
+    bw_buf_init(&log);
+    int status = signal_at("install", out, &log, SIGKILL, false);
+    ck_assert_int_eq(status, 128 + SIGKILL);
+    int left = 1;
+    for (int i = 0; i < 50 && left; i++) {
+        left = processes_mentioning(out);
+        usleep(100 * 1000);
+    }
+    ck_assert_msg(left == 0, "QEMU still running 5 s after boxwright was killed");
+    bw_buf_release(&log);
+    free(out);
+}
+END_TEST
+
 int main(void)
 {
     if (getenv("BW_SKIP_VM_TESTS")) {
@@ -365,6 +523,11 @@ int main(void)
     if (libvirt) {
         tcase_add_test(tc, test_remote_build_moves_the_iso_and_disks_through_the_pool);
         tcase_add_test(tc, test_sigkill_leaves_no_domain_and_no_tunnel);
+    } else { /* what the build does around the VMs: the same for every driver */
+        tcase_add_test(tc, test_a_missing_answer_file_is_a_warning_and_fails_the_install);
+        tcase_add_test(tc, test_an_installer_that_stalls_fails_at_once_with_the_screen);
+        tcase_add_test(tc, test_ctrl_c_during_install_is_an_interruption_not_a_power_off);
+        tcase_add_test(tc, test_sigkill_leaves_no_qemu);
     }
     tcase_add_test(tc, test_sigint_at_each_step_leaves_nothing_behind);
     suite_add_tcase(s, tc);

@@ -121,7 +121,7 @@ START_TEST(test_render_writes_answer_files_and_the_exact_boot_command)
     struct bw_buf b = BW_BUF_INIT;
     bw_buf_init(&b);
     ck_assert_int_eq(bw_buf_read_file(&b, boot), 0);
-    ck_assert_str_eq(b.data, "<esc><wait>auto url=http://192.0.2.9:9123/answer.cfg "
+    ck_assert_str_eq(b.data, "<esc><expect /^boot:/>auto url=http://192.0.2.9:9123/answer.cfg "
                              "hostname=box1<enter>");
     bw_buf_reset(&b);
     ck_assert_int_eq(bw_buf_read_file(&b, answer), 0);

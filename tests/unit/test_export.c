@@ -133,7 +133,7 @@ START_TEST(test_manifest_lists_sizes_and_sha256)
     ck_assert_int_eq(bw_export_libvirt_box(disk, box, &o, &err), 0);
     char *manifest = bw_xasprintf("%s/manifest.json", dir);
     struct bw_artifact a[] = {{"t.box", box, "vagrant-box"}};
-    ck_assert_int_eq(bw_write_manifest(manifest, "tiny", a, 1, &err), 0);
+    ck_assert_int_eq(bw_write_manifest(manifest, "tiny", a, 1, NULL, &err), 0);
     json_t *m = json_load_file(manifest, 0, NULL);
     ck_assert_ptr_nonnull(m);
     json_t *art = json_array_get(json_object_get(m, "artifacts"), 0);

@@ -300,6 +300,18 @@ static int parse_range(const char *h, uint64_t size, uint64_t *start, uint64_t *
     return 1;
 }
 
+/* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), the only form we send; false if not one. */
+static bool parse_http_date(const char *s, time_t *t)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end)
+        return false;
+    *t = timegm(&tm);
+    return true;
+}
+
 static bool not_modified(struct MHD_Connection *c, const char *etag, time_t mtime)
 {
     const char *inm =
@@ -308,14 +320,26 @@ static bool not_modified(struct MHD_Connection *c, const char *etag, time_t mtim
         return strstr(inm, etag) != NULL || strcmp(inm, "*") == 0;
     const char *ims =
         MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_MODIFIED_SINCE);
-    if (ims) {
-        struct tm tm;
-        memset(&tm, 0, sizeof(tm));
-        const char *end = strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-        if (end && !*end)
-            return timegm(&tm) >= mtime;
-    }
-    return false;
+    time_t t;
+    return ims && parse_http_date(ims, &t) && t >= mtime;
+}
+
+/*
+ * RFC 9110 13.1.5: with If-Range, a Range applies only when the client names this very
+ * representation - our (strong) ETag exactly, or exactly its Last-Modified date; otherwise the
+ * whole representation goes out with 200, so a resumed download never splices two versions.
+ */
+static bool if_range_holds(struct MHD_Connection *c, const char *etag, time_t mtime)
+{
+    const char *ir = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_RANGE);
+    if (!ir)
+        return true;
+    while (*ir == ' ')
+        ir++;
+    if (*ir == '"' || strncmp(ir, "W/", 2) == 0)
+        return strcmp(ir, etag) == 0; /* a weak tag never matches: comparison is strong */
+    time_t t;
+    return parse_http_date(ir, &t) && t == mtime;
 }
 
 static void add_file_headers(struct MHD_Response *resp, const char *name, const char *etag,
@@ -346,8 +370,11 @@ static enum MHD_Result send_body(struct MHD_Connection *c, struct req *r, const 
         return ret;
     }
     uint64_t start = 0, len = size;
-    int range = parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE),
-                            size, &start, &len);
+    int range = if_range_holds(c, etag, mtime)
+                    ? parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                              MHD_HTTP_HEADER_RANGE),
+                                  size, &start, &len)
+                    : 0;
     if (range < 0) {
         if (fd >= 0)
             close(fd);
@@ -469,9 +496,15 @@ static enum MHD_Result send_listing(struct MHD_Connection *c, struct req *r, int
  * kernel without it (ENOSYS, before Linux 5.6) realpath() and a prefix check
  * do the same job with more calls. Returns an fd, or -1 with *status set.
  */
+/*
+ * Opens rel below the served directory. O_NONBLOCK: a FIFO (or a device) put in the directory
+ * must not hold a worker in open() for ever, which made every later request time out and a
+ * stop never finish; serve_directory() then refuses whatever is not a regular file.
+ */
 static int open_beneath(struct bw_http_server *s, const char *rel, unsigned *status)
 {
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_BENEATH};
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+                           .resolve = RESOLVE_BENEATH};
     long fd = syscall(SYS_openat2, s->dir_fd, *rel ? rel : ".", &how, sizeof(how));
     if (fd >= 0)
         return (int)fd;
@@ -492,7 +525,7 @@ static int open_beneath(struct bw_http_server *s, const char *rel, unsigned *sta
         *status = MHD_HTTP_FORBIDDEN;
         return -1;
     }
-    int f = open(real, O_RDONLY | O_CLOEXEC);
+    int f = open(real, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (f < 0)
         *status = MHD_HTTP_NOT_FOUND;
     return f;

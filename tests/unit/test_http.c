@@ -313,6 +313,74 @@ START_TEST(test_single_ranges_give_206_and_bad_ones_416)
 }
 END_TEST
 
+/* RFC 9110 13.1.5: a Range counts only when If-Range names this very file; else all of it. */
+START_TEST(test_if_range_that_does_not_match_gets_the_whole_file)
+{
+    struct reply r;
+    fetch("HEAD", "/big.bin", &r, NULL);
+    char *etag = bw_xasprintf("If-Range: %s", header(&r, "ETag"));
+    char *date = bw_xasprintf("If-Range: %s", header(&r, "Last-Modified"));
+    reply_release(&r);
+    static const char *const stale[] = {
+        "If-Range: \"wrong\"", "If-Range: Sun, 06 Nov 1994 08:49:37 GMT", "If-Range: not a date"};
+    for (size_t i = 0; i < sizeof(stale) / sizeof(stale[0]); i++) {
+        fetch("GET", "/big.bin", &r, "Range: bytes=0-9", stale[i], NULL);
+        ck_assert_msg(r.status == 200, "%s: %ld", stale[i], r.status);
+        ck_assert_uint_eq(r.body.len, BIG_SIZE);
+        reply_release(&r);
+    }
+    /* The same tag, weak: a weak comparison is not enough for a range. */
+    char *weak = bw_xasprintf("If-Range: W/%s", etag + strlen("If-Range: "));
+    fetch("GET", "/big.bin", &r, "Range: bytes=0-9", weak, NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_release(&r);
+    const char *fresh[] = {etag, date};
+    for (size_t i = 0; i < 2; i++) {
+        fetch("GET", "/big.bin", &r, "Range: bytes=0-9", fresh[i], NULL);
+        ck_assert_msg(r.status == 206, "%s: %ld", fresh[i], r.status);
+        ck_assert_uint_eq(r.body.len, 10);
+        reply_release(&r);
+    }
+    free(weak);
+    free(etag);
+    free(date);
+}
+END_TEST
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A FIFO in the served directory used to hold every worker in open() for good: requests timed
+ * out and the server could not stop. Only regular files are served; nothing waits. */
+START_TEST(test_a_fifo_in_the_directory_is_refused_and_nothing_hangs)
+{
+    char *fifo = bw_xasprintf("%s/fifo", root);
+    ck_assert_int_eq(mkfifo(fifo, 0644), 0);
+    double t0 = now_s();
+    for (int i = 0; i < 16; i++) {
+        struct reply r;
+        fetch("GET", "/fifo", &r, NULL);
+        ck_assert_int_eq(r.status, 403);
+        ck_assert_ptr_nonnull(strstr(r.body.data, "not a regular file"));
+        reply_release(&r);
+    }
+    struct reply r;
+    fetch("GET", "/a.txt", &r, NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_release(&r);
+    ck_assert_double_lt(now_s() - t0, 5);
+    t0 = now_s();
+    bw_http_stop(srv);
+    srv = NULL;
+    ck_assert_double_lt(now_s() - t0, 2);
+    free(fifo);
+}
+END_TEST
+
 START_TEST(test_missing_files_404_and_other_methods_405)
 {
     struct reply r;
@@ -782,6 +850,8 @@ int main(void)
     tcase_add_test(tc, test_head_has_headers_and_no_body);
     tcase_add_test(tc, test_conditional_requests_get_304);
     tcase_add_test(tc, test_single_ranges_give_206_and_bad_ones_416);
+    tcase_add_test(tc, test_if_range_that_does_not_match_gets_the_whole_file);
+    tcase_add_test(tc, test_a_fifo_in_the_directory_is_refused_and_nothing_hangs);
     tcase_add_test(tc, test_missing_files_404_and_other_methods_405);
     tcase_add_test(tc, test_traversal_corpus_is_refused);
     tcase_add_test(tc, test_normal_request_succeeds_during_a_flood_of_idle_and_slow_connections);

@@ -76,7 +76,17 @@ struct exec {
     const struct bw_template *t;
     const struct bw_render_ctx *ctx;
     struct bw_error *err;
+    size_t start;          /* out->len when execution began */
+    unsigned long steps;   /* nodes executed so far */
 };
+
+/*
+ * What one rendering may cost. Answer files are kilobytes; a template that nests ranges
+ * doubles its output per level (26 levels of a two-item list took 27 s and 3.2 GB), and one
+ * whose ranges have empty bodies loops without writing anything.
+ */
+#define MAX_OUTPUT (4u << 20)
+#define MAX_STEPS 1000000UL
 
 static void pos_of(const struct bw_template *t, size_t off, int *line, int *col)
 {
@@ -1004,6 +1014,16 @@ static int exec_list(struct exec *ex, const struct nodelist *l, const struct bw_
 {
     for (size_t i = 0; i < l->n; i++) {
         const struct node *n = &l->v[i];
+        if (++ex->steps > MAX_STEPS)
+            return fail_at(ex->t, ex->err, BW_ERR_RENDER, n->off,
+                           "rendering takes more than %lu steps here: expected a template that "
+                           "ends (ranges nested in ranges multiply)",
+                           MAX_STEPS);
+        if (out->len - ex->start > MAX_OUTPUT)
+            return fail_at(ex->t, ex->err, BW_ERR_RENDER, n->off,
+                           "the rendering is past %u MiB here: expected an answer file of a "
+                           "sensible size (ranges nested in ranges multiply)",
+                           MAX_OUTPUT >> 20);
         struct bw_value v;
         memset(&v, 0, sizeof(v));
         int rc = 0;
@@ -1045,10 +1065,17 @@ static int exec_list(struct exec *ex, const struct nodelist *l, const struct bw_
 int bw_template_execute(const struct bw_template *t, const struct bw_render_ctx *ctx,
                         struct bw_buf *out, struct bw_error *err)
 {
-    struct exec ex = {t, ctx, err};
     if (!out->data)
         bw_buf_init(out);
-    return exec_list(&ex, &t->root, NULL, out);
+    struct exec ex = {t, ctx, err, out->len, 0};
+    if (exec_list(&ex, &t->root, NULL, out) < 0)
+        return -1;
+    if (out->len - ex.start > MAX_OUTPUT)
+        return fail_at(t, err, BW_ERR_RENDER, t->len,
+                       "the rendering is %zu bytes: expected at most %u MiB (an answer file of "
+                       "a sensible size)",
+                       out->len - ex.start, MAX_OUTPUT >> 20);
+    return 0;
 }
 
 int bw_render(const char *name, const char *text, size_t len, const struct bw_render_ctx *ctx,

@@ -102,6 +102,13 @@ void bw_http_stop(struct bw_http_server *s);
  */
 int bw_http_normalize_path(const char *raw, char *out, size_t outlen, const char **reason);
 
+/*
+ * A request target as it may be shown: bytes outside printable ASCII (control bytes a
+ * terminal would act on, invalid UTF-8 that breaks a JSON line) as %XX. At most outlen-1
+ * bytes; an ellipsis marks a cut.
+ */
+void bw_http_printable(const char *raw, char *out, size_t outlen);
+
 /* The Content-Type for a file name, from a table of extensions. */
 const char *bw_http_content_type(const char *name);
 

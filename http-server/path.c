@@ -2,6 +2,8 @@
 #include "http_server.h"
 
 #include <ctype.h>
+#include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 
 static int hexval(char c)
@@ -120,4 +122,24 @@ const char *bw_http_content_type(const char *name)
             if (strcasecmp(dot, types[i].ext) == 0)
                 return types[i].type;
     return "application/octet-stream";
+}
+
+void bw_http_printable(const char *raw, char *out, size_t outlen)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)raw; *p && outlen; p++) {
+        bool plain = *p > 0x20 && *p < 0x7f;
+        size_t need = plain ? 1 : 3;
+        if (o + need + 4 > outlen) { /* room for "..." and the NUL */
+            if (o + 4 <= outlen)
+                memcpy(out + o, "...", 3), o += 3;
+            break;
+        }
+        if (plain)
+            out[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "%%%02X", *p);
+    }
+    if (outlen)
+        out[o < outlen ? o : outlen - 1] = '\0';
 }

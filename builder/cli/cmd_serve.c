@@ -22,6 +22,8 @@ static void log_event(const struct bw_http_event *ev, void *ud)
     char when[32];
     gmtime_r(&ev->when.tv_sec, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char path[2048];
+    bw_http_printable(ev->path, path, sizeof(path));
     struct bw_buf b = BW_BUF_INIT;
     bw_buf_init(&b);
     if (lo->json) {
@@ -30,11 +32,11 @@ static void log_event(const struct bw_http_event *ev, void *ud)
         bw_buf_adds(&b, ",\"method\":");
         bw_buf_add_json_string(&b, ev->method);
         bw_buf_adds(&b, ",\"path\":");
-        bw_buf_add_json_string(&b, ev->path);
+        bw_buf_add_json_string(&b, path);
         bw_buf_addf(&b, ",\"status\":%u,\"bytes\":%llu,\"completed\":%s}\n", ev->status,
                     (unsigned long long)ev->bytes, ev->completed ? "true" : "false");
     } else {
-        bw_buf_addf(&b, "%s %s %s %s %u %llu%s\n", when, ev->client, ev->method, ev->path,
+        bw_buf_addf(&b, "%s %s %s %s %u %llu%s\n", when, ev->client, ev->method, path,
                     ev->status, (unsigned long long)ev->bytes, ev->completed ? "" : " (aborted)");
     }
     fwrite(b.data, 1, b.len, stdout);

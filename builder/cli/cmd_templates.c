@@ -54,6 +54,7 @@ static int run(int argc, char **argv)
                 bw_buf_adds(&b, ",\"error\":");
                 bw_buf_add_json_string(&b, e->problem);
             }
+            bw_buf_addc(&b, '}');
             puts(b.data);
             bw_buf_release(&b);
         } else if (e->problem) {

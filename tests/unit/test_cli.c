@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -272,6 +274,101 @@ START_TEST(test_a_failed_json_build_ends_with_an_error_event)
 }
 END_TEST
 
+/* Every line of a --json stream is one JSON object; returns how many lines there were. */
+static size_t all_json(const char *stream, const char *what)
+{
+    size_t n = 0;
+    char *copy = bw_xstrdup(stream);
+    for (char *save = NULL, *line = strtok_r(copy, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save), n++) {
+        json_error_t je;
+        json_t *v = json_loads(line, 0, &je);
+        ck_assert_msg(json_is_object(v), "%s: not a JSON object (%s): %s", what, je.text, line);
+        json_decref(v);
+    }
+    free(copy);
+    return n;
+}
+
+/* Sends raw request bytes to 127.0.0.1:port and reads the answer (to the end). */
+static void raw_http(unsigned port, const char *req, size_t len)
+{
+    char *cmd = bw_xasprintf("exec 3<>/dev/tcp/127.0.0.1/%u; cat >&3; cat <&3 >/dev/null", port);
+    char *sh[] = {"/bin/bash", "-c", cmd, NULL};
+    struct bw_spawn_result r;
+    struct bw_error err = BW_ERROR_INIT;
+    bw_spawn_run(sh, NULL, req, len, &r, &err);
+    bw_spawn_result_release(&r);
+    bw_error_release(&err);
+    free(cmd);
+}
+
+/* Every command's --json output parses, line by line, whatever the input held: templates,
+ * iso fetch and verify (events on stderr, the path on stdout), serve (a request line with
+ * control bytes and invalid UTF-8 in it) and a failing build. */
+START_TEST(test_every_json_output_of_every_command_parses)
+{
+    ck_assert_int_eq(run("templates", "--json", NULL), 0);
+    ck_assert_uint_ge(all_json(res.out.data, "templates"), 2);
+
+    char *dir = scratch("json", "printf 'hello\\n' > file.iso; mkdir www; echo x > www/a.txt");
+    char *url = bw_xasprintf("file://%s/file.iso", dir);
+    const char *sum = "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03";
+    ck_assert_int_eq(run("iso", "fetch", url, "--checksum", sum, "--json", NULL), 0);
+    ck_assert_uint_ge(all_json(res.err.data, "iso fetch"), 1);
+    char *path = bw_xstrdup(res.out.data);
+    path[strcspn(path, "\n")] = '\0';
+    ck_assert_int_eq(run("iso", "verify", path, "--checksum", sum, "--json", NULL), 0);
+    all_json(res.err.data, "iso verify");
+
+    char *www = bw_xasprintf("%s/www", dir);
+    char ports[32];
+    unsigned p = 21000 + (unsigned)(getpid() % 20000);
+    snprintf(ports, sizeof(ports), "%u", p);
+    char *log = bw_xasprintf("%s/serve.log", dir);
+    char *cmd = bw_xasprintf("exec %s serve %s --port %s --json > %s 2>/dev/null", BW_BINARY, www,
+                             ports, log);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    struct bw_buf got = BW_BUF_INIT;
+    bw_buf_init(&got);
+    for (int i = 0; i < 50 && !strstr(got.data, "/a.txt"); i++) {
+        usleep(100 * 1000);
+        raw_http(p, "GET /a.txt HTTP/1.0\r\n\r\n", 24);
+        bw_buf_reset(&got);
+        bw_buf_read_file(&got, log);
+    }
+    static const char bad[] = "GET /\x1b[2J\xff\xfe%41 HTTP/1.0\r\n\r\n";
+    raw_http(p, bad, sizeof(bad) - 1);
+    usleep(300 * 1000);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    bw_buf_reset(&got);
+    ck_assert_int_eq(bw_buf_read_file(&got, log), 0);
+    ck_assert_uint_ge(all_json(got.data, "serve"), 2);
+    ck_assert_msg(strstr(got.data, "\"path\":\"/%1B[2J%FF%FE%41\""), "%s", got.data);
+    bw_buf_release(&got);
+
+    char *out = bw_xasprintf("%s/out", dir);
+    char *var = bw_xasprintf("iso_url=file://%s/missing.iso", dir);
+    ck_assert_int_eq(run("build", "tiny", "--json", "--accel", "tcg", "-o", out, "--var", var,
+                         "--skip-validate", NULL),
+                     1);
+    ck_assert_uint_ge(all_json(res.out.data, "build"), 3);
+    free(var);
+    free(out);
+    free(cmd);
+    free(log);
+    free(www);
+    free(path);
+    free(url);
+    scratch_done(dir);
+}
+END_TEST
+
 /* QEMU's own reason for not starting reaches the user at once, and stays in the output
  * directory after the work directory is gone. What fails here is a stand-in for
  * qemu-system-x86_64 on PATH that refuses to start, as QEMU does on a bad option. */
@@ -380,6 +477,7 @@ int main(void)
     tcase_add_test(tc, test_inspect_and_validate_a_cloud_image_template);
     tcase_add_test(tc, test_keys_prints_one_event_per_line_in_each_encoding);
     tcase_add_test(tc, test_a_failed_json_build_ends_with_an_error_event);
+    tcase_add_test(tc, test_every_json_output_of_every_command_parses);
     tcase_add_test(tc, test_a_qemu_that_will_not_start_is_reported_in_its_own_words);
     tcase_add_test(tc, test_an_image_in_another_format_than_declared_is_refused);
     suite_add_tcase(s, tc);

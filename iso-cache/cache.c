@@ -357,6 +357,13 @@ static int entry_lock(struct entry *e, const struct bw_iso_request *req, struct 
     return 0;
 }
 
+/*
+ * An entry is a directory: meta.json and the payload. The payload's name is fixed, never the
+ * URL's: a URL ending in meta.json used to overwrite its own entry's metadata. Entries made
+ * before kept the payload under the URL's name, which meta.json's "name" gives.
+ */
+#define PAYLOAD "data"
+
 /* The complete file of the entry, or NULL; caller frees. */
 static char *entry_file(const struct entry *e, char **url_out)
 {
@@ -364,8 +371,10 @@ static char *entry_file(const struct entry *e, char **url_out)
     json_t *m = json_load_file(meta, 0, NULL);
     free(meta);
     char *path = NULL;
-    const char *name = json_string_value(json_object_get(m, "name"));
-    if (name && !strchr(name, '/')) {
+    const char *name = json_string_value(json_object_get(m, "file"));
+    if (!name)
+        name = json_string_value(json_object_get(m, "name"));
+    if (name && !strchr(name, '/') && strcmp(name, "meta.json") != 0) {
         path = bw_xasprintf("%s/%s", e->dir, name);
         struct stat st;
         if (stat(path, &st) < 0 ||
@@ -385,11 +394,11 @@ static char *entry_commit(struct entry *e, const char *url, const char *name, ui
 {
     if (mkdir_p(e->dir, err) < 0)
         return NULL;
-    char *path = bw_xasprintf("%s/%s", e->dir, name);
+    char *path = bw_xasprintf("%s/%s", e->dir, PAYLOAD);
     char *meta = bw_xasprintf("%s/meta.json", e->dir);
-    json_t *m =
-        json_pack("{s:s,s:s,s:I,s:I,s:s}", "name", name, "url", url, "size", (json_int_t)size,
-                  "fetched", (json_int_t)time(NULL), "checksum", spec->is_none ? "none" : e->key);
+    json_t *m = json_pack("{s:s,s:s,s:s,s:I,s:I,s:s}", "name", name, "file", PAYLOAD, "url", url,
+                          "size", (json_int_t)size, "fetched", (json_int_t)time(NULL), "checksum",
+                          spec->is_none ? "none" : e->key);
     int rc = -1;
     if (rename(e->part, path) < 0)
         bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot move the download into the cache: %s",
@@ -786,13 +795,15 @@ char *bw_iso_fetch(const char *cache_dir, const struct bw_iso_request *req0, str
                      "accept an unverified file");
         goto out;
     }
-    if (mkdir_p(cache_dir, err) < 0)
-        goto out;
     entry_init(&e, cache_dir, &spec, req.urls[0]);
-    if (entry_lock(&e, &req, err) < 0)
-        goto out;
+    /* A complete entry never changes (it is renamed into place whole), so it is used without
+     * the lock: a shared cache may be read-only. */
     char *from = NULL;
     result = entry_file(&e, &from);
+    if (!result && (mkdir_p(cache_dir, err) < 0 || entry_lock(&e, &req, err) < 0))
+        goto out;
+    if (!result)
+        result = entry_file(&e, &from); /* another fetch may have finished it meanwhile */
     if (result) {
         struct stat st;
         uint64_t size = stat(result, &st) == 0 ? (uint64_t)st.st_size : 0;
@@ -891,6 +902,63 @@ static int by_entry_name(const void *a, const void *b)
     return strcmp(((const struct bw_iso_entry *)a)->name, ((const struct bw_iso_entry *)b)->name);
 }
 
+/* A download that never finished (cut, a full disk): KEY.part, its URL in KEY.part.json. */
+static void list_partial(const char *cache_dir, const char *file, struct bw_iso_entry **out,
+                         size_t *n, size_t *alloc)
+{
+    size_t len = strlen(file);
+    if (len <= 5 || strcmp(file + len - 5, ".part") != 0)
+        return;
+    char *path = bw_xasprintf("%s/%s", cache_dir, file);
+    char *meta = bw_xasprintf("%s.json", path);
+    json_t *m = json_load_file(meta, 0, NULL);
+    const char *url = json_string_value(json_object_get(m, "url"));
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+        BW_GROW(*out, *alloc, *n + 1);
+        struct bw_iso_entry *ent = &(*out)[(*n)++];
+        ent->key = bw_xstrndup(file, len - 5);
+        ent->name = url ? name_of(url) : bw_xstrdup(file);
+        ent->path = path;
+        path = NULL;
+        ent->url = bw_xstrdup(url ? url : "");
+        ent->size = (uint64_t)st.st_size;
+        ent->fetched = st.st_mtime;
+        ent->state = "partial";
+    }
+    json_decref(m);
+    free(meta);
+    free(path);
+}
+
+/* Files whose digest did not match, kept in quarantine/ for a look: "quarantine/NAME". */
+static void list_quarantine(const char *cache_dir, struct bw_iso_entry **out, size_t *n,
+                            size_t *alloc)
+{
+    char *qdir = bw_xasprintf("%s/quarantine", cache_dir);
+    DIR *d = opendir(qdir);
+    for (struct dirent *de; d && (de = readdir(d));) {
+        char *path = bw_xasprintf("%s/%s", qdir, de->d_name);
+        struct stat st;
+        if (de->d_name[0] != '.' && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            BW_GROW(*out, *alloc, *n + 1);
+            struct bw_iso_entry *ent = &(*out)[(*n)++];
+            ent->key = bw_xasprintf("quarantine/%s", de->d_name);
+            ent->name = bw_xstrdup(de->d_name);
+            ent->path = path;
+            path = NULL;
+            ent->url = bw_xstrdup("");
+            ent->size = (uint64_t)st.st_size;
+            ent->fetched = st.st_mtime;
+            ent->state = "quarantined";
+        }
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    free(qdir);
+}
+
 int bw_iso_list(const char *cache_dir, struct bw_iso_entry **out, size_t *n, struct bw_error *err)
 {
     *out = NULL;
@@ -906,8 +974,12 @@ int bw_iso_list(const char *cache_dir, struct bw_iso_entry **out, size_t *n, str
     struct dirent *de;
     size_t alloc = 0;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || strcmp(de->d_name, "quarantine") == 0)
+        if (de->d_name[0] == '.' || strcmp(de->d_name, "quarantine") == 0 ||
+            de->d_type == DT_REG) {
+            if (de->d_type == DT_REG)
+                list_partial(cache_dir, de->d_name, out, n, &alloc);
             continue;
+        }
         struct entry e;
         memset(&e, 0, sizeof(e));
         e.dir = bw_xasprintf("%s/%s", cache_dir, de->d_name);
@@ -918,20 +990,23 @@ int bw_iso_list(const char *cache_dir, struct bw_iso_entry **out, size_t *n, str
             struct bw_iso_entry *ent = &(*out)[(*n)++];
             struct stat st;
             stat(path, &st);
+            char *meta = bw_xasprintf("%s/meta.json", e.dir);
+            json_t *m = json_load_file(meta, 0, NULL);
+            const char *name = json_string_value(json_object_get(m, "name"));
             ent->key = bw_xstrdup(de->d_name);
-            ent->name = name_of(path);
+            ent->name = name ? bw_xstrdup(name) : name_of(path);
             ent->path = path;
             ent->url = url ? url : bw_xstrdup("");
             ent->size = (uint64_t)st.st_size;
-            char *meta = bw_xasprintf("%s/meta.json", e.dir);
-            json_t *m = json_load_file(meta, 0, NULL);
             ent->fetched = (time_t)json_integer_value(json_object_get(m, "fetched"));
+            ent->state = "complete";
             json_decref(m);
             free(meta);
         }
         free(e.dir);
     }
     closedir(d);
+    list_quarantine(cache_dir, out, n, &alloc);
     if (*n)
         qsort(*out, *n, sizeof(**out), by_entry_name);
     return 0;
@@ -973,6 +1048,12 @@ int bw_iso_remove(const char *cache_dir, const char *which, struct bw_error *err
     } else if (matches > 1) {
         bw_error_set(err, BW_ERR_USAGE, "\"%s\" matches %zu entries; give more of the key", which,
                      matches);
+    } else if (strcmp(match->state, "quarantined") == 0) {
+        if (unlink(match->path) < 0)
+            bw_error_at(err, BW_ERR_IO, match->path, NULL, 0, 0, "cannot remove: %s",
+                        strerror(errno));
+        else
+            rc = 0;
     } else {
         struct entry e;
         memset(&e, 0, sizeof(e));
@@ -982,7 +1063,13 @@ int bw_iso_remove(const char *cache_dir, const char *which, struct bw_error *err
         if (entry_lock(&e, NULL, err) == 0) {
             char *meta = bw_xasprintf("%s/%s/meta.json", cache_dir, match->key);
             char *dir = bw_xasprintf("%s/%s", cache_dir, match->key);
-            if (unlink(match->path) < 0 || unlink(meta) < 0 || rmdir(dir) < 0)
+            bool partial = strcmp(match->state, "partial") == 0;
+            if (partial) { /* the part and what resuming it needed */
+                char *pm = bw_xasprintf("%s.json", match->path);
+                unlink(pm);
+                free(pm);
+            }
+            if (unlink(match->path) < 0 || (!partial && (unlink(meta) < 0 || rmdir(dir) < 0)))
                 bw_error_at(err, BW_ERR_IO, dir, NULL, 0, 0, "cannot remove: %s", strerror(errno));
             else
                 rc = 0;

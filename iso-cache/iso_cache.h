@@ -144,18 +144,22 @@ int bw_iso_verify(const char *cache_dir, const char *path, const char *checksum,
                   bw_iso_event_fn on_event, void *ud, struct bw_error *err);
 
 struct bw_iso_entry {
-    char *key;  /* "sha256-<hex>" */
-    char *name; /* the file's name */
-    char *path; /* full path */
-    char *url;  /* where it came from */
-    uint64_t size;
-    time_t fetched;
+    char *key;         /* "sha256-<hex>"; "quarantine/NAME" for a quarantined file */
+    char *name;        /* the file's name, as its URL had it */
+    char *path;        /* full path */
+    char *url;         /* where it came from ("" when unknown) */
+    uint64_t size;     /* bytes (so far, for a partial download) */
+    time_t fetched;    /* when it was completed, or last written */
+    const char *state; /* "complete", "partial" (a download that never finished: a cut, a full
+                        * disk) or "quarantined" (its digest did not match) */
 };
 
-/* Lists complete entries, sorted by name. Caller frees with bw_iso_entries_free. */
+/* Lists the cache: complete entries, partial downloads, quarantined files, sorted by name.
+ * Caller frees with bw_iso_entries_free. */
 int bw_iso_list(const char *cache_dir, struct bw_iso_entry **out, size_t *n, struct bw_error *err);
 void bw_iso_entries_free(struct bw_iso_entry *v, size_t n);
-/* Removes the entry whose key, key prefix (at least 8 characters) or file name matches. */
+/* Removes what bw_iso_list lists whose key, key prefix (at least 8 characters) or name matches
+ * (a partial download with what resuming it needed). */
 int bw_iso_remove(const char *cache_dir, const char *which, struct bw_error *err);
 
 #endif

@@ -202,6 +202,8 @@ static int do_verify(int argc, char **argv, struct ui *ui)
 
 static int do_ls(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return bw_cli_help(&bw_cmd_iso);
     if (argc > 1)
         return bw_cli_usage_error(&bw_cmd_iso, "iso ls: unexpected argument \"%s\"", argv[1]);
     struct bw_error err = BW_ERROR_INIT;
@@ -213,11 +215,13 @@ static int do_ls(int argc, char **argv)
         free(dir);
         return fail(&err);
     }
-    printf("%-24s %10s  %-40s %s\n", "KEY", "SIZE", "NAME", "FROM");
+    printf("%-24s %-11s %10s  %-40s %s\n", "KEY", "STATE", "SIZE", "NAME", "FROM");
     for (size_t i = 0; i < n; i++) {
         char size[32];
         human_bytes((double)v[i].size, size, sizeof(size));
-        printf("%-24.24s %10s  %-40s %s\n", v[i].key, size, v[i].name, v[i].url);
+        bool q = strcmp(v[i].state, "quarantined") == 0;
+        printf("%-24.24s %-11s %10s  %-40s %s\n", q ? "quarantine/" : v[i].key, v[i].state, size,
+               v[i].name, v[i].url);
     }
     printf("(%zu entr%s in %s)\n", n, n == 1 ? "y" : "ies", dir);
     bw_iso_entries_free(v, n);
@@ -227,6 +231,8 @@ static int do_ls(int argc, char **argv)
 
 static int do_rm(int argc, char **argv)
 {
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+        return bw_cli_help(&bw_cmd_iso);
     if (argc < 2)
         return bw_cli_usage_error(&bw_cmd_iso, "iso rm: expected KEY or NAME");
     char *dir = bw_iso_cache_dir();
@@ -282,8 +288,11 @@ const struct bw_command bw_cmd_iso = {
     "        to the cache's quarantine/ directory. Concurrent fetches of one file\n"
     "        download it once. A progress bar is drawn on a terminal.\n"
     "verify  checks a local file against a checksum.\n"
-    "ls      lists the cache: key, size, file name, where it came from.\n"
-    "rm      removes entries by key, key prefix (8+ characters) or file name.\n"
+    "ls      lists the cache: key, state, size, file name, where it came from;\n"
+    "        the state is complete, partial (a download that never finished: it\n"
+    "        resumes on the next fetch) or quarantined (its digest did not match).\n"
+    "rm      removes entries by key, key prefix (8+ characters) or file name,\n"
+    "        partial downloads and quarantined files included.\n"
     "\n"
     "SPEC is sha256:HEX, sha512:HEX, sha1:HEX, md5:HEX, file:URL (a checksum\n"
     "file such as SHA256SUMS; the line is picked by the file name), or none\n"

@@ -60,6 +60,14 @@ START_TEST(test_help_lists_every_command_and_each_has_its_own)
         free(own);
     }
     free(overview);
+    /* A subcommand's --help is help too, not an argument ("iso rm --help" once looked for an
+     * entry named --help). */
+    static const char *const subs[] = {"fetch", "verify", "ls", "rm"};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        ck_assert_msg(run("iso", subs[i], "--help", NULL) == 0, "iso %s --help: %d", subs[i],
+                      res.status);
+        ck_assert_ptr_nonnull(strstr(res.out.data, "usage: boxwright iso"));
+    }
 }
 END_TEST
 

@@ -241,12 +241,19 @@ START_TEST(test_bad_checksum_is_quarantined_and_names_both_digests)
     ck_assert_ptr_nonnull(strstr(err.msg, wrong));
     ck_assert_ptr_nonnull(strstr(err.msg, body_hex));
     ck_assert_ptr_nonnull(strstr(err.msg, "quarantine"));
-    /* The bad file is kept for inspection, never entered into the cache. */
+    /* The bad file is kept for inspection, never entered into the cache: listed as
+     * quarantined, and removable like an entry. */
     char *q = strstr(err.msg, "moved to ");
     ck_assert_ptr_nonnull(q);
     assert_file_is_body(q + 9);
     struct bw_iso_entry *v;
     size_t n;
+    ck_assert_int_eq(bw_iso_list(cache, &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].state, "quarantined");
+    ck_assert_ptr_nonnull(strstr(v[0].name, "x.iso"));
+    ck_assert_int_eq(bw_iso_remove(cache, v[0].key, &err), 0);
+    bw_iso_entries_free(v, n);
     ck_assert_int_eq(bw_iso_list(cache, &v, &n, &err), 0);
     ck_assert_uint_eq(n, 0);
     bw_iso_entries_free(v, n);
@@ -283,6 +290,93 @@ START_TEST(test_cache_hits_do_not_touch_the_network)
     bw_error_release(&err);
     free(first);
     free(second);
+    free(u);
+}
+END_TEST
+
+/* A URL whose file is called meta.json: the entry keeps its own metadata, lists under that
+ * name, is a hit the next time and can be removed by it. */
+START_TEST(test_a_file_named_like_the_metadata_does_not_corrupt_its_entry)
+{
+    fs_set(fs, "/meta.json", body, body_len, "\"m1\"");
+    char *u = url("/meta.json");
+    const char *urls[] = {u};
+    struct seen seen = {{0}};
+    struct bw_error err = BW_ERROR_INIT;
+    char *path = fetch(urls, 1, body_hex, &seen, &err);
+    ck_assert_msg(path != NULL, "%s", err.msg);
+    assert_file_is_body(path);
+    ck_assert_msg(!strstr(path, "meta.json"), "%s", path);
+    char *again = fetch(urls, 1, body_hex, &seen, &err);
+    ck_assert_str_eq(again, path);
+    ck_assert_uint_eq(seen.counts[BW_ISO_HIT], 1);
+    ck_assert_uint_eq(fs_requests(fs, "/meta.json"), 1);
+    struct bw_iso_entry *v;
+    size_t n;
+    ck_assert_int_eq(bw_iso_list(cache, &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].name, "meta.json");
+    ck_assert_str_eq(v[0].state, "complete");
+    bw_iso_entries_free(v, n);
+    ck_assert_int_eq(bw_iso_remove(cache, "meta.json", &err), 0);
+    free(again);
+    free(path);
+    free(u);
+}
+END_TEST
+
+/* A shared cache others may not write: an entry that is there is used without its lock. */
+START_TEST(test_an_entry_is_used_when_its_lock_cannot_be_taken)
+{
+    char *u = url("/x.iso");
+    const char *urls[] = {u};
+    struct seen seen = {{0}};
+    struct bw_error err = BW_ERROR_INIT;
+    char *path = fetch(urls, 1, body_hex, &seen, &err);
+    ck_assert_ptr_nonnull(path);
+    /* As root, permissions do not stop us: a directory where the lock file goes does. */
+    char *lock = bw_xasprintf("%s/sha256-%s.lock", cache, body_hex);
+    unlink(lock);
+    ck_assert_int_eq(mkdir(lock, 0755), 0);
+    char *again = fetch(urls, 1, body_hex, &seen, &err);
+    ck_assert_msg(again != NULL, "%s", err.msg);
+    ck_assert_str_eq(again, path);
+    rmdir(lock);
+    free(lock);
+    free(again);
+    free(path);
+    free(u);
+}
+END_TEST
+
+/* A download that never finished is listed (it resumes next time) and can be removed. */
+START_TEST(test_a_partial_download_is_listed_and_removable)
+{
+    fs_push(fs, "/x.iso", FAULT_CUT, 4096);
+    char *u = url("/x.iso");
+    const char *urls[] = {u};
+    char *spec = bw_xasprintf("sha256:%s", body_hex);
+    struct bw_iso_request req = {urls, 1, spec, false, 1, 1, 1, NULL, NULL};
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_ptr_null(bw_iso_fetch(cache, &req, &err));
+    bw_error_release(&err);
+    struct bw_iso_entry *v;
+    size_t n;
+    ck_assert_int_eq(bw_iso_list(cache, &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(v[0].state, "partial");
+    ck_assert_str_eq(v[0].name, "x.iso");
+    ck_assert_str_eq(v[0].url, u);
+    ck_assert_uint_eq(v[0].size, 4096);
+    ck_assert_int_eq(bw_iso_remove(cache, body_hex, &err), 0);
+    bw_iso_entries_free(v, n);
+    ck_assert_int_eq(bw_iso_list(cache, &v, &n, &err), 0);
+    ck_assert_uint_eq(n, 0);
+    bw_iso_entries_free(v, n);
+    char *part = bw_xasprintf("%s/sha256-%s.part.json", cache, body_hex);
+    ck_assert_int_ne(access(part, F_OK), 0);
+    free(part);
+    free(spec);
     free(u);
 }
 END_TEST
@@ -527,6 +621,9 @@ int main(void)
     tcase_add_test(tc, test_mirrors_fall_back_and_failures_are_listed_per_source);
     tcase_add_test(tc, test_bad_checksum_is_quarantined_and_names_both_digests);
     tcase_add_test(tc, test_cache_hits_do_not_touch_the_network);
+    tcase_add_test(tc, test_a_file_named_like_the_metadata_does_not_corrupt_its_entry);
+    tcase_add_test(tc, test_an_entry_is_used_when_its_lock_cannot_be_taken);
+    tcase_add_test(tc, test_a_partial_download_is_listed_and_removable);
     tcase_add_test(tc, test_concurrent_fetches_download_once);
     tcase_add_test(tc, test_a_crashed_lock_holder_does_not_block);
     tcase_add_test(tc, test_local_files_are_verified_in_place_and_hashed_once);

@@ -208,6 +208,7 @@ struct run {
     double changed; /* when the screen last changed */
     uint64_t first_hash;
     unsigned repairs, lost_rounds;
+    char prompt[BW_SCREEN_MAX_COLS + 1]; /* the cells before the line on its first row */
 };
 
 /* Keys went missing or wrong: fewer in flight (down to one). */
@@ -295,6 +296,37 @@ static int erase(struct typist *t, struct run *u, size_t count, struct bw_error 
     return wait_quiet(t, u->settle, 10.0, err);
 }
 
+/* Does the screen end, at the cursor, with the prompt the line began after (nothing typed)? */
+static bool at_prompt(const struct typist *t, const struct run *u)
+{
+    const struct bw_screen *s = t->scr;
+    size_t n = strlen(u->prompt);
+    return n && s->cursor >= n && memcmp(s->cells + s->cursor - n, u->prompt, n) == 0;
+}
+
+/*
+ * The last resort when the line on the screen cannot be made out: empty it (Ctrl-U, which
+ * isolinux, GRUB and a Linux terminal take as "kill the line"; else backspaces past anything
+ * that can be there) and type it from the start. The line is empty when the prompt it began
+ * after is again at the cursor.
+ */
+static int restart_line(struct typist *t, struct run *u, struct bw_error *err)
+{
+    note(t, "info", "cannot make out the line on the screen: emptying it and typing it again");
+    struct chord kill = {{BW_KEY_CTRL_L, BW_KEY_U}, 2};
+    if (send_one(t, BW_KEY_SHIFT_L, err) < 0 || send_chord(t, &kill, err) < 0 ||
+        wait_quiet(t, u->settle, 10.0, err) < 0)
+        return -1;
+    if (!at_prompt(t, u) && erase(t, u, u->sent + 2 * t->max_window + 16, err) < 0)
+        return -1;
+    if (!at_prompt(t, u))
+        return fail_run(t, u, err, "cannot make out the line on the screen, nor empty it");
+    t->r->retyped += u->sent;
+    u->anchor = t->scr->cursor;
+    u->j0 = u->verified = u->sent = 0;
+    return 0;
+}
+
 /*
  * The screen shows something else than want: erase back to the last right character and let
  * the caller type the rest again. `agree`/`shown` from the forward read, or (shown 0) unknown:
@@ -343,7 +375,7 @@ static int repair(struct typist *t, struct run *u, size_t agree, size_t shown, s
                 }
             }
         if (!cut)
-            return fail_run(t, u, err, "cannot make out the line on the screen after erasing");
+            return restart_line(t, u, err);
         struct bw_readback rb = bw_readback_forward(s->cells, s->cols, end2 - cut, end2, "", 0);
         u->j0 = 0;
         agree = have;
@@ -394,6 +426,11 @@ static int type_run_read_back(struct typist *t, struct run *u, struct bw_error *
         return -1;
     u->anchor = t->scr->cursor;
     u->first_hash = t->scr->hash;
+    {
+        const struct bw_screen *s = t->scr;
+        size_t from = s->cursor - s->cursor % s->cols;
+        snprintf(u->prompt, sizeof(u->prompt), "%.*s", (int)(s->cursor - from), s->cells + from);
+    }
     u->changed = now_s();
     u->settle = SETTLE_START;
     for (;;) {
@@ -694,7 +731,11 @@ int bw_type(const struct bw_driver *drv, struct bw_vm *vm, const struct bw_key_e
             n++;
             i += 2 * m;
         }
-        struct run u = {want, chords, n, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        struct run u;
+        memset(&u, 0, sizeof(u));
+        u.want = want;
+        u.chords = chords;
+        u.n = n;
         rc = type_run(&t, &u, err);
     }
     if (rc == 0 && ends_with_key && o->accept_ms && drv->screenshot)

@@ -262,9 +262,13 @@ START_TEST(test_random_lines_are_typed_exact_with_both_cores_busy)
 }
 END_TEST
 
-/* 64 keys in flight, 0.5 ms apart: QEMU's input queue overflows and drops keys (shift releases
- * among them). Only reading back and retyping gets the line right. */
-START_TEST(test_hostile_pacing_still_gives_the_exact_line_by_retyping)
+/*
+ * 64 keys in flight, 0.5 ms apart: far more than the guest's keyboard path holds (measured to
+ * drop keys and leave shift stuck when sent open-loop). The line still arrives exact. How
+ * much is lost depends on how fast this machine lets the keys go out (a loaded one sends
+ * them slower than the guest reads them), so the loss itself is made certain below.
+ */
+START_TEST(test_hostile_pacing_still_gives_the_exact_line)
 {
     struct bw_typing_options o = defaults;
     o.window = 64;
@@ -272,8 +276,42 @@ START_TEST(test_hostile_pacing_still_gives_the_exact_line_by_retyping)
     for (int loaded = 0; loaded < 2; loaded++) {
         struct bw_typing_report r;
         typed_exact(loaded ? "hostile-loaded" : "hostile-idle", 600, &o, loaded, &r);
-        ck_assert_msg(r.retyped > 0, "hostile pacing lost nothing: the test proves nothing");
     }
+}
+END_TEST
+
+/* Loss for certain: the real driver, but one chord in 41 never sent, and one shifted chord in
+ * 59 sent with its shift pressed and never released (where the driver can press a key alone),
+ * as QEMU does when its queue is full. */
+static const struct bw_driver *real_drv;
+static unsigned lossy_chords;
+
+static int lossy_send_chord(struct bw_vm *vm, const enum bw_key *keys, size_t n, unsigned hold_ms,
+                            struct bw_error *err)
+{
+    lossy_chords++;
+    if (lossy_chords % 41 == 0)
+        return 0;
+    if (lossy_chords % 59 == 0 && real_drv->send_key && n == 2 && keys[0] == BW_KEY_SHIFT_L) {
+        if (real_drv->send_key(vm, keys[0], true, err) < 0)
+            return -1;
+        return real_drv->send_chord(vm, keys + 1, 1, hold_ms, err);
+    }
+    return real_drv->send_chord(vm, keys, n, hold_ms, err);
+}
+
+START_TEST(test_lost_keys_and_a_stuck_shift_are_retyped_to_the_exact_line)
+{
+    real_drv = drv;
+    struct bw_driver lossy = *drv;
+    lossy.send_chord = lossy_send_chord;
+    lossy_chords = 0;
+    drv = &lossy;
+    struct bw_typing_report r;
+    typed_exact("lossy", 300, &defaults, false, &r);
+    drv = real_drv;
+    ck_assert_uint_gt(r.retyped, 0);
+    ck_assert_uint_gt(r.keys, 304);
 }
 END_TEST
 
@@ -423,7 +461,8 @@ int main(void)
     } tests[] = {
         {test_random_lines_are_typed_exact_on_an_idle_machine, false},
         {test_random_lines_are_typed_exact_with_both_cores_busy, false},
-        {test_hostile_pacing_still_gives_the_exact_line_by_retyping, false},
+        {test_hostile_pacing_still_gives_the_exact_line, false},
+        {test_lost_keys_and_a_stuck_shift_are_retyped_to_the_exact_line, false},
         {test_every_printable_character_arrives_intact, true},
         {test_a_prompt_that_never_appears_fails_within_seconds_with_the_screen, true},
         {test_a_graphics_mode_menu_falls_back_with_a_warning, true},

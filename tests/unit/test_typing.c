@@ -179,7 +179,7 @@ struct bw_vm {
     /* what the guest holds */
     char line[4096];
     size_t len;
-    bool shift, ignore_keys, graphics;
+    bool shift, ctrl, ignore_keys, graphics;
     enum redraw redraw;
     /* the screen it draws, a terminal of 80x25 */
     char cells[25 * 80];
@@ -248,8 +248,20 @@ static void apply(struct bw_vm *vm, const struct pending *p)
         vm->shift = p->down;
         return;
     }
+    if (p->key == BW_KEY_CTRL_L || p->key == BW_KEY_CTRL_R) {
+        vm->ctrl = p->down;
+        return;
+    }
     if (!p->down || vm->ignore_keys)
         return;
+    if (vm->ctrl) { /* Ctrl-U empties the line, as isolinux does: a fresh prompt */
+        if (p->key == BW_KEY_U) {
+            vm->len = 0;
+            put(vm, '\n');
+            puts_(vm, "boot: ", 6);
+        }
+        return;
+    }
     if (p->key == BW_KEY_BACKSPACE) {
         if (!vm->len)
             return;

@@ -17,6 +17,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -185,7 +186,8 @@ static int step_output(struct build *b, struct bw_error *err)
         if (run_tool(argv, err) < 0)
             return -1;
     }
-    if (mkdir(b->out, 0755) < 0 || mkdir(b->work, 0755) < 0) {
+    /* The work directory holds the rendered seed, logs and the guest's screen: its owner's. */
+    if (mkdir(b->out, 0755) < 0 || mkdir(b->work, 0700) < 0) {
         bw_error_at(err, BW_ERR_IO, b->out, NULL, 0, 0, "cannot create: %s", strerror(errno));
         return -1;
     }
@@ -274,7 +276,12 @@ static char *nearest_file(struct build *b, const char *raw)
         }
     }
     if (b->def->http.directory) {
-        char *root = bw_definition_path(b->def, b->def->http.directory);
+        struct bw_error ignored = BW_ERROR_INIT;
+        char *root =
+            bw_definition_file(b->def, ".http.directory", b->def->http.directory, &ignored);
+        bw_error_release(&ignored);
+        if (!root)
+            return best;
         char *dir =
             slash ? bw_xasprintf("%s/%.*s", root, (int)(slash - rel), rel) : bw_xstrdup(root);
         DIR *d = opendir(dir); /* rel has no ".." (normalised): it stays below the root */
@@ -335,7 +342,10 @@ static int step_http(struct build *b, struct bw_error *err)
     cfg.port_max = 8199;
     cfg.on_event = on_http_request;
     cfg.ud = b;
-    char *dir = b->def->http.directory ? bw_definition_path(b->def, b->def->http.directory) : NULL;
+    char *dir = NULL;
+    if (b->def->http.directory &&
+        !(dir = bw_definition_file(b->def, ".http.directory", b->def->http.directory, err)))
+        return -1;
     cfg.directory = dir;
     b->http = bw_http_new(&cfg);
     free(dir);
@@ -576,11 +586,20 @@ static int step_installer(struct build *b, struct bw_error *err)
         const char *out[] = {b->kernel, b->initrd};
         if (bw_iso_extract(b->iso, inside, out, 2, err) < 0)
             return -1;
-        b->append = render(b, ".boot.append", b->def->boot.append, err);
-        if (!b->append)
+        struct bw_errors errs = BW_ERRORS_INIT;
+        struct bw_buf append = BW_BUF_INIT, shown = BW_BUF_INIT;
+        if (bw_prepare_shown(b->def, ".boot.append", b->def->boot.append, &append, &shown, &errs) <
+            0) {
+            bw_error_move(err, &errs.v[0]);
+            bw_errors_release(&errs);
+            bw_buf_release(&append);
+            bw_buf_release(&shown);
             return -1;
+        }
+        b->append = bw_buf_detach(&append);
         say(b, "info", "direct kernel boot: %s and %s from the ISO, command line: %s",
-            b->def->boot.kernel, b->def->boot.initrd, b->append);
+            b->def->boot.kernel, b->def->boot.initrd, shown.data);
+        bw_buf_release(&shown);
     }
     return start_vm(b, "installer", VM_MEDIA | VM_HTTP, err);
 }
@@ -602,8 +621,9 @@ static int step_type(struct build *b, struct bw_error *err)
     }
     struct bw_key_events ev = BW_KEY_EVENTS_INIT;
     struct bw_errors errs = BW_ERRORS_INIT;
-    struct bw_buf text = BW_BUF_INIT;
+    struct bw_buf text = BW_BUF_INIT, shown = BW_BUF_INIT;
     bw_buf_init(&text);
+    bw_buf_init(&shown);
     if (d->boot.wait_for.text || d->boot.wait_for.regex) {
         /* The screen before the clock: an <expect> in front of the command. */
         bool re = d->boot.wait_for.regex != NULL;
@@ -619,7 +639,7 @@ static int step_type(struct build *b, struct bw_error *err)
                                   bw_xstrdup(re ? d->boot.wait_for.regex : d->boot.wait_for.text)};
     }
     int rc = -1;
-    if (bw_prepare_boot_command(b->def, &text, &ev, &errs) > 0) {
+    if (bw_prepare_boot_command(b->def, &text, &shown, &ev, &errs) > 0) {
         bw_error_move(err, &errs.v[0]);
     } else {
         free(b->typed);
@@ -642,12 +662,13 @@ static int step_type(struct build *b, struct bw_error *err)
                 "typed %zu characters (%zu keys) in %.2f s, %.2f s of it typing: %zu retyped, "
                 "%zu read back on the screen (%zu reads)%s: %s",
                 r.chars, r.keys, r.seconds, r.typing, r.retyped, r.verified, r.reads,
-                r.blind_runs ? ", some typed without reading back" : "", text.data);
+                r.blind_runs ? ", some typed without reading back" : "", shown.data);
         else if (err->code == BW_ERR_INTERRUPTED)
             bw_error_set(err, BW_ERR_INTERRUPTED, "interrupted during %s", b->step);
         free(dir);
     }
     bw_buf_release(&text);
+    bw_buf_release(&shown);
     bw_key_events_release(&ev);
     bw_errors_release(&errs);
     return rc;
@@ -765,10 +786,14 @@ static int step_ssh(struct build *b, struct bw_error *err)
     char *user = render(b, ".ssh.username", b->def->ssh.username, err);
     char *pass =
         b->def->ssh.password ? render(b, ".ssh.password", b->def->ssh.password, err) : NULL;
-    char *key =
-        b->def->ssh.private_key ? bw_definition_path(b->def, b->def->ssh.private_key) : NULL;
+    struct bw_error kerr = BW_ERROR_INIT;
+    char *key = b->def->ssh.private_key
+                    ? bw_definition_file(b->def, ".ssh.private_key", b->def->ssh.private_key, &kerr)
+                    : NULL;
     int rc = -1;
-    if (user && (pass || !b->def->ssh.password)) {
+    if (b->def->ssh.private_key && !key) {
+        bw_error_move(err, &kerr);
+    } else if (user && (pass || !b->def->ssh.password)) {
         struct bw_ssh_config cfg = {
             "127.0.0.1", b->ssh_port, user, pass, key, b->def->ssh.timeout_ms, b->o->interrupted};
         b->ssh = bw_ssh_connect(&cfg, err);
@@ -850,7 +875,13 @@ static int step_provision(struct build *b, struct bw_error *err)
         bw_buf_init(&script);
         char *what;
         if (p->script) {
-            char *path = bw_definition_path(b->def, p->script);
+            char jp[64];
+            snprintf(jp, sizeof(jp), ".provision[%zu].script", i);
+            char *path = bw_definition_file(b->def, jp, p->script, err);
+            if (!path) {
+                bw_buf_release(&script);
+                return -1;
+            }
             if (bw_buf_read_file(&script, path) < 0) {
                 bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot read: %s", strerror(errno));
                 free(path);
@@ -1038,7 +1069,8 @@ static bool keep_log_tail(const char *from, const char *to, bool skip_empty)
     bool ok = from && bw_buf_read_file(&b, from) == 0 && (b.len || !skip_empty);
     if (ok) {
         size_t start = b.len > 16384 ? b.len - 16384 : 0;
-        FILE *f = fopen(to, "wb");
+        int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* secrets? */
+        FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
         ok = f && fwrite(b.data + start, 1, b.len - start, f) == b.len - start;
         if (f && fclose(f) != 0)
             ok = false;
@@ -1074,7 +1106,8 @@ static bool keep_screen_text(struct build *b, const char *path, struct bw_buf *t
         have = true;
     }
     if (have) {
-        FILE *f = fopen(path, "w");
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* secrets? */
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (f) {
             fputs(rows.data, f);
             fclose(f);
@@ -1159,6 +1192,11 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
     bool abort_keep = rc < 0 && o->on_error == BW_ON_ERROR_ABORT;
     if (rc < 0 && interrupted(&b)) /* whatever the step was doing when it noticed */
         bw_error_set(err, BW_ERR_INTERRUPTED, "interrupted during %s", b.step);
+    if (rc < 0) { /* a guest's screen or a tool's words in it may show a secret */
+        char *m = bw_vars_mask(&def->vars, err->msg);
+        free(err->msg);
+        err->msg = m;
+    }
     if (rc < 0) {
         bw_error_prefix(err, "step %s", b.step);
         if (done > 1) /* the output directory exists */

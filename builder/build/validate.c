@@ -133,7 +133,10 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     free(name);
     if (!vm || d->start(vm, err) < 0)
         goto out;
-    char *key = def->ssh.private_key ? bw_definition_path(def, def->ssh.private_key) : NULL;
+    char *key = NULL;
+    if (def->ssh.private_key &&
+        !(key = bw_definition_file(def, ".ssh.private_key", def->ssh.private_key, err)))
+        goto out;
     struct bw_ssh_config cfg = {
         "127.0.0.1", spec.ssh_host_port,  user.data,  def->ssh.password ? pass.data : NULL,
         key,         def->ssh.timeout_ms, interrupted};

@@ -120,7 +120,7 @@ static int run(int argc, char **argv)
     struct bw_strlist urls = {NULL, 0};
     struct bw_buf checksum = BW_BUF_INIT;
     bw_buf_init(&checksum);
-    bw_prepare_source(def, &urls, &checksum, &errs);
+    bw_prepare_source_shown(def, &urls, &checksum, &errs);
     if (def->image.urls.n)
         printf("%-12s disk image (%s), a qcow2 overlay on the cached copy, grown to vm.disk_size\n",
                "source", def->image.format);
@@ -154,7 +154,7 @@ static int run(int argc, char **argv)
         printf("%-12s method keys (type the boot command), wait %s, key hold %s, key interval %s\n",
                "boot", wait, hold, interval);
         size_t before = errs.n;
-        bw_prepare_boot_command(def, &boot, &ev, &errs);
+        bw_prepare_boot_command(def, NULL, &boot, &ev, &errs);
         if (errs.n == before)
             print_keys(def, &boot, &ev);
         print_typing(def);
@@ -162,8 +162,10 @@ static int run(int argc, char **argv)
         printf("%-12s method kernel (direct kernel boot: %s and %s read out of the ISO; nothing "
                "typed)\n",
                "boot", def->boot.kernel, def->boot.initrd);
-        if (bw_prepare_string(def, ".boot.append", def->boot.append, &boot, &errs) == 0)
+        struct bw_buf real = BW_BUF_INIT;
+        if (bw_prepare_shown(def, ".boot.append", def->boot.append, &real, &boot, &errs) == 0)
             print_masked(def, "  append", boot.data);
+        bw_buf_release(&real);
     } else {
         printf("%-12s method none (the image boots by itself; nothing typed)\n", "boot");
     }

@@ -3,6 +3,7 @@
 #include "../core/xmalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,11 @@ static int write_file(const char *path, const char *data, size_t len)
     if (make_parents(path) < 0)
         return -1;
     char *tmp = bw_xasprintf("%s.tmp", path);
-    FILE *f = fopen(tmp, "wb");
+    /* Answer files hold passwords and their hashes: readable by their owner only. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f && fd >= 0)
+        close(fd);
     int rc = -1;
     if (f) {
         bool ok = fwrite(data, 1, len, f) == len;
@@ -99,7 +104,7 @@ static int run(int argc, char **argv)
     bw_buf_init(&boot);
     bw_prepare_answer_files(def, &files, &errs);
     if (strcmp(def->boot.method, "keys") == 0)
-        bw_prepare_boot_command(def, &boot, NULL, &errs);
+        bw_prepare_boot_command(def, &boot, NULL, NULL, &errs);
     else if (def->boot.append)
         bw_prepare_string(def, ".boot.append", def->boot.append, &boot, &errs);
     /* cloud-init seeds under nocloud/, with a fixed instance-id so renders compare. */
@@ -113,6 +118,18 @@ static int run(int argc, char **argv)
         files.v[files.n++].name = name;
     }
     free(seeds.v);
+    const char *last = strcmp(def->boot.method, "kernel") == 0 ? "kernel_append.txt"
+                       : strcmp(def->boot.method, "keys") == 0 ? "boot_command.txt"
+                                                               : NULL;
+    for (size_t i = 0; i < files.n; i++)
+        if (last && strcmp(files.v[i].name, last) == 0) {
+            struct bw_error e = BW_ERROR_INIT;
+            bw_error_at(&e, BW_ERR_SCHEMA, def->file, ".http.render", 0, 0,
+                        "an answer file is named %s, where render writes the boot command: "
+                        "expected another name",
+                        last);
+            bw_errors_take(&errs, &e);
+        }
     for (size_t i = 0; i < files.n; i++)
         if (!is_safe_name(files.v[i].name)) {
             struct bw_error e = BW_ERROR_INIT;
@@ -127,9 +144,6 @@ static int run(int argc, char **argv)
         goto cleanup;
     }
     for (size_t i = 0; i <= files.n; i++) {
-        const char *last = strcmp(def->boot.method, "kernel") == 0 ? "kernel_append.txt"
-                           : strcmp(def->boot.method, "keys") == 0 ? "boot_command.txt"
-                                                                   : NULL;
         if (i == files.n && !last)
             break;
         const char *name = i < files.n ? files.v[i].name : last;

@@ -36,8 +36,8 @@ static void log_event(const struct bw_http_event *ev, void *ud)
         bw_buf_addf(&b, ",\"status\":%u,\"bytes\":%llu,\"completed\":%s}\n", ev->status,
                     (unsigned long long)ev->bytes, ev->completed ? "true" : "false");
     } else {
-        bw_buf_addf(&b, "%s %s %s %s %u %llu%s\n", when, ev->client, ev->method, path,
-                    ev->status, (unsigned long long)ev->bytes, ev->completed ? "" : " (aborted)");
+        bw_buf_addf(&b, "%s %s %s %s %u %llu%s\n", when, ev->client, ev->method, path, ev->status,
+                    (unsigned long long)ev->bytes, ev->completed ? "" : " (aborted)");
     }
     fwrite(b.data, 1, b.len, stdout);
     fflush(stdout);
@@ -163,7 +163,9 @@ static int run(int argc, char **argv)
         if (!def)
             goto out;
         if (def->http.directory) {
-            dir = bw_definition_path(def, def->http.directory);
+            dir = bw_definition_file(def, ".http.directory", def->http.directory, &err);
+            if (!dir)
+                goto fail;
             cfg.directory = dir;
         }
     }

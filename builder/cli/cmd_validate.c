@@ -20,7 +20,7 @@ static int run(int argc, char **argv)
     bw_prepare_source(def, NULL, NULL, &errs);
     bw_prepare_answer_files(def, &files, &errs);
     if (strcmp(def->boot.method, "keys") == 0)
-        bw_prepare_boot_command(def, NULL, &ev, &errs);
+        bw_prepare_boot_command(def, NULL, NULL, &ev, &errs);
     if (def->boot.append) {
         struct bw_buf append = BW_BUF_INIT;
         bw_prepare_string(def, ".boot.append", def->boot.append, &append, &errs);

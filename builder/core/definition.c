@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <limits.h>
 #include <regex.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -202,7 +203,7 @@ static void load_vars(struct loader *ld, json_t *obj, const char *path)
         bw_buf_reset(&p);
         bw_buf_adds(&p, path);
         bw_jsonpath_add_key(&p, key);
-        struct bw_value v = {BW_VAL_STRING, NULL, false, NULL, 0};
+        struct bw_value v = {BW_VAL_STRING, NULL, false, NULL, 0, false};
         if (json_is_string(val)) {
             v.s = bw_xstrdup(json_string_value(val));
         } else if (json_is_integer(val)) {
@@ -724,6 +725,77 @@ static void source_checks(struct loader *ld, json_t *root)
                "installer ISO needs \"keys\" or \"kernel\")");
 }
 
+/* Why rel cannot name a file inside the template (absolute, or climbing out), or NULL. */
+static const char *outside(const char *rel)
+{
+    if (rel[0] == '/')
+        return "an absolute path";
+    for (const char *p = rel; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.')
+            return "a path with \"..\" in it";
+        p += n;
+        while (*p == '/')
+            p++;
+    }
+    return NULL;
+}
+
+static void check_inside(struct loader *ld, const char *jpath, const char *rel)
+{
+    const char *why = rel ? outside(rel) : NULL;
+    if (why)
+        report(ld, jpath, false,
+               "got \"%s\", %s: expected a path inside the template (relative to its "
+               "directory, without \"..\")",
+               rel, why);
+}
+
+/* Every path the definition names stays inside the template (symlinks are checked when the
+ * files are opened, by bw_definition_file). */
+static void path_checks(struct loader *ld)
+{
+    struct bw_definition *d = ld->def;
+    check_inside(ld, ".http.directory", d->http.directory);
+    static const char *const seed_names[] = {"user-data", "meta-data", "vendor-data",
+                                             "network-config"};
+    for (size_t i = 0; i < d->http.render.n; i++) {
+        char jp[64];
+        snprintf(jp, sizeof(jp), ".http.render[%zu]", i);
+        const char *name = d->http.render.v[i];
+        check_inside(ld, jp, name);
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(d->http.render.v[k], name) == 0)
+                report(ld, jp, false,
+                       "\"%s\" is already at .http.render[%zu]: expected each "
+                       "answer file once",
+                       name, k);
+        /* Both are served at /NAME: the rendered file would hide the seed from cloud-init. */
+        for (size_t k = 0; d->cloud_init.seed && strcmp(d->cloud_init.seed, "http") == 0 &&
+                           k < sizeof(seed_names) / sizeof(seed_names[0]);
+             k++)
+            if (strcmp(name, seed_names[k]) == 0)
+                report(ld, jp, false,
+                       "\"%s\" is served at the same path as the cloud-init seed's %s: expected "
+                       "another name (or the file under .cloud_init)",
+                       name, seed_names[k]);
+    }
+    check_inside(ld, ".ssh.private_key", d->ssh.private_key);
+    const struct bw_cloud_init *ci = &d->cloud_init;
+    const char *seeds[] = {ci->user_data, ci->meta_data, ci->vendor_data, ci->network_config};
+    const char *keys[] = {"user_data", "meta_data", "vendor_data", "network_config"};
+    for (size_t i = 0; i < 4; i++) {
+        char jp[64];
+        snprintf(jp, sizeof(jp), ".cloud_init.%s", keys[i]);
+        check_inside(ld, jp, seeds[i]);
+    }
+    for (size_t i = 0; i < d->n_provision; i++) {
+        char jp[64];
+        snprintf(jp, sizeof(jp), ".provision[%zu].script", i);
+        check_inside(ld, jp, d->provision[i].script);
+    }
+}
+
 static void cross_checks(struct loader *ld, json_t *root)
 {
     struct bw_definition *d = ld->def;
@@ -745,6 +817,7 @@ static void cross_checks(struct loader *ld, json_t *root)
     }
     source_checks(ld, root);
     wait_for_checks(ld, root);
+    path_checks(ld);
     if (json_object_get(root, "ssh") && !d->ssh.password && !d->ssh.private_key)
         report(ld, ".ssh", false, "expected \"password\" or \"private_key\" (or both)");
     json_t *sens = json_object_get(root, "sensitive_variables");
@@ -945,11 +1018,36 @@ void bw_definition_free(struct bw_definition *d)
     free(d);
 }
 
-char *bw_definition_path(const struct bw_definition *def, const char *rel)
+char *bw_definition_file(const struct bw_definition *def, const char *jpath, const char *rel,
+                         struct bw_error *err)
 {
-    if (rel[0] == '/')
-        return bw_xstrdup(rel);
-    return bw_xasprintf("%s/%s", def->dir, rel);
+    const char *why = outside(rel);
+    if (why) {
+        bw_definition_error(def, err, jpath,
+                            "got \"%s\", %s: expected a path inside the template (relative to "
+                            "its directory, without \"..\")",
+                            rel, why);
+        return NULL;
+    }
+    char *path = bw_xasprintf("%s/%s", def->dir, rel);
+    char real[PATH_MAX], top[PATH_MAX];
+    if (!realpath(path, real)) /* not there (yet): whoever opens it says so */
+        return path;
+    if (!realpath(def->dir, top)) {
+        bw_error_at(err, BW_ERR_IO, def->dir, NULL, 0, 0, "cannot resolve: %s", strerror(errno));
+        free(path);
+        return NULL;
+    }
+    size_t n = strlen(top);
+    if (strncmp(real, top, n) != 0 || (real[n] != '/' && real[n] != '\0')) {
+        bw_definition_error(def, err, jpath,
+                            "\"%s\" leads to %s through a symbolic link: expected a file inside "
+                            "the template (%s)",
+                            rel, real, top);
+        free(path);
+        return NULL;
+    }
+    return path;
 }
 
 const struct bw_source *bw_definition_source(const struct bw_definition *def)
@@ -974,7 +1072,12 @@ char *bw_definition_boot_command(const struct bw_definition *def)
 static void need_file(const struct bw_definition *def, const char *jpath, const char *rel,
                       bool want_dir, struct bw_errors *errs)
 {
-    char *full = bw_definition_path(def, rel);
+    struct bw_error e = BW_ERROR_INIT;
+    char *full = bw_definition_file(def, jpath, rel, &e);
+    if (!full) {
+        bw_errors_take(errs, &e);
+        return;
+    }
     struct stat st;
     const char *problem = NULL;
     if (stat(full, &st) < 0)
@@ -984,7 +1087,6 @@ static void need_file(const struct bw_definition *def, const char *jpath, const 
     else if (!want_dir && !S_ISREG(st.st_mode))
         problem = "not a regular file";
     if (problem) {
-        struct bw_error e = BW_ERROR_INIT;
         bw_error_at(&e, BW_ERR_NOT_FOUND, def->file, jpath, 0, 0, "\"%s\" (%s): %s, expected %s",
                     rel, full, problem, want_dir ? "a directory" : "a file");
         bw_errors_take(errs, &e);

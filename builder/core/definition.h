@@ -10,8 +10,9 @@
  *
  * Strings in the definition may hold template expressions ({{ user `x` }});
  * they are kept raw here and rendered by the stage that uses them.
- * Relative paths (http.directory, scripts, keys) are relative to the
- * directory of the definition file; bw_definition_path() resolves them.
+ * Paths (http.directory, scripts, keys, seeds) are relative to the directory
+ * of the definition file and stay inside it; bw_definition_file() resolves
+ * them.
  *
  * The definition owns every string in it; bw_definition_free() frees all.
  */
@@ -156,8 +157,14 @@ void bw_definition_free(struct bw_definition *def);
 void bw_definition_error(const struct bw_definition *def, struct bw_error *err, const char *path,
                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Returns dir/rel (or rel when absolute); caller frees. */
-char *bw_definition_path(const struct bw_definition *def, const char *rel);
+/*
+ * The file the definition names at jpath (".provision[0].script"), rel to its directory. Every
+ * path a template names stays inside the template: an absolute path, "..", or a symbolic link
+ * that leads out is refused (err at the value's line and column). Returns dir/rel (caller
+ * frees; it may not exist), or NULL with err.
+ */
+char *bw_definition_file(const struct bw_definition *def, const char *jpath, const char *rel,
+                         struct bw_error *err);
 
 /*
  * Checks what the schema cannot: referenced files exist (http directory and

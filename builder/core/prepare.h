@@ -11,9 +11,13 @@
 #include "../bootcmd/bootcmd.h"
 
 struct bw_rendered_file {
-    char *name;         /* path under the http directory, e.g. "preseed.cfg" */
-    struct bw_buf data; /* rendered bytes */
+    char *name;          /* path under the http directory, e.g. "preseed.cfg" */
+    struct bw_buf data;  /* rendered bytes */
+    struct bw_buf shown; /* the same as it may be shown: "<sensitive>" for every secret */
 };
+
+/* Does the file hold a value that came from a sensitive variable? */
+bool bw_rendered_is_sensitive(const struct bw_rendered_file *f);
 
 struct bw_rendered {
     struct bw_rendered_file *v;
@@ -37,10 +41,13 @@ void bw_rendered_release(struct bw_rendered *r);
 /*
  * Renders def's boot command (each list element in turn, so errors name the
  * element) and compiles the result into key events. `text` receives the
- * rendered command (may be NULL). Returns the number of errors added.
+ * rendered command, `shown` the same as it may be shown (both may be NULL).
+ * An element that does not compile where a sensitive value went in is an
+ * error that does not quote it. Returns the number of errors added.
  */
 size_t bw_prepare_boot_command(const struct bw_definition *def, struct bw_buf *text,
-                               struct bw_key_events *events, struct bw_errors *errs);
+                               struct bw_buf *shown, struct bw_key_events *events,
+                               struct bw_errors *errs);
 
 /*
  * Renders one string field of the definition (an ISO URL, the checksum, the
@@ -49,6 +56,9 @@ size_t bw_prepare_boot_command(const struct bw_definition *def, struct bw_buf *t
  */
 int bw_prepare_string(const struct bw_definition *def, const char *jpath, const char *raw,
                       struct bw_buf *out, struct bw_errors *errs);
+/* The same, also giving the rendering as it may be shown (shown may be NULL). */
+int bw_prepare_shown(const struct bw_definition *def, const char *jpath, const char *raw,
+                     struct bw_buf *out, struct bw_buf *shown, struct bw_errors *errs);
 
 /*
  * Renders the source fields (ISO URLs and checksum) and checks the rendered
@@ -57,6 +67,9 @@ int bw_prepare_string(const struct bw_definition *def, const char *jpath, const 
  */
 size_t bw_prepare_source(const struct bw_definition *def, struct bw_strlist *urls,
                          struct bw_buf *checksum, struct bw_errors *errs);
+/* The same URLs and checksum as they may be shown (for inspect). */
+size_t bw_prepare_source_shown(const struct bw_definition *def, struct bw_strlist *urls,
+                               struct bw_buf *checksum, struct bw_errors *errs);
 void bw_strlist_release(struct bw_strlist *l);
 
 /*

@@ -22,6 +22,7 @@ void bw_value_copy(struct bw_value *dst, const struct bw_value *src)
     dst->s = bw_xstrdup(src->s);
     dst->b = src->b;
     dst->n = src->n;
+    dst->sensitive = src->sensitive;
     if (src->n) {
         dst->items = bw_xcalloc(src->n, sizeof(char *));
         for (size_t i = 0; i < src->n; i++)
@@ -92,7 +93,7 @@ struct bw_var *bw_vars_set(struct bw_vars *vars, const char *name, const struct 
 struct bw_var *bw_vars_set_string(struct bw_vars *vars, const char *name, const char *s,
                                   const char *origin)
 {
-    struct bw_value v = {BW_VAL_STRING, (char *)s, false, NULL, 0};
+    struct bw_value v = {BW_VAL_STRING, (char *)s, false, NULL, 0, false};
     return bw_vars_set(vars, name, &v, origin);
 }
 
@@ -146,7 +147,7 @@ int bw_vars_apply_assignment(struct bw_vars *vars, const char *assignment, struc
         rc = unknown_name(vars, name, "--var", err);
     } else if (var->value.kind == BW_VAL_LIST) {
         /* A list variable takes comma-separated items on the command line. */
-        struct bw_value v = {BW_VAL_LIST, NULL, false, NULL, 0};
+        struct bw_value v = {BW_VAL_LIST, NULL, false, NULL, 0, false};
         const char *p = eq + 1;
         while (*p) {
             const char *c = strchr(p, ',');
@@ -163,7 +164,7 @@ int bw_vars_apply_assignment(struct bw_vars *vars, const char *assignment, struc
                          eq + 1);
             rc = -1;
         } else {
-            struct bw_value v = {BW_VAL_BOOL, NULL, strcmp(eq + 1, "true") == 0, NULL, 0};
+            struct bw_value v = {BW_VAL_BOOL, NULL, strcmp(eq + 1, "true") == 0, NULL, 0, false};
             bw_vars_set(vars, name, &v, "--var");
         }
     } else {
@@ -178,6 +179,11 @@ int bw_vars_apply_file(struct bw_vars *vars, const char *path, struct bw_error *
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
+        /* jansson quotes the text near the error ("near '\"Sup3rS3cret'"): a var-file holds
+         * secrets, so only the reason and the position. */
+        char *near = strstr(jerr.text, " near '");
+        if (near)
+            *near = '\0';
         bw_error_at(err, BW_ERR_SYNTAX, path, NULL, jerr.line, jerr.column, "invalid JSON: %s",
                     jerr.text);
         return -1;
@@ -199,7 +205,21 @@ int bw_vars_apply_file(struct bw_vars *vars, const char *path, struct bw_error *
             rc = unknown_name(vars, key, path, err);
             goto cleanup;
         }
-        struct bw_value v = {BW_VAL_STRING, NULL, false, NULL, 0};
+        struct bw_value v = {BW_VAL_STRING, NULL, false, NULL, 0, false};
+        static const char *const kinds[] = {"a string", "a boolean", "a list of strings"};
+        enum bw_value_kind got = json_is_string(val)    ? BW_VAL_STRING
+                                 : json_is_boolean(val) ? BW_VAL_BOOL
+                                                        : BW_VAL_LIST;
+        if ((json_is_string(val) || json_is_boolean(val) || json_is_array(val)) &&
+            got != var->value.kind) {
+            /* password=[...] would render as "[...]": a value of the declared kind only. */
+            bw_error_set(err, BW_ERR_SCHEMA,
+                         "%s: %s: got %s, expected %s (as the definition "
+                         "declares it)",
+                         path, key, kinds[got], kinds[var->value.kind]);
+            rc = -1;
+            goto cleanup;
+        }
         if (json_is_string(val)) {
             v.s = (char *)json_string_value(val);
             bw_vars_set(vars, key, &v, origin);
@@ -254,31 +274,38 @@ static bool is_public(const struct bw_vars *vars, const char *s)
     return false;
 }
 
-char *bw_vars_mask(const struct bw_vars *vars, const char *text)
+/* Does the line [p, p+n) contain a secret of vars that is not shown anyway? */
+static bool shows_secret(const struct bw_vars *vars, const char *p, size_t n)
 {
-    char *out = bw_xstrdup(text);
     for (size_t i = 0; i < vars->n; i++) {
         const struct bw_var *v = &vars->v[i];
         if (!v->sensitive)
             continue;
         for (size_t k = 0; k < (v->value.kind == BW_VAL_LIST ? v->value.n : 1); k++) {
             const char *secret = v->value.kind == BW_VAL_LIST ? v->value.items[k] : v->value.s;
-            /* A secret equal to a value shown anyway (vagrant/vagrant) would mask that value
-             * everywhere and hide nothing. */
-            if (!secret || !*secret || is_public(vars, secret))
-                continue;
-            struct bw_buf b = BW_BUF_INIT;
-            bw_buf_init(&b);
-            const char *p = out, *hit;
-            while ((hit = strstr(p, secret))) {
-                bw_buf_add(&b, p, (size_t)(hit - p));
-                bw_buf_adds(&b, "<sensitive>");
-                p = hit + strlen(secret);
-            }
-            bw_buf_adds(&b, p);
-            free(out);
-            out = bw_buf_detach(&b);
+            /* A secret equal to a value shown anyway (vagrant/vagrant) would withhold that
+             * value everywhere and hide nothing. */
+            if (secret && *secret && !is_public(vars, secret) &&
+                memmem(p, n, secret, strlen(secret)))
+                return true;
         }
     }
-    return out;
+    return false;
+}
+
+char *bw_vars_mask(const struct bw_vars *vars, const char *text)
+{
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    for (const char *p = text; *p;) {
+        size_t n = strcspn(p, "\n");
+        if (shows_secret(vars, p, n))
+            bw_buf_adds(&b, BW_WITHHELD);
+        else
+            bw_buf_add(&b, p, n);
+        p += n;
+        if (*p == '\n')
+            bw_buf_addc(&b, *p++);
+    }
+    return bw_buf_detach(&b);
 }

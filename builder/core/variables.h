@@ -26,6 +26,7 @@ struct bw_value {
     bool b;       /* BW_VAL_BOOL */
     char **items; /* BW_VAL_LIST */
     size_t n;
+    bool sensitive; /* comes from a sensitive variable (set while rendering) */
 };
 
 struct bw_var {
@@ -65,13 +66,19 @@ const struct bw_var *bw_vars_get(const struct bw_vars *vars, const char *name);
 void bw_vars_release(struct bw_vars *vars);
 
 /*
- * Returns a copy of text with the value of every sensitive variable replaced
- * by "<sensitive>", for anything shown to a user or written to a log. A
- * sensitive value that is also the value of a variable that is not sensitive
- * (password "vagrant" for user "vagrant") is left alone: it is shown anyway,
- * and masking it would hide the user name everywhere. Caller frees.
+ * For text that did not come from rendering (a guest's screen, a tool's
+ * output, a line a provisioner printed): returns a copy in which every line
+ * that contains the value of a sensitive variable is withheld whole. Masking
+ * just the value would show where it was, and so what it is ("<sensitive>://"
+ * for the password "http"); rendered text is masked where the value went in
+ * instead (bw_render_ctx.shown). A sensitive value that is also the value of a
+ * variable that is not sensitive (password "vagrant" for user "vagrant") is
+ * left alone: it is shown anyway. Caller frees.
  */
 char *bw_vars_mask(const struct bw_vars *vars, const char *text);
+
+/* What a withheld line says instead. */
+#define BW_WITHHELD "(a line withheld: it shows a sensitive value)"
 
 /*
  * Applies "name=value" from --var. The name must already exist (declared by

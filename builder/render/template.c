@@ -76,8 +76,8 @@ struct exec {
     const struct bw_template *t;
     const struct bw_render_ctx *ctx;
     struct bw_error *err;
-    size_t start;          /* out->len when execution began */
-    unsigned long steps;   /* nodes executed so far */
+    size_t start;        /* out->len when execution began */
+    unsigned long steps; /* nodes executed so far */
 };
 
 /*
@@ -86,7 +86,7 @@ struct exec {
  * whose ranges have empty bodies loops without writing anything.
  */
 #define MAX_OUTPUT (4u << 20)
-#define MAX_STEPS 1000000UL
+#define MAX_STEPS  1000000UL
 
 static void pos_of(const struct bw_template *t, size_t off, int *line, int *col)
 {
@@ -155,6 +155,7 @@ static int fn_user(struct exec *ex, struct bw_value *a, size_t n, size_t off, st
         return fail_at(ex->t, ex->err, BW_ERR_RENDER, off,
                        "user \"%s\": no such variable in the definition's \"variables\"", a[0].s);
     bw_value_copy(out, &v->value);
+    out->sensitive = v->sensitive;
     return 0;
 }
 
@@ -948,6 +949,7 @@ static int eval_operand(struct exec *ex, const struct operand *op, const struct 
         if (!v)
             return undefined(ex, op);
         bw_value_copy(out, &v->value);
+        out->sensitive = v->sensitive;
         return 0;
     }
     case OP_STRING:
@@ -983,8 +985,10 @@ static int eval_command(struct exec *ex, const struct command *cmd, const struct
     }
     if (rc == 0)
         rc = first->fn->fn(ex, args, n, first->off, out);
-    for (size_t i = 0; i < got; i++)
+    for (size_t i = 0; i < got; i++) { /* what a secret goes into stays secret */
+        out->sensitive = out->sensitive || args[i].sensitive;
         bw_value_release(&args[i]);
+    }
     free(args);
     return rc;
 }
@@ -1030,10 +1034,17 @@ static int exec_list(struct exec *ex, const struct nodelist *l, const struct bw_
         switch (n->type) {
         case N_TEXT:
             bw_buf_add(out, ex->t->src + n->text_start, n->text_len);
+            if (ex->ctx->shown)
+                bw_buf_add(ex->ctx->shown, ex->t->src + n->text_start, n->text_len);
             continue;
         case N_OUTPUT:
-            if ((rc = eval_pipeline(ex, n->pipe, dot, &v)) == 0)
+            if ((rc = eval_pipeline(ex, n->pipe, dot, &v)) == 0) {
                 bw_value_format(out, &v);
+                if (ex->ctx->shown && v.sensitive)
+                    bw_buf_adds(ex->ctx->shown, "<sensitive>");
+                else if (ex->ctx->shown)
+                    bw_value_format(ex->ctx->shown, &v);
+            }
             break;
         case N_IF:
             if ((rc = eval_pipeline(ex, n->pipe, dot, &v)) == 0)
@@ -1050,7 +1061,7 @@ static int exec_list(struct exec *ex, const struct nodelist *l, const struct bw_
             if (v.n == 0)
                 rc = exec_list(ex, &n->alt, dot, out);
             for (size_t k = 0; k < v.n && rc == 0; k++) {
-                struct bw_value item = {BW_VAL_STRING, v.items[k], false, NULL, 0};
+                struct bw_value item = {BW_VAL_STRING, v.items[k], false, NULL, 0, v.sensitive};
                 rc = exec_list(ex, &n->body, &item, out);
             }
             break;
@@ -1067,6 +1078,8 @@ int bw_template_execute(const struct bw_template *t, const struct bw_render_ctx 
 {
     if (!out->data)
         bw_buf_init(out);
+    if (ctx->shown && !ctx->shown->data)
+        bw_buf_init(ctx->shown);
     struct exec ex = {t, ctx, err, out->len, 0};
     if (exec_list(&ex, &t->root, NULL, out) < 0)
         return -1;

@@ -32,6 +32,11 @@ struct bw_render_ctx {
     const struct bw_vars *vars;
     /* Looks up an environment variable; NULL means getenv(). */
     const char *(*getenv)(const char *name);
+    /* When not NULL, also receives the rendering as it may be shown: where a value that comes
+     * from a sensitive variable went in (directly, through a pipe or a function, as a range
+     * item) it says "<sensitive>" instead. Secrets are masked by where they came from, not by
+     * searching the text for them. */
+    struct bw_buf *shown;
 };
 
 /* Parses text (len bytes) named `name` for errors. Returns a new template or NULL. */

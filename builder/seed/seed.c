@@ -21,9 +21,16 @@ int bw_seed_volume_write(const char *path, const char *label, const struct bw_re
     char *opts = bw_xasprintf("volume-id=%s,rockridge=useful,joliet,pad", label);
     struct archive *a = archive_write_new();
     int rc = -1;
+    /* The seed holds the user's password (hash) and keys: not for other users' eyes. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot write the seed volume %s: %s", tmp,
+                    strerror(errno));
+        goto out;
+    }
     if (archive_write_set_format_iso9660(a) != ARCHIVE_OK ||
         archive_write_set_options(a, opts) != ARCHIVE_OK ||
-        archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
+        archive_write_open_fd(a, fd) != ARCHIVE_OK) {
         bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot write the seed volume: %s",
                     archive_error_string(a));
         goto out;
@@ -56,6 +63,10 @@ int bw_seed_volume_write(const char *path, const char *label, const struct bw_re
     rc = 0;
 out:
     archive_write_free(a);
+    if (fd >= 0 && close(fd) != 0 && rc == 0) {
+        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot write: %s", strerror(errno));
+        rc = -1;
+    }
     rc = bw_file_commit(tmp, path, rc, err);
     free(tmp);
     free(opts);

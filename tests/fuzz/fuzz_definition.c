@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (def) {
         struct bw_key_events ev = BW_KEY_EVENTS_INIT;
         struct bw_buf text = BW_BUF_INIT;
-        bw_prepare_boot_command(def, &text, &ev, &errs);
+        bw_prepare_boot_command(def, &text, NULL, &ev, &errs);
         bw_prepare_source(def, NULL, NULL, &errs);
         struct bw_rendered seeds = BW_RENDERED_INIT;
         bw_prepare_seed(def, "iid-fuzz", &seeds, &errs);

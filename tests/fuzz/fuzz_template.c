@@ -16,12 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bw_vars_set_string(&vars, "x", "value", "default");
         bw_vars_set_string(&vars, "e", "", "default");
         char *items[] = {"a", "b"};
-        struct bw_value list = {BW_VAL_LIST, NULL, false, items, 2};
+        struct bw_value list = {BW_VAL_LIST, NULL, false, items, 2, false};
         bw_vars_set(&vars, "L", &list, "default");
-        struct bw_value t = {BW_VAL_BOOL, NULL, true, NULL, 0};
+        struct bw_value t = {BW_VAL_BOOL, NULL, true, NULL, 0, false};
         bw_vars_set(&vars, "T", &t, "default");
     }
-    struct bw_render_ctx ctx = {&vars, NULL};
+    struct bw_render_ctx ctx = {&vars, NULL, NULL};
     struct bw_buf out = BW_BUF_INIT;
     struct bw_error err = BW_ERROR_INIT;
     bw_render("fuzz.tmpl", (const char *)data, size, &ctx, &out, &err);

@@ -138,6 +138,12 @@ START_TEST(test_render_writes_answer_files_and_the_exact_boot_command)
     ck_assert_ptr_nonnull(strstr(b.data, "hostname=box1\n"));
     ck_assert_ptr_nonnull(strstr(b.data, "password_hash=$6$"));
     ck_assert_ptr_null(strstr(b.data, "password=vagrant"));
+    /* It holds a password hash: its owner's alone, as is everything render writes. */
+    struct stat st;
+    ck_assert_int_eq(stat(answer, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(stat(boot, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
     ck_assert_ptr_nonnull(strstr(res.out.data, boot));
     bw_buf_release(&b);
     unlink(boot);
@@ -253,6 +259,76 @@ static void scratch_done(char *dir)
     test_rm_rf(dir);
     free(dir);
 }
+
+/*
+ * A template whose files are symbolic links out of it (its http directory to /, a script to
+ * /etc/passwd, a seed to /etc/shadow): the same refusal in validate, render and serve, and
+ * nothing of those files in what render writes.
+ */
+START_TEST(test_a_template_cannot_reach_files_outside_it_through_links)
+{
+    char *dir = scratch("links", "mkdir scripts cloud; ln -s / http; ln -s /etc/passwd "
+                                 "scripts/evil.sh; ln -s /etc/shadow cloud/user-data");
+    char *def = bw_xasprintf("%s/definition.json", dir);
+    FILE *f = fopen(def, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"name\": \"links\", \"os\": {\"family\": \"linux\"},\n"
+          " \"image\": {\"urls\": [\"file:///srv/x.qcow2\"], \"checksum\": \"none\"},\n"
+          " \"cloud_init\": {\"seed\": \"http\", \"user_data\": \"cloud/user-data\"},\n"
+          " \"http\": {\"directory\": \"http\"},\n"
+          " \"ssh\": {\"username\": \"u\", \"password\": \"p\"},\n"
+          " \"provision\": [{\"script\": \"scripts/evil.sh\"}]}\n",
+          f);
+    fclose(f);
+    ck_assert_int_eq(run("validate", def, NULL), 1);
+    ck_assert_msg(strstr(res.err.data, ".http.directory: \"http\" leads to / through a symbolic "
+                                       "link: expected a file inside the template"),
+                  "%s", res.err.data);
+    ck_assert_msg(strstr(res.err.data, ".provision[0].script: \"scripts/evil.sh\" leads to "
+                                       "/etc/passwd"),
+                  "%s", res.err.data);
+    ck_assert_msg(strstr(res.err.data, ".cloud_init.user_data: \"cloud/user-data\" leads to "
+                                       "/etc/shadow"),
+                  "%s", res.err.data);
+    char *out = bw_xasprintf("%s/out", dir);
+    ck_assert_int_eq(run("render", def, "--out", out, NULL), 1);
+    ck_assert_msg(strstr(res.err.data, "leads to /etc/shadow"), "%s", res.err.data);
+    char *seed = bw_xasprintf("%s/nocloud/user-data", out);
+    ck_assert_int_ne(access(seed, F_OK), 0);
+    ck_assert_int_eq(run("serve", def, "--port", "0", NULL), 1);
+    ck_assert_msg(strstr(res.err.data, "leads to / through a symbolic link"), "%s", res.err.data);
+    free(seed);
+    free(out);
+    free(def);
+    scratch_done(dir);
+}
+END_TEST
+
+/* An answer file named like the file render writes the boot command to would be overwritten
+ * by it: refused, with both names. */
+START_TEST(test_render_refuses_an_answer_file_named_like_its_own_output)
+{
+    char *dir = scratch("collide", "mkdir http; echo x > http/boot_command.txt");
+    char *def = bw_xasprintf("%s/definition.json", dir);
+    FILE *f = fopen(def, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("{\"name\": \"c\", \"os\": {\"family\": \"linux\"},\n"
+          " \"iso\": {\"urls\": [\"x.iso\"], \"checksum\": \"none\"},\n"
+          " \"boot\": {\"command\": [\"<enter>\"]},\n"
+          " \"http\": {\"directory\": \"http\", \"render\": [\"boot_command.txt\"]},\n"
+          " \"ssh\": {\"username\": \"u\", \"password\": \"p\"}}\n",
+          f);
+    fclose(f);
+    char *out = bw_xasprintf("%s/out", dir);
+    ck_assert_int_eq(run("render", def, "--out", out, NULL), 1);
+    ck_assert_msg(strstr(res.err.data, "an answer file is named boot_command.txt, where render "
+                                       "writes the boot command"),
+                  "%s", res.err.data);
+    free(out);
+    free(def);
+    scratch_done(dir);
+}
+END_TEST
 
 /* A --json build that fails ends its stdout with an error event: a pipeline reading only
  * stdout learns which step failed and why. */
@@ -479,6 +555,8 @@ int main(void)
     tcase_add_test(tc, test_usage_errors_exit_2);
     tcase_add_test(tc, test_templates_lists_the_catalogue);
     tcase_add_test(tc, test_validate_accepts_tiny_and_lists_every_error_of_a_bad_file);
+    tcase_add_test(tc, test_a_template_cannot_reach_files_outside_it_through_links);
+    tcase_add_test(tc, test_render_refuses_an_answer_file_named_like_its_own_output);
     tcase_add_test(tc, test_render_writes_answer_files_and_the_exact_boot_command);
     tcase_add_test(tc, test_inspect_shows_origins_and_never_the_password);
     tcase_add_test(tc, test_inspect_says_which_path_each_driver_takes);

@@ -174,14 +174,107 @@ START_TEST(test_sensitive_values_are_masked_in_anything_shown)
 {
     struct bw_definition *def = vars_def();
     struct bw_errors errs = BW_ERRORS_INIT;
-    struct bw_buf text = BW_BUF_INIT;
+    struct bw_buf text = BW_BUF_INIT, shown = BW_BUF_INIT;
     bw_buf_init(&text);
-    ck_assert_uint_eq(bw_prepare_boot_command(def, &text, NULL, &errs), 0);
-    ck_assert_str_eq(text.data, "pw=hunter2"); /* what is typed keeps the secret... */
-    char *shown = bw_vars_mask(&def->vars, text.data);
-    ck_assert_str_eq(shown, "pw=<sensitive>"); /* ...what is shown does not */
-    free(shown);
+    bw_buf_init(&shown);
+    ck_assert_uint_eq(bw_prepare_boot_command(def, &text, &shown, NULL, &errs), 0);
+    ck_assert_str_eq(text.data, "pw=hunter2");      /* what is typed keeps the secret... */
+    ck_assert_str_eq(shown.data, "pw=<sensitive>"); /* ...what is shown does not */
+    /* Text that was not rendered (a screen, a tool's words): the whole line is withheld. */
+    char *free_text = bw_vars_mask(&def->vars, "the screen shows\nboot: pw=hunter2\nok");
+    ck_assert_str_eq(free_text, "the screen shows\n" BW_WITHHELD "\nok");
+    free(free_text);
     bw_buf_release(&text);
+    bw_buf_release(&shown);
+    bw_definition_free(def);
+}
+END_TEST
+
+/*
+ * Masked by where a value came from, not by searching for it: what a secret goes through
+ * (upper, lower, quote with its quotes and backslashes, default, join, sha512crypt, a range)
+ * stays masked; text that only looks like the secret is not ("http" as a password left the
+ * URL scheme masked before, showing it).
+ */
+START_TEST(test_secrets_are_masked_by_where_they_came_from)
+{
+    const char *text =
+        "{\"name\":\"s\",\"os\":{\"family\":\"linux\"},"
+        "\"variables\":{\"password\":\"http\",\"keys\":[\"k1\",\"k2\"]},"
+        "\"sensitive_variables\":[\"password\",\"keys\"],"
+        "\"iso\":{\"urls\":[\"x.iso\"],\"checksum\":\"none\"},"
+        "\"boot\":{\"command\":[\"url=http://{{ .HTTPIP }}/a \","
+        "\"u={{ user `password` | upper }} l={{ user `password` | lower }} "
+        "q={{ quote (user `password`) }} d={{ default `x` (user `password`) }} "
+        "j={{ join `,` (user `keys`) }} r={{ range user `keys` }}[{{ . }}]{{ end }}\"]},"
+        "\"ssh\":{\"username\":\"u\",\"password\":\"p\"}}";
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load_buffer("s.json", ".", text, strlen(text), &errs);
+    ck_assert_msg(def != NULL, "%s", errs.n ? errs.v[0].msg : "");
+    bw_vars_set_string(&def->vars, "HTTPIP", "10.0.2.100", "build")->builtin = true;
+    struct bw_buf real = BW_BUF_INIT, shown = BW_BUF_INIT;
+    bw_buf_init(&real);
+    bw_buf_init(&shown);
+    ck_assert_uint_eq(bw_prepare_boot_command(def, &real, &shown, NULL, &errs), 0);
+    ck_assert_str_eq(real.data, "url=http://10.0.2.100/a u=HTTP l=http q=\"http\" d=http j=k1,k2 "
+                                "r=[k1][k2]");
+    ck_assert_str_eq(shown.data, "url=http://10.0.2.100/a u=<sensitive> l=<sensitive> "
+                                 "q=<sensitive> d=<sensitive> j=<sensitive> "
+                                 "r=[<sensitive>][<sensitive>]");
+    bw_buf_release(&real);
+    bw_buf_release(&shown);
+    bw_definition_free(def);
+}
+END_TEST
+
+/* A sensitive value that does not compile as part of a boot command (it holds "<bogus>"): the
+ * error says where, not what. */
+START_TEST(test_a_secret_that_does_not_compile_is_not_quoted)
+{
+    const char *text = "{\"name\":\"s\",\"os\":{\"family\":\"linux\"},"
+                       "\"variables\":{\"password\":\"Se<bogus>cret\"},"
+                       "\"sensitive_variables\":[\"password\"],"
+                       "\"iso\":{\"urls\":[\"x.iso\"],\"checksum\":\"none\"},"
+                       "\"boot\":{\"command\":[\"pw={{ user `password` }}\"]},"
+                       "\"ssh\":{\"username\":\"u\",\"password\":\"p\"}}";
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load_buffer("s.json", ".", text, strlen(text), &errs);
+    ck_assert_ptr_nonnull(def);
+    ck_assert_uint_eq(bw_prepare_boot_command(def, NULL, NULL, NULL, &errs), 1);
+    char *e = bw_error_format(&errs.v[0]);
+    ck_assert_msg(!strstr(e, "bogus") && !strstr(e, "Se") && strstr(e, "sensitive"), "%s", e);
+    free(e);
+    bw_errors_release(&errs);
+    bw_definition_free(def);
+}
+END_TEST
+
+/* A var-file holds secrets: a JSON error gives the reason and the place, never the text near
+ * it; and a value must be of the kind the definition declares (a list where a string was
+ * declared rendered "password=[...]"). */
+START_TEST(test_var_file_errors_quote_nothing_and_kinds_must_match)
+{
+    struct bw_definition *def = vars_def();
+    char path[] = "/tmp/bw-varfile-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *bad = "{\"secret\": \"Sup3rS3cretPW\" \"mirror\": 1}";
+    ck_assert_int_eq(write(fd, bad, strlen(bad)), (ssize_t)strlen(bad));
+    close(fd);
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_vars_apply_file(&def->vars, path, &err), -1);
+    char *e = bw_error_format(&err);
+    ck_assert_msg(!strstr(e, "Sup3r") && strstr(e, ":1:") && strstr(e, "invalid JSON"), "%s", e);
+    free(e);
+    bw_error_release(&err);
+    FILE *f = fopen(path, "w");
+    fputs("{\"secret\": [\"a\", \"b\"]}", f);
+    fclose(f);
+    ck_assert_int_eq(bw_vars_apply_file(&def->vars, path, &err), -1);
+    ck_assert_msg(strstr(err.msg, "secret: got a list of strings, expected a string"), "%s",
+                  err.msg);
+    bw_error_release(&err);
+    unlink(path);
     bw_definition_free(def);
 }
 END_TEST
@@ -226,8 +319,11 @@ START_TEST(test_secret_equal_to_a_public_value_does_not_mask_it)
     struct bw_errors errs = BW_ERRORS_INIT;
     struct bw_definition *def = bw_definition_load_buffer("v.json", ".", text, strlen(text), &errs);
     ck_assert_ptr_nonnull(def);
-    char *shown = bw_vars_mask(&def->vars, "connected as vagrant with s3cret");
-    ck_assert_str_eq(shown, "connected as vagrant with <sensitive>");
+    char *shown = bw_vars_mask(&def->vars, "connected as vagrant");
+    ck_assert_str_eq(shown, "connected as vagrant");
+    free(shown);
+    shown = bw_vars_mask(&def->vars, "connected as vagrant with s3cret");
+    ck_assert_str_eq(shown, BW_WITHHELD);
     free(shown);
     bw_definition_free(def);
 }
@@ -270,7 +366,7 @@ START_TEST(test_documented_example_is_valid)
     ck_assert_str_eq(def->name, "debian-12");
     ck_assert_uint_eq(def->n_provision, 2);
     struct bw_key_events ev = BW_KEY_EVENTS_INIT;
-    ck_assert_uint_eq(bw_prepare_boot_command(def, NULL, &ev, &errs), 0);
+    ck_assert_uint_eq(bw_prepare_boot_command(def, NULL, NULL, &ev, &errs), 0);
     ck_assert_uint_eq(bw_prepare_source(def, NULL, NULL, &errs), 0);
     bw_key_events_release(&ev);
     bw_definition_free(def);
@@ -297,6 +393,9 @@ int main(void)
     tcase_add_test(tc, test_missing_files_are_reported_with_their_json_path);
     tcase_add_test(tc, test_var_file_then_var_override_defaults_and_say_where_from);
     tcase_add_test(tc, test_sensitive_values_are_masked_in_anything_shown);
+    tcase_add_test(tc, test_secrets_are_masked_by_where_they_came_from);
+    tcase_add_test(tc, test_a_secret_that_does_not_compile_is_not_quoted);
+    tcase_add_test(tc, test_var_file_errors_quote_nothing_and_kinds_must_match);
     tcase_add_test(tc, test_secret_equal_to_a_public_value_does_not_mask_it);
     tcase_add_test(tc, test_image_source_defaults);
     tcase_add_test(tc, test_rendered_source_urls_and_checksum);

@@ -32,6 +32,8 @@ static void add_file(struct bw_rendered *r, const char *name, const char *data, 
     f->name = bw_xstrdup(name);
     bw_buf_init(&f->data);
     bw_buf_add(&f->data, data, len);
+    bw_buf_init(&f->shown); /* nothing sensitive in it: shown as it is */
+    bw_buf_add(&f->shown, data, len);
 }
 
 /* Runs argv; returns its stdout (caller frees); fails the test on a non-zero exit. */
@@ -240,7 +242,7 @@ static size_t lint_text(const char *text, struct bw_errors *errs, bool *schema)
     struct bw_definition def;
     memset(&def, 0, sizeof(def));
     def.dir = dir;
-    def.cloud_init.user_data = path;
+    def.cloud_init.user_data = "user-data"; /* relative to the definition, as always */
     struct bw_rendered seeds = BW_RENDERED_INIT;
     add_file(&seeds, "user-data", text, strlen(text));
     size_t n = bw_seed_lint(&def, &seeds, schema, errs);
@@ -294,6 +296,37 @@ START_TEST(test_lint_uses_cloud_inits_schema_when_installed)
 }
 END_TEST
 
+/* cloud-init quotes the value it rejects: where that value came from a sensitive variable, the
+ * error shows the file as it may be shown ("<sensitive>"), not the secret. */
+START_TEST(test_schema_errors_do_not_quote_a_secret)
+{
+    if (access("/usr/bin/cloud-init", X_OK) != 0) {
+        printf("cloud-init not installed: schema test skipped\n");
+        return;
+    }
+    char *dir = scratch();
+    struct bw_definition def;
+    memset(&def, 0, sizeof(def));
+    def.dir = dir;
+    def.cloud_init.user_data = "user-data";
+    struct bw_rendered seeds = BW_RENDERED_INIT;
+    const char *real = "#cloud-config\npackage_upgrade: Sup3rS3cretPW\n";
+    add_file(&seeds, "user-data", real, strlen(real));
+    bw_buf_reset(&seeds.v[0].shown);
+    bw_buf_adds(&seeds.v[0].shown, "#cloud-config\npackage_upgrade: <sensitive>\n");
+    struct bw_errors errs = BW_ERRORS_INIT;
+    bool schema = false;
+    ck_assert_uint_eq(bw_seed_lint(&def, &seeds, &schema, &errs), 1);
+    char *s = bw_error_format(&errs.v[0]);
+    ck_assert_msg(strstr(s, "package_upgrade") && !strstr(s, "Sup3r"), "%s", s);
+    free(s);
+    bw_errors_release(&errs);
+    bw_rendered_release(&seeds);
+    test_rm_rf(dir);
+    free(dir);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("seed");
@@ -304,6 +337,7 @@ int main(void)
     tcase_add_test(tc, test_kernel_and_initrd_extracted_from_an_iso);
     tcase_add_test(tc, test_lint_names_line_and_column_and_the_header);
     tcase_add_test(tc, test_lint_uses_cloud_inits_schema_when_installed);
+    tcase_add_test(tc, test_schema_errors_do_not_quote_a_secret);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -19,13 +19,13 @@ static void test_vars(struct bw_vars *v)
     bw_vars_set_string(v, "empty", "", "default");
     bw_vars_set_string(v, "password", "vagrant", "default");
     char *pk[] = {"openssh-server", "sudo", "curl"};
-    struct bw_value list = {BW_VAL_LIST, NULL, false, pk, 3};
+    struct bw_value list = {BW_VAL_LIST, NULL, false, pk, 3, false};
     bw_vars_set(v, "Packages", &list, "default");
-    struct bw_value none = {BW_VAL_LIST, NULL, false, NULL, 0};
+    struct bw_value none = {BW_VAL_LIST, NULL, false, NULL, 0, false};
     bw_vars_set(v, "NoPackages", &none, "default");
-    struct bw_value yes = {BW_VAL_BOOL, NULL, true, NULL, 0};
+    struct bw_value yes = {BW_VAL_BOOL, NULL, true, NULL, 0, false};
     bw_vars_set(v, "UseLVM", &yes, "default");
-    struct bw_value no = {BW_VAL_BOOL, NULL, false, NULL, 0};
+    struct bw_value no = {BW_VAL_BOOL, NULL, false, NULL, 0, false};
     bw_vars_set(v, "Desktop", &no, "default");
 }
 
@@ -38,7 +38,7 @@ static int render_str(const char *tmpl, struct bw_buf *out, struct bw_error *err
 {
     struct bw_vars vars = BW_VARS_INIT;
     test_vars(&vars);
-    struct bw_render_ctx ctx = {&vars, test_getenv};
+    struct bw_render_ctx ctx = {&vars, test_getenv, NULL};
     bw_buf_init(out);
     int rc = bw_render("t", tmpl, strlen(tmpl), &ctx, out, err);
     bw_vars_release(&vars);
@@ -52,7 +52,7 @@ START_TEST(test_golden_templates_render_byte_exact)
     ck_assert_ptr_nonnull(names[0]);
     struct bw_vars vars = BW_VARS_INIT;
     test_vars(&vars);
-    struct bw_render_ctx ctx = {&vars, test_getenv};
+    struct bw_render_ctx ctx = {&vars, test_getenv, NULL};
     for (char **n = names; *n; n++) {
         size_t len;
         char *src = golden_read("render", *n, &len);
@@ -80,7 +80,7 @@ START_TEST(test_bad_templates_fail_with_name_line_and_column)
     ck_assert_ptr_nonnull(names[0]);
     struct bw_vars vars = BW_VARS_INIT;
     test_vars(&vars);
-    struct bw_render_ctx ctx = {&vars, test_getenv};
+    struct bw_render_ctx ctx = {&vars, test_getenv, NULL};
     for (char **n = names; *n; n++) {
         size_t len;
         char *src = golden_read("render-errors", *n, &len);
@@ -111,7 +111,7 @@ START_TEST(test_text_without_actions_is_copied_verbatim)
     /* Including bytes a naive engine would touch: braces, NULs, CRLF, UTF-8. */
     const char src[] = "a { b } {c}\r\n\xc3\xa9t\xc3\xa9\0tail }}";
     struct bw_vars vars = BW_VARS_INIT;
-    struct bw_render_ctx ctx = {&vars, NULL};
+    struct bw_render_ctx ctx = {&vars, NULL, NULL};
     struct bw_buf out = BW_BUF_INIT;
     bw_buf_init(&out);
     struct bw_error err = BW_ERROR_INIT;

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -105,6 +106,11 @@ struct bw_http_server *bw_http_new(const struct bw_http_config *cfg)
     }
     if (cfg->max_requests_per_s == 0)
         s->cfg.max_requests_per_s = 2000;
+    if (cfg->unix_path) { /* one user's socket: its connections are all the guest's */
+        s->cfg.unix_path = bw_xstrdup(cfg->unix_path);
+        s->cfg.max_requests_per_s = UINT32_MAX;
+        s->cfg.per_client_connections = 0;
+    }
     s->listen_fd = -1;
     s->dir_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
@@ -370,11 +376,11 @@ static enum MHD_Result send_body(struct MHD_Connection *c, struct req *r, const 
         return ret;
     }
     uint64_t start = 0, len = size;
-    int range = if_range_holds(c, etag, mtime)
-                    ? parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                              MHD_HTTP_HEADER_RANGE),
-                                  size, &start, &len)
-                    : 0;
+    int range =
+        if_range_holds(c, etag, mtime)
+            ? parse_range(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE),
+                          size, &start, &len)
+            : 0;
     if (range < 0) {
         if (fd >= 0)
             close(fd);
@@ -705,10 +711,37 @@ static int listen_on(struct bw_http_server *s, unsigned port, struct bw_error *e
     return fd;
 }
 
+/* A Unix socket at path, its owner's alone. */
+static int listen_unix(const char *path, struct bw_error *err)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof(sa.sun_path)) {
+        bw_error_set(err, BW_ERR_USAGE, "socket path too long: %s", path);
+        return -1;
+    }
+    memcpy(sa.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    unlink(path);
+    mode_t old = umask(0177);
+    int rc = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    umask(old);
+    if (rc < 0 || listen(fd, 1024) < 0) {
+        bw_error_at(err, BW_ERR_NETWORK, path, NULL, 0, 0, "cannot listen: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 int bw_http_bind(struct bw_http_server *s, struct bw_error *err)
 {
     if (s->listen_fd >= 0)
         return 0;
+    if (s->cfg.unix_path) {
+        s->listen_fd = listen_unix(s->cfg.unix_path, err);
+        return s->listen_fd < 0 ? -1 : 0;
+    }
     unsigned lo = s->cfg.port_min, hi = s->cfg.port_max < lo ? lo : s->cfg.port_max;
     int fd = -1;
     for (unsigned p = lo; p <= hi && fd < 0; p++) {
@@ -766,8 +799,8 @@ int bw_http_start(struct bw_http_server *s, struct bw_error *err)
     if (!s->daemon) {
         close(fd);
         s->listen_fd = -1;
-        bw_error_set(err, BW_ERR_NETWORK, "cannot start the HTTP server on %s:%u", s->bind,
-                     s->port);
+        bw_error_set(err, BW_ERR_NETWORK, "cannot start the HTTP server on %s",
+                     s->cfg.unix_path ? s->cfg.unix_path : s->bind);
         return -1;
     }
     s->listen_fd = -1; /* the daemon owns it now and closes it in MHD_stop_daemon() */
@@ -800,6 +833,9 @@ void bw_http_stop(struct bw_http_server *s)
         free(s->dir_counts[i].name);
     free(s->dir_counts);
     pthread_mutex_destroy(&s->lock);
+    if (s->cfg.unix_path)
+        unlink(s->cfg.unix_path);
+    free((char *)s->cfg.unix_path);
     free(s->bind);
     free(s->dir_real);
     free(s);

@@ -17,7 +17,11 @@
  *
  * Limits keep a stuck or hostile client from blocking the guest: request
  * header memory, connections in all and per client address, an idle timeout,
- * and a per-client request rate. Every finished request becomes a struct
+ * and a per-client request rate. A build's server listens on a Unix socket
+ * that only its own user reaches (unix_path), which QEMU's guestfwd feeds:
+ * no other local process can connect, so none can crowd the guest out, and
+ * the per-client limits (which would count every connection as one client)
+ * are off there. Every finished request becomes a struct
  * bw_http_event handed to the caller's callback (from a server thread; the
  * callback must be thread-safe and quick).
  *
@@ -49,6 +53,7 @@ typedef void (*bw_http_event_fn)(const struct bw_http_event *ev, void *ud);
 
 struct bw_http_config {
     const char *bind_address;        /* default "127.0.0.1" */
+    const char *unix_path;           /* listen on this Unix socket instead (mode 0600), or NULL */
     unsigned port_min;               /* first port to try; 0 = let the kernel pick */
     unsigned port_max;               /* last port to try (>= port_min) */
     const char *directory;           /* served read-only, or NULL */
@@ -82,7 +87,7 @@ int bw_http_bind(struct bw_http_server *s, struct bw_error *err);
  * BW_ERR_IO (directory unusable).
  */
 int bw_http_start(struct bw_http_server *s, struct bw_error *err);
-/* The bound port (after start). */
+/* The bound port (after start); 0 on a Unix socket. */
 unsigned bw_http_port(const struct bw_http_server *s);
 /* How many times /name was served completely with 200 or 206. */
 unsigned bw_http_fetches(const struct bw_http_server *s, const char *name);

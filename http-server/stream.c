@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #define MAX_HEAD    16384
@@ -30,7 +31,10 @@ struct conn {
 struct bw_http_stream {
     int listen_fd;
     int wake[2];
-    unsigned port, backend;
+    unsigned port;
+    char *backend; /* the server's Unix socket */
+    uid_t uids[8]; /* peers served */
+    size_t n_uids;
     pthread_t thread;
     struct conn conns[MAX_STREAMS];
     atomic_ulong requests;
@@ -139,9 +143,9 @@ static void reply_error(int fd, const char *why)
 static int relay_one(struct bw_http_stream *s, int stream_fd, const char *req, size_t head_len,
                      size_t body_len)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->backend)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", s->backend);
     if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         if (fd >= 0)
             close(fd);
@@ -207,6 +211,46 @@ static int serve(struct bw_http_stream *s, struct conn *c)
     }
 }
 
+/*
+ * The user whose socket is the other end of the loopback connection fd: the kernel says who
+ * owns each TCP socket in /proc/net/tcp (SO_PEERCRED knows only Unix sockets). -1 if unknown.
+ */
+static long tcp_peer_uid(int fd)
+{
+    struct sockaddr_in me, peer;
+    socklen_t ml = sizeof(me), pl = sizeof(peer);
+    if (getsockname(fd, (struct sockaddr *)&me, &ml) < 0 ||
+        getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 || peer.sin_family != AF_INET)
+        return -1;
+    FILE *f = fopen("/proc/net/tcp", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    long uid = -1;
+    /* The peer's socket: its local end is the peer's address, its remote end ours. */
+    while (uid < 0 && fgets(line, sizeof(line), f)) {
+        unsigned la, lp, ra, rp;
+        long u;
+        if (sscanf(line, " %*u: %8x:%4x %8x:%4x %*x %*x:%*x %*x:%*x %*x %ld", &la, &lp, &ra, &rp,
+                   &u) == 5 &&
+            la == peer.sin_addr.s_addr && lp == ntohs(peer.sin_port) && ra == me.sin_addr.s_addr &&
+            rp == ntohs(me.sin_port))
+            uid = u;
+    }
+    fclose(f);
+    return uid;
+}
+
+/* Is the process at the other end of fd run by one of the users we serve? */
+static bool peer_allowed(const struct bw_http_stream *s, int fd)
+{
+    long uid = tcp_peer_uid(fd);
+    for (size_t i = 0; uid >= 0 && i < s->n_uids; i++)
+        if ((uid_t)uid == s->uids[i])
+            return true;
+    return false;
+}
+
 static void *loop(void *arg)
 {
     struct bw_http_stream *s = arg;
@@ -230,6 +274,10 @@ static void *loop(void *arg)
             break;
         if (p[1].revents & POLLIN) {
             int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+            if (fd >= 0 && !peer_allowed(s, fd)) {
+                close(fd);
+                fd = -1;
+            }
             size_t i = 0;
             while (fd >= 0 && i < MAX_STREAMS && s->conns[i].fd >= 0)
                 i++;
@@ -250,10 +298,13 @@ static void *loop(void *arg)
     return NULL;
 }
 
-struct bw_http_stream *bw_http_stream_start(unsigned backend_port, struct bw_error *err)
+struct bw_http_stream *bw_http_stream_start(const char *backend, const uid_t *uids, size_t n,
+                                            struct bw_error *err)
 {
     struct bw_http_stream *s = bw_xcalloc(1, sizeof(*s));
-    s->backend = backend_port;
+    s->backend = bw_xstrdup(backend);
+    for (size_t i = 0; i < n && i < sizeof(s->uids) / sizeof(s->uids[0]); i++)
+        s->uids[s->n_uids++] = uids[i];
     for (size_t i = 0; i < MAX_STREAMS; i++)
         s->conns[i].fd = -1;
     s->wake[0] = s->wake[1] = -1;
@@ -310,5 +361,6 @@ void bw_http_stream_stop(struct bw_http_stream *s)
         close(s->wake[0]);
         close(s->wake[1]);
     }
+    free(s->backend);
     free(s);
 }

@@ -14,6 +14,13 @@
  * Limits: request heads up to 16 KiB; bodies by Content-Length only
  * (chunked requests get 501). A guest client that gives up halfway through
  * a response leaves the rest of it to its next connection.
+ *
+ * QEMU must reach the relay over TCP (libvirt runs it as a user of its own),
+ * so other local processes could connect too and crowd the guest out: the
+ * relay serves only peers whose user is one of those it is given (root, the
+ * libvirt QEMU user, boxwright's own for its ssh tunnel), read from the
+ * socket (SO_PEERCRED), and closes every other connection at once. The
+ * server behind it is reached over its Unix socket.
  */
 #ifndef BW_HTTP_STREAM_H
 #define BW_HTTP_STREAM_H
@@ -25,8 +32,12 @@
 
 struct bw_http_stream;
 
-/* Listens on 127.0.0.1 (a free port) and relays to backend_port there. */
-struct bw_http_stream *bw_http_stream_start(unsigned backend_port, struct bw_error *err);
+#include <sys/types.h>
+
+/* Listens on 127.0.0.1 (a free port) and relays to the server on the Unix socket backend, for
+ * peers whose user is one of uids[0..n). */
+struct bw_http_stream *bw_http_stream_start(const char *backend, const uid_t *uids, size_t n,
+                                            struct bw_error *err);
 unsigned bw_http_stream_port(const struct bw_http_stream *s);
 /* Stops the relay, closing its streams. Accepts NULL. */
 void bw_http_stream_stop(struct bw_http_stream *s);

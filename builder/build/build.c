@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,7 @@ struct build {
     char *append;          /* ... and the rendered command line */
     char *smbios_serial;   /* "ds=nocloud-net;s=URL" when the seed goes over HTTP */
     const char *http_ip;   /* where the guest reaches the HTTP server */
+    char *http_socket;     /* where the server listens (a Unix socket in the work directory) */
     const struct bw_driver *drv;
     struct bw_hypervisor hv;
     struct bw_vm *vm; /* the VM running now, if any */
@@ -335,11 +337,31 @@ static void report_requests(struct build *b)
     free(v);
 }
 
+/* The port the guest's HTTP goes to ({{ .HTTPPort }}). Any number would do: guestfwd catches
+ * it inside the guest's own network, so it takes no port on this host. */
+#define GUEST_HTTP_PORT 8100
+
+/* Who may feed the stream relay: QEMU under libvirt (root, or libvirt's own QEMU user) and
+ * boxwright's user (its ssh tunnel); no other local process. */
+static size_t relay_users(uid_t *uids)
+{
+    size_t n = 0;
+    uids[n++] = getuid();
+    if (getuid() != 0)
+        uids[n++] = 0;
+    struct passwd *pw = getpwnam("libvirt-qemu");
+    if (pw)
+        uids[n++] = pw->pw_uid;
+    return n;
+}
+
 static int step_http(struct build *b, struct bw_error *err)
 {
     struct bw_http_config cfg = {0};
-    cfg.port_min = 8100;
-    cfg.port_max = 8199;
+    /* A Unix socket only this user reaches: no other local process can crowd the guest out
+     * (on 127.0.0.1, 256 slow connections from anyone kept it refused). */
+    b->http_socket = bw_xasprintf("%s/http.sock", b->work);
+    cfg.unix_path = b->http_socket;
     cfg.on_event = on_http_request;
     cfg.ud = b;
     char *dir = NULL;
@@ -351,11 +373,11 @@ static int step_http(struct build *b, struct bw_error *err)
     free(dir);
     if (bw_http_bind(b->http, err) < 0)
         return -1;
-    /* Isolated: the guest reaches the server through guestfwd at 10.0.2.100 (10.0.2.2 is
-     * slirp's own address there and is refused). User (NAT): 10.0.2.2 is the host's loopback. */
-    b->http_ip = isolated(b) ? "10.0.2.100" : "10.0.2.2";
+    /* The guest reaches the server through guestfwd at 10.0.2.100, isolated or not (10.0.2.2
+     * is slirp's own address and is refused under restrict=on). */
+    b->http_ip = "10.0.2.100";
     char port[16];
-    snprintf(port, sizeof(port), "%u", bw_http_port(b->http));
+    snprintf(port, sizeof(port), "%u", GUEST_HTTP_PORT);
     bw_vars_set_string(&b->def->vars, "HTTPIP", b->http_ip, "build")->builtin = true;
     bw_vars_set_string(&b->def->vars, "HTTPPort", port, "build")->builtin = true;
     struct bw_rendered files = BW_RENDERED_INIT;
@@ -371,12 +393,13 @@ static int step_http(struct build *b, struct bw_error *err)
     bw_rendered_release(&files);
     bw_errors_release(&errs);
     if (rc == 0 && bw_http_start(b->http, err) == 0)
-        say(b, "info", "serving answer files on 127.0.0.1:%s (%s:%s in the guest, %s network)",
-            port, b->http_ip, port, b->def->vm.network);
+        say(b, "info", "serving answer files on %s (%s:%s in the guest, %s network)",
+            b->http_socket, b->http_ip, port, b->def->vm.network);
     else
         rc = -1;
-    if (rc == 0 && b->drv->http_as_stream && isolated(b)) {
-        b->relay = bw_http_stream_start(bw_http_port(b->http), err);
+    if (rc == 0 && b->drv->http_as_stream) {
+        uid_t uids[3];
+        b->relay = bw_http_stream_start(b->http_socket, uids, relay_users(uids), err);
         if (!b->relay)
             rc = -1;
         else
@@ -419,7 +442,7 @@ static int step_seed(struct build *b, struct bw_error *err)
             rc = bw_http_add_file(b->http, files.v[i].name, files.v[i].data.data,
                                   files.v[i].data.len, err);
         b->smbios_serial =
-            bw_xasprintf("ds=nocloud-net;s=http://%s:%u/", b->http_ip, bw_http_port(b->http));
+            bw_xasprintf("ds=nocloud-net;s=http://%s:%u/", b->http_ip, GUEST_HTTP_PORT);
         if (rc == 0)
             say(b, "info", "NoCloud seed over HTTP: %s; the guest is told %s (SMBIOS serial)",
                 names.data, b->smbios_serial);
@@ -549,8 +572,11 @@ static int start_vm(struct build *b, const char *name, unsigned what, struct bw_
         spec.append = b->append;
     }
     if (what & VM_HTTP) {
-        spec.http_port = b->relay ? bw_http_stream_port(b->relay) : bw_http_port(b->http);
-        spec.http_guest_port = bw_http_port(b->http); /* {{ .HTTPPort }} */
+        if (b->relay)
+            spec.http_port = bw_http_stream_port(b->relay);
+        else
+            spec.http_socket = b->http_socket;
+        spec.http_guest_port = GUEST_HTTP_PORT; /* {{ .HTTPPort }} */
         spec.http_guest_ip = b->http_ip;
     }
     if (what & VM_SSH) {
@@ -725,7 +751,7 @@ static void pointed_at(struct build *b, const char *text, struct bw_strlist *out
 {
     if (!text || !b->http)
         return;
-    char *prefix = bw_xasprintf("http://%s:%u/", b->http_ip, bw_http_port(b->http));
+    char *prefix = bw_xasprintf("http://%s:%u/", b->http_ip, GUEST_HTTP_PORT);
     for (const char *p = strstr(text, prefix); p; p = strstr(p, prefix)) {
         p += strlen(prefix);
         size_t n = strcspn(p, " \t\n\"'<>?#");
@@ -1237,6 +1263,7 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
     free(b.append);
     free(b.smbios_serial);
     free(b.typed);
+    free(b.http_socket);
     bw_watch_stop(&b.watch);
     report_requests(&b);
     pthread_mutex_destroy(&b.req_lock);

@@ -146,8 +146,7 @@ static int run(int argc, char **argv)
                "network");
     else
         printf("%-12s user: NAT, the guest reaches what this host reaches; HTTP at "
-               "{{ .HTTPIP }} = 10.0.2.2 (this host's loopback), SSH through hostfwd on "
-               "127.0.0.1\n",
+               "{{ .HTTPIP }} = 10.0.2.100 (guestfwd), SSH through hostfwd on 127.0.0.1\n",
                "network");
     const char *method = def->boot.method;
     if (strcmp(method, "keys") == 0) {

@@ -124,9 +124,9 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     /* The NIC: see domxml.h for why it is given to QEMU directly. */
     struct bw_buf net = BW_BUF_INIT;
     bw_buf_init(&net);
-    bw_user_netdev(&net, s, "bwnet0", "chardev:bwhttp0");
+    bw_user_netdev(&net, s, "bwnet0", s->http_port ? "chardev:bwhttp0" : NULL);
     bw_buf_adds(&b, "  <qemu:commandline>\n");
-    if (s->http_port && s->isolated) {
+    if (s->http_port) {
         /* reconnect: the stream comes back if boxwright's end ever closes it. */
         char chardev[96];
         snprintf(chardev, sizeof(chardev), "socket,id=bwhttp0,host=127.0.0.1,port=%u,reconnect=1",

@@ -38,14 +38,18 @@ struct bw_vm_spec {
     const char *disk_model; /* "virtio", ... */
     const char *nic_model;  /* "virtio", "e1000", ... */
     const char *accel;      /* "tcg" or "kvm" */
-    bool isolated;          /* user networking with restrict=on: no route off the host; HTTP through
-                             * guestfwd at http_guest_ip. false: plain NAT, the guest reaches the HTTP
-                             * server at 10.0.2.2:http_port (the host's loopback). */
+    bool isolated;          /* user networking with restrict=on: no route off the host. false:
+                             * plain NAT. Either way the guest reaches boxwright's HTTP server
+                             * through guestfwd at http_guest_ip:http_guest_port. */
     unsigned ssh_host_port; /* forwarded to the guest's ssh_guest_port; 0 for none */
     unsigned ssh_guest_port;
-    unsigned http_port;        /* boxwright's HTTP server on the host loopback; 0 for none */
-    const char *http_guest_ip; /* where the guest reaches it (guestfwd), e.g. 10.0.2.100 */
-    unsigned http_guest_port;  /* ... on this port; 0: http_port */
+    /* Where the guestfwd leads: boxwright's HTTP server on a Unix socket (http_socket; one nc
+     * per connection), or for drivers whose guests reach HTTP as one stream the relay on the
+     * host loopback (http_port). Neither: no HTTP. */
+    const char *http_socket;
+    unsigned http_port;
+    const char *http_guest_ip; /* where the guest reaches it, e.g. 10.0.2.100 */
+    unsigned http_guest_port;  /* ... on this port */
     bool keep_disk_changes;    /* false: the disk is a throwaway (validation) */
     const char *uri;           /* hypervisor connection (libvirt URI); NULL for the default */
     const char *pool;          /* libvirt storage pool for remote hosts; NULL for "default" */
@@ -66,8 +70,8 @@ struct bw_vm;
 struct bw_driver {
     const char *name;
     /* The guest's connections to http_guest_ip arrive at http_port as one byte stream (a
-     * chardev guestfwd) rather than one TCP connection each (a spawned nc): the caller must
-     * give a port that splits the stream into requests (bw_http_stream_port()). */
+     * chardev guestfwd) rather than one connection each to http_socket (a spawned nc): the
+     * caller must give a port that splits the stream into requests (bw_http_stream_port()). */
     bool http_as_stream;
     /* One line on how a build on this driver runs: where files go and how the guest's SSH and
      * HTTP travel (caller frees). uri and pool may be NULL (the defaults). */
@@ -113,8 +117,8 @@ extern const struct bw_driver bw_driver_libvirt;
 const struct bw_driver *bw_driver_find(const char *name);
 
 /* Appends QEMU's user-mode netdev for s: "user,id=ID", restrict=on when isolated, the SSH
- * hostfwd on 127.0.0.1, and (isolated only) the guestfwd of http_guest_ip:http_guest_port to
- * http_dest ("cmd:nc 127.0.0.1 PORT", "chardev:ID") when s->http_port is set. */
+ * hostfwd on 127.0.0.1, and the guestfwd of http_guest_ip:http_guest_port to http_dest
+ * ("cmd:nc -U SOCKET", "chardev:ID") when that is not NULL. */
 struct bw_buf;
 void bw_user_netdev(struct bw_buf *b, const struct bw_vm_spec *s, const char *id,
                     const char *http_dest);

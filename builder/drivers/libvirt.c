@@ -537,14 +537,6 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
         lv_destroy(vm);
         return NULL;
     }
-    if (vm->remote && s->http_port && !s->isolated) {
-        bw_error_set(err, BW_ERR_UNSUPPORTED,
-                     "libvirt: network \"user\" on a remote host is not supported (the guest "
-                     "reaches boxwright's HTTP server only through the isolated network's "
-                     "guestfwd and the ssh tunnel); use network \"isolated\"");
-        lv_destroy(vm);
-        return NULL;
-    }
     if (!vm->remote) {
         iso = s->iso ? absolute(s->iso) : NULL;
         seed = s->seed_iso ? absolute(s->seed_iso) : NULL;

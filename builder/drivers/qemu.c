@@ -146,14 +146,24 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
     arg(vm, s->iso && s->disk && !s->kernel ? "order=c,once=d"
             : s->iso && !s->kernel          ? "order=d"
                                             : "order=c");
-    /* User networking. Isolated: restrict=on cuts every route off the host; the guest reaches
-     * boxwright's HTTP server only through guestfwd (10.0.2.2 is slirp's own address and is
-     * refused under restrict=on), and SSH comes in through hostfwd on 127.0.0.1. */
-    struct bw_buf net = BW_BUF_INIT;
+    /* User networking. Isolated: restrict=on cuts every route off the host. Either way the
+     * guest reaches boxwright's HTTP server only through guestfwd, which runs nc for each of
+     * its connections to the server's Unix socket (no other local process can reach it), and
+     * SSH comes in through hostfwd on 127.0.0.1. */
+    struct bw_buf net = BW_BUF_INIT, dest = BW_BUF_INIT;
     bw_buf_init(&net);
-    char dest[48];
-    snprintf(dest, sizeof(dest), "cmd:nc 127.0.0.1 %u", s->http_port);
-    bw_user_netdev(&net, s, "net0", dest);
+    bw_buf_init(&dest);
+    /* guestfwd's cmd: runs through /bin/sh: the socket's path single-quoted for it. */
+    bw_buf_adds(&dest, "cmd:nc -U '");
+    for (const char *p = s->http_socket ? s->http_socket : ""; *p; p++)
+        bw_buf_adds(&dest, *p == '\'' ? "'\\''" : (char[]){*p, 0});
+    bw_buf_addc(&dest, '\'');
+    struct bw_buf esc = BW_BUF_INIT;
+    bw_buf_init(&esc);
+    bw_qemu_opt_escape(&esc, dest.data); /* and its commas doubled for QEMU */
+    bw_user_netdev(&net, s, "net0", s->http_socket ? esc.data : NULL);
+    bw_buf_release(&esc);
+    bw_buf_release(&dest);
     arg(vm, "-netdev");
     arg(vm, "%s", net.data);
     bw_buf_release(&net);

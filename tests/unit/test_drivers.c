@@ -28,8 +28,10 @@ static struct bw_vm_spec spec_of(const struct bw_definition *def)
     s.isolated = true;
     s.ssh_host_port = 2222;
     s.ssh_guest_port = (unsigned)def->ssh.port;
-    s.http_port = 8100;
+    s.http_socket = "/work/output-tiny/.work/http.sock"; /* the QEMU driver's nc goes here */
+    s.http_port = 34567; /* the libvirt driver's chardev, the stream relay's port */
     s.http_guest_ip = "10.0.2.100";
+    s.http_guest_port = 8100;
     if (def->image.urls.n) {
         /* The first boot of an image: no ISO; the seed over HTTP (SMBIOS) or on a volume. */
         s.iso = NULL;
@@ -46,9 +48,10 @@ static void kernel_boot(struct bw_vm_spec *s)
 {
     s->kernel = "/work/output-tiny/.work/kernel";
     s->initrd = "/work/output-tiny/.work/initrd";
-    s->append = "console=ttyS0 auto url=http://10.0.2.2:8100/answer.cfg, with a comma";
+    s->append = "console=ttyS0 auto url=http://10.0.2.100:8100/answer.cfg, with a comma";
     s->seed_iso = "/work/output-tiny/.work/seed.iso";
-    s->smbios_serial = "ds=nocloud-net;s=http://10.0.2.2:8100/,x";
+    s->smbios_serial = "ds=nocloud-net;s=http://10.0.2.100:8100/,x";
+    s->http_socket = "/work/output tiny/it's,here.sock"; /* a blank, a quote, a comma */
     s->isolated = false;
 }
 

@@ -13,10 +13,12 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -682,11 +684,42 @@ static size_t read_responses(int fd, struct parsed *out, size_t n)
     return got;
 }
 
+/* A build's server: the same files on a Unix socket in top/ (what the relay feeds). */
+static struct bw_http_server *unix_srv;
+static char *unix_path;
+
+static void start_unix_server(void)
+{
+    unix_path = bw_xasprintf("%s/http.sock", top);
+    struct bw_http_config cfg = {0};
+    cfg.unix_path = unix_path;
+    cfg.directory = root;
+    unix_srv = bw_http_new(&cfg);
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_http_add_file(unix_srv, "preseed.cfg", answer, strlen(answer), &err), 0);
+    ck_assert_msg(bw_http_start(unix_srv, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(bw_http_port(unix_srv), 0); /* no TCP port at all */
+}
+
+static void stop_unix_server(void)
+{
+    bw_http_stop(unix_srv);
+    free(unix_path);
+}
+
+static struct bw_http_stream *start_relay(void)
+{
+    start_unix_server();
+    uid_t me = getuid();
+    struct bw_error err = BW_ERROR_INIT;
+    struct bw_http_stream *rs = bw_http_stream_start(unix_path, &me, 1, &err);
+    ck_assert_msg(rs != NULL, "%s", err.msg);
+    return rs;
+}
+
 START_TEST(test_stream_relay_splits_one_connection_into_requests)
 {
-    struct bw_error err = BW_ERROR_INIT;
-    struct bw_http_stream *rs = bw_http_stream_start(port, &err);
-    ck_assert_msg(rs != NULL, "%s", err.msg);
+    struct bw_http_stream *rs = start_relay();
     int fd = connect_to(bw_http_stream_port(rs));
     /* What QEMU's guestfwd chardev delivers: the guest's connections back to back, in pieces. */
     const char *reqs = "GET /preseed.cfg HTTP/1.1\r\nHost: 10.0.2.100\r\nConnection: close\r\n\r\n"
@@ -712,16 +745,75 @@ START_TEST(test_stream_relay_splits_one_connection_into_requests)
     close(fd);
     ck_assert_uint_eq(bw_http_stream_requests(rs), 4);
     usleep(50 * 1000);
-    ck_assert_uint_eq(bw_http_fetches(srv, "preseed.cfg"), 1);
+    ck_assert_uint_eq(bw_http_fetches(unix_srv, "preseed.cfg"), 1);
     bw_http_stream_stop(rs);
+    stop_unix_server();
+}
+END_TEST
+
+/*
+ * Another local user can neither reach a build's server (a Unix socket only its user can open)
+ * nor feed the relay in front of it (closed at once), however many connections it opens: the
+ * guest is never crowded out. Its own user is served all the while.
+ */
+START_TEST(test_other_local_users_cannot_reach_or_crowd_out_the_guest)
+{
+    if (getuid() != 0) {
+        printf("not root: cannot be another user; skipped\n");
+        return;
+    }
+    struct bw_http_stream *rs = start_relay();
+    unsigned rport = bw_http_stream_port(rs);
+    int pipefd[2];
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* nobody: 64 connections to the relay, then the socket */
+        char verdict[8] = "ok";
+        if (setgid(65534) < 0 || setuid(65534) < 0)
+            _exit(3);
+        int fds[64];
+        for (int i = 0; i < 64; i++) {
+            fds[i] = connect_to(rport);
+            const char *req = "GET /preseed.cfg HTTP/1.1\r\n\r\n";
+            if (write(fds[i], req, strlen(req)) < 0) {
+            }
+            char c;
+            struct timeval tv = {2, 0};
+            setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+            if (read(fds[i], &c, 1) > 0)
+                snprintf(verdict, sizeof(verdict), "served");
+        }
+        int u = socket(AF_UNIX, SOCK_STREAM, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", unix_path);
+        if (connect(u, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+            snprintf(verdict, sizeof(verdict), "socket");
+        if (write(pipefd[1], verdict, sizeof(verdict)) < 0)
+            _exit(4);
+        pause(); /* hold every connection while the guest's goes through */
+        _exit(0);
+    }
+    char verdict[8] = "";
+    ck_assert_int_eq(read(pipefd[0], verdict, sizeof(verdict)), (ssize_t)sizeof(verdict));
+    ck_assert_str_eq(verdict, "ok");
+    int fd = connect_to(rport);
+    const char *req = "GET /preseed.cfg HTTP/1.1\r\nHost: 10.0.2.100\r\n\r\n";
+    ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+    struct parsed r[1];
+    ck_assert_uint_eq(read_responses(fd, r, 1), 1);
+    ck_assert_int_eq(r[0].status, 200);
+    ck_assert_str_eq(r[0].body, answer);
+    close(fd);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    bw_http_stream_stop(rs);
+    stop_unix_server();
 }
 END_TEST
 
 START_TEST(test_stream_relay_refuses_chunked_bodies_and_endless_heads)
 {
-    struct bw_error err = BW_ERROR_INIT;
-    struct bw_http_stream *rs = bw_http_stream_start(port, &err);
-    ck_assert_msg(rs != NULL, "%s", err.msg);
+    struct bw_http_stream *rs = start_relay();
     int fd = connect_to(bw_http_stream_port(rs));
     const char *chunked =
         "POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
@@ -742,6 +834,7 @@ START_TEST(test_stream_relay_refuses_chunked_bodies_and_endless_heads)
     close(fd);
     ck_assert_uint_eq(bw_http_stream_requests(rs), 0);
     bw_http_stream_stop(rs);
+    stop_unix_server();
 }
 END_TEST
 
@@ -864,6 +957,7 @@ int main(void)
     tcase_add_test(tc, test_serve_command_renders_with_the_bound_port_and_stops_on_sigint);
     tcase_add_test(tc, test_stream_relay_splits_one_connection_into_requests);
     tcase_add_test(tc, test_stream_relay_refuses_chunked_bodies_and_endless_heads);
+    tcase_add_test(tc, test_other_local_users_cannot_reach_or_crowd_out_the_guest);
     tcase_add_test(tc, test_request_split_and_rewrite);
     suite_add_tcase(s, tc);
     int rc = test_run(s);

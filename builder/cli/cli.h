@@ -51,6 +51,11 @@ void bw_cli_print_error(const struct bw_error *e);
 /* Prints a usage error and a pointer to --help; returns BW_EXIT_USAGE. */
 int bw_cli_usage_error(const struct bw_command *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * The usage error for what getopt_long() returned as c ('?' or ':'; optstrings start with ':' so
+ * that a missing argument is told from an unknown option). Returns BW_EXIT_USAGE.
+ */
+int bw_cli_option_error(const struct bw_command *cmd, int c, char **argv);
 /* Prints cmd's usage to stdout; returns BW_EXIT_OK. */
 int bw_cli_help(const struct bw_command *cmd);
 

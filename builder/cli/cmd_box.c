@@ -25,7 +25,7 @@ static int validate(int argc, char **argv)
     const char *tmpl = NULL, *junit = NULL, *accel = "auto", *driver = NULL;
     struct bw_hypervisor hv = {NULL, NULL, NULL, NULL};
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 't')
             tmpl = optarg;
         else if (c == 'v' || c == 'f')
@@ -45,7 +45,7 @@ static int validate(int argc, char **argv)
             return bw_cli_help(&bw_cmd_box);
         } else {
             bw_var_opts_release(&vo);
-            return bw_cli_usage_error(&bw_cmd_box, "unknown option \"%s\"", argv[optind - 1]);
+            return bw_cli_option_error(&bw_cmd_box, c, argv);
         }
     }
     if (argc - optind != 1 || !tmpl) {

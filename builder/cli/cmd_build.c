@@ -160,7 +160,7 @@ static int run(int argc, char **argv)
     struct bw_build_options o = {0};
     struct view view = {false, time(NULL), NULL, 0};
     int c, status = BW_EXIT_OK;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
         switch (c) {
         case 'v':
         case 'f':
@@ -216,7 +216,7 @@ static int run(int argc, char **argv)
             return bw_cli_help(&bw_cmd_build);
         default:
             bw_var_opts_release(&vo);
-            return bw_cli_usage_error(&bw_cmd_build, "unknown option \"%s\"", argv[optind - 1]);
+            return bw_cli_option_error(&bw_cmd_build, c, argv);
         }
     }
     if (argc - optind != 1) {

@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void print_masked(const struct bw_definition *def, const char *label, const char *text)
 {
@@ -140,6 +141,9 @@ static int run(int argc, char **argv)
     printf("%-12s %ld cpu%s, %s memory, %s disk, %s firmware, %s disk, %s nic\n", "vm",
            def->vm.cpus, def->vm.cpus == 1 ? "" : "s", mem, disk, def->vm.firmware,
            def->vm.disk_model, def->vm.nic_model);
+    if (strcmp(def->vm.firmware, "efi") == 0 && access(bw_ovmf_path(), R_OK) != 0)
+        printf("%-12s efi needs OVMF, which this host lacks (%s): apt-get install ovmf\n", "",
+               bw_ovmf_path());
     if (strcmp(def->vm.network, "isolated") == 0)
         printf("%-12s isolated: user networking with restrict=on, no route off this host; HTTP "
                "at {{ .HTTPIP }} = 10.0.2.100 (guestfwd), SSH through hostfwd on 127.0.0.1\n",

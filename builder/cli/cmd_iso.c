@@ -127,7 +127,7 @@ static int do_fetch(int argc, char **argv, struct ui *ui)
                                          {NULL, 0, NULL, 0}};
     struct bw_iso_request req = {0};
     int c;
-    while ((c = getopt_long(argc, argv, "hc:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hc:", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             req.checksum = optarg;
@@ -144,7 +144,7 @@ static int do_fetch(int argc, char **argv, struct ui *ui)
         case 'h':
             return bw_cli_help(&bw_cmd_iso);
         default:
-            return bw_cli_usage_error(&bw_cmd_iso, "unknown option \"%s\"", argv[optind - 1]);
+            return bw_cli_option_error(&bw_cmd_iso, c, argv);
         }
     }
     if (optind >= argc)
@@ -176,7 +176,7 @@ static int do_verify(int argc, char **argv, struct ui *ui)
                                          {NULL, 0, NULL, 0}};
     const char *checksum = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "hc:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":hc:", opts, NULL)) != -1) {
         if (c == 'c')
             checksum = optarg;
         else if (c == 'j')
@@ -184,7 +184,7 @@ static int do_verify(int argc, char **argv, struct ui *ui)
         else if (c == 'h')
             return bw_cli_help(&bw_cmd_iso);
         else
-            return bw_cli_usage_error(&bw_cmd_iso, "unknown option \"%s\"", argv[optind - 1]);
+            return bw_cli_option_error(&bw_cmd_iso, c, argv);
     }
     if (argc - optind != 1 || !checksum)
         return bw_cli_usage_error(&bw_cmd_iso, "iso verify: expected PATH and --checksum SPEC");

@@ -12,7 +12,7 @@ static int run(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     enum bw_key_encoding enc = BW_ENC_EVENTS;
     int c;
-    while ((c = getopt_long(argc, argv, "he:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":he:", opts, NULL)) != -1) {
         if (c == 'e') {
             if (bw_key_encoding_parse(optarg, &enc) < 0)
                 return bw_cli_usage_error(&bw_cmd_keys, "--encoding \"%s\": expected one of %s",
@@ -20,7 +20,7 @@ static int run(int argc, char **argv)
         } else if (c == 'h') {
             return bw_cli_help(&bw_cmd_keys);
         } else {
-            return bw_cli_usage_error(&bw_cmd_keys, "unknown option \"%s\"", argv[optind - 1]);
+            return bw_cli_option_error(&bw_cmd_keys, c, argv);
         }
     }
     if (optind >= argc)

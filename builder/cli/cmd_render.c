@@ -74,7 +74,7 @@ static int run(int argc, char **argv)
     struct bw_var_opts vo = {0};
     const char *out = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
         if (c == 'v' || c == 'f') {
             bw_var_opts_add(&vo, c == 'f', optarg);
         } else if (c == 'o') {
@@ -84,7 +84,7 @@ static int run(int argc, char **argv)
             return bw_cli_help(&bw_cmd_render);
         } else {
             bw_var_opts_release(&vo);
-            return bw_cli_usage_error(&bw_cmd_render, "unknown option \"%s\"", argv[optind - 1]);
+            return bw_cli_option_error(&bw_cmd_render, c, argv);
         }
     }
     if (argc - optind != 1) {

@@ -4,6 +4,7 @@
 #include "../core/xmalloc.h"
 #include "../../http-server/http_server.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -89,7 +90,7 @@ static int run(int argc, char **argv)
     cfg.port_min = 8100;
     cfg.port_max = 8199;
     int c, status = BW_EXIT_OK;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'v':
         case 'f':
@@ -127,10 +128,15 @@ static int run(int argc, char **argv)
         }
         case 'r': {
             char *end;
+            errno = 0;
             unsigned long r = strtoul(optarg, &end, 10);
-            if (*end || end == optarg) {
+            /* strtoul takes "-5" and wraps it to a huge number: no limit at all. */
+            if (*end || end == optarg || optarg[strspn(optarg, " ")] == '-' || errno ||
+                r >= UINT32_MAX) {
                 bw_var_opts_release(&vo);
-                return bw_cli_usage_error(&bw_cmd_serve, "--max-rate \"%s\": expected a number",
+                return bw_cli_usage_error(&bw_cmd_serve,
+                                          "--max-rate \"%s\": expected a number of requests per "
+                                          "second from 0 (no limit) to 4294967294",
                                           optarg);
             }
             cfg.max_requests_per_s = r ? (unsigned)r : UINT32_MAX;
@@ -141,7 +147,7 @@ static int run(int argc, char **argv)
             return bw_cli_help(&bw_cmd_serve);
         default:
             bw_var_opts_release(&vo);
-            return bw_cli_usage_error(&bw_cmd_serve, "unknown option \"%s\"", argv[optind - 1]);
+            return bw_cli_option_error(&bw_cmd_serve, c, argv);
         }
     }
     if (argc - optind != 1) {

@@ -11,13 +11,13 @@ static int run(int argc, char **argv)
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     bool json = false;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'j')
             json = true;
         else if (c == 'h')
             return bw_cli_help(&bw_cmd_templates);
         else
-            return bw_cli_usage_error(&bw_cmd_templates, "unknown option \"%s\"", argv[optind - 1]);
+            return bw_cli_option_error(&bw_cmd_templates, c, argv);
     }
     if (optind < argc)
         return bw_cli_usage_error(&bw_cmd_templates, "unexpected argument \"%s\"", argv[optind]);

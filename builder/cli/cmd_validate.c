@@ -1,10 +1,12 @@
 #include "cli.h"
 #include "../core/catalogue.h"
 #include "../core/prepare.h"
+#include "../drivers/driver.h"
 #include "../seed/lint.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int run(int argc, char **argv)
 {
@@ -30,6 +32,11 @@ static int run(int argc, char **argv)
     bool schema = false;
     if (def->cloud_init.seed && bw_prepare_seed(def, "iid-boxwright-validate", &seeds, &errs) == 0)
         bw_seed_lint(def, &seeds, &schema, &errs);
+    if (strcmp(def->vm.firmware, "efi") == 0 && access(bw_ovmf_path(), R_OK) != 0)
+        fprintf(stderr,
+                "boxwright: warning: vm.firmware \"efi\" needs OVMF, which this host lacks (%s): "
+                "apt-get install ovmf before building here\n",
+                bw_ovmf_path());
     if (def->cloud_init.seed && !schema && !errs.n)
         fprintf(stderr,
                 "boxwright: note: user-data was checked as YAML only: cloud-init is not installed "

@@ -23,6 +23,13 @@ void bw_cli_print_error(const struct bw_error *e)
     free(s);
 }
 
+int bw_cli_option_error(const struct bw_command *cmd, int c, char **argv)
+{
+    if (c == ':')
+        return bw_cli_usage_error(cmd, "option \"%s\" needs an argument", argv[optind - 1]);
+    return bw_cli_usage_error(cmd, "unknown option \"%s\"", argv[optind - 1]);
+}
+
 int bw_cli_usage_error(const struct bw_command *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -103,7 +110,7 @@ struct bw_definition *bw_cli_parse_and_load(const struct bw_command *cmd, int ar
     struct bw_var_opts vo = {0};
     struct bw_definition *def = NULL;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         if (c == 'v' || c == 'f') {
             bw_var_opts_add(&vo, c == 'f', optarg);
         } else if (drv && c == 'd') {
@@ -127,7 +134,7 @@ struct bw_definition *bw_cli_parse_and_load(const struct bw_command *cmd, int ar
                                                     : "libvirt-pool");
             goto out;
         } else {
-            *status = bw_cli_usage_error(cmd, "unknown option \"%s\"", argv[optind - 1]);
+            *status = bw_cli_option_error(cmd, c, argv);
             goto out;
         }
     }

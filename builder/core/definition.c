@@ -282,10 +282,14 @@ static void load_field(struct loader *ld, const struct field *f, json_t *v, cons
         uint64_t bytes;
         if (!json_is_string(v) || bw_parse_size(json_string_value(v), &bytes) < 0)
             return bad_value(ld, path, v, "a size such as \"512M\" or \"20G\"");
-        if (bytes < (uint64_t)f->min) {
-            char min[32], expect[64];
+        if (bytes < (uint64_t)f->min || (f->max && bytes > (uint64_t)f->max)) {
+            char min[32], max[32], expect[96];
             bw_format_size((uint64_t)f->min, min, sizeof(min));
-            snprintf(expect, sizeof(expect), "at least %s", min);
+            bw_format_size((uint64_t)f->max, max, sizeof(max));
+            if (f->max)
+                snprintf(expect, sizeof(expect), "from %s to %s", min, max);
+            else
+                snprintf(expect, sizeof(expect), "at least %s", min);
             return bad_value(ld, path, v, expect);
         }
         *(uint64_t *)target = bytes;
@@ -397,8 +401,11 @@ static const struct schema cloud_init_schema = SCHEMA(cloud_init_fields);
 
 static const struct field vm_fields[] = {
     {"cpus", K_INT, OFF(vm.cpus) - OFF(vm), false, 1, 256, NULL, NULL, NULL, NULL},
-    {"memory", K_SIZE, OFF(vm.memory) - OFF(vm), false, 32L << 20, 0, NULL, NULL, NULL, NULL},
-    {"disk_size", K_SIZE, OFF(vm.disk_size) - OFF(vm), false, 1L << 20, 0, NULL, NULL, NULL, NULL},
+    /* Upper bounds: "99999T" was accepted without a word; no host backs more. */
+    {"memory", K_SIZE, OFF(vm.memory) - OFF(vm), false, 32L << 20, 4L << 40, NULL, NULL, NULL,
+     NULL},
+    {"disk_size", K_SIZE, OFF(vm.disk_size) - OFF(vm), false, 1L << 20, 64L << 40, NULL, NULL,
+     NULL, NULL},
     {"firmware", K_ENUM, OFF(vm.firmware) - OFF(vm), false, 0, 0, firmware_choices, NULL, NULL,
      NULL},
     {"disk_model", K_ENUM, OFF(vm.disk_model) - OFF(vm), false, 0, 0, disk_choices, NULL, NULL,

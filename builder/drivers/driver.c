@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -29,6 +30,12 @@ const char *bw_driver_names(void)
             snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "",
                      drivers[i]->name);
     return names;
+}
+
+const char *bw_ovmf_path(void)
+{
+    const char *p = getenv("BOXWRIGHT_OVMF");
+    return p && *p ? p : "/usr/share/ovmf/OVMF.fd";
 }
 
 unsigned bw_free_port(void)

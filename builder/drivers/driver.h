@@ -110,6 +110,10 @@ struct bw_driver {
     void (*destroy)(struct bw_vm *vm);
 };
 
+/* The UEFI firmware QEMU boots "efi" guests with: Debian's ovmf package puts it at
+ * /usr/share/ovmf/OVMF.fd ($BOXWRIGHT_OVMF overrides, for tests). */
+const char *bw_ovmf_path(void);
+
 extern const struct bw_driver bw_driver_qemu;
 extern const struct bw_driver bw_driver_libvirt;
 

@@ -91,8 +91,16 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
     arg(vm, "-qmp");
     arg(vm, "unix:%s,server=on,wait=off", vm->qmp_path);
     if (s->firmware && strcmp(s->firmware, "efi") == 0) {
+        /* Without it QEMU says only "could not load PC BIOS", and only once it starts. */
+        if (access(bw_ovmf_path(), R_OK) != 0) {
+            bw_error_set(err, BW_ERR_UNSUPPORTED,
+                         "qemu: firmware \"efi\" needs OVMF at %s: apt-get install ovmf",
+                         bw_ovmf_path());
+            bw_driver_qemu.destroy(vm);
+            return NULL;
+        }
         arg(vm, "-bios");
-        arg(vm, "/usr/share/ovmf/OVMF.fd");
+        arg(vm, "%s", bw_ovmf_path());
     }
     if (s->iso) {
         arg(vm, "-drive");

@@ -130,6 +130,15 @@ static void handle(struct faultserver *fs, int fd)
     }
     pthread_mutex_unlock(&fs->lock);
     char head[512];
+    if (step.fault == FAULT_REDIRECT) {
+        snprintf(head, sizeof(head),
+                 "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\n"
+                 "Connection: close\r\n\r\n",
+                 path);
+        send_all(fd, head, strlen(head));
+        free(body);
+        return;
+    }
     if (!r || step.fault == FAULT_STATUS) {
         unsigned code = r ? (unsigned)step.arg : 404;
         snprintf(head, sizeof(head),

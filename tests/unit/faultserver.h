@@ -17,6 +17,7 @@ enum fault {
     FAULT_STALL,        /* send `arg` body bytes, then send nothing until the client leaves */
     FAULT_STATUS,       /* answer with status `arg` and no body */
     FAULT_IGNORE_RANGE, /* answer 200 with the whole body whatever the Range */
+    FAULT_REDIRECT,     /* answer 302 to the same path: a redirect loop */
 };
 
 struct fs_step {

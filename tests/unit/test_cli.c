@@ -84,6 +84,17 @@ START_TEST(test_usage_errors_exit_2)
     ck_assert_ptr_nonnull(strstr(res.err.data, "unknown variable \"nosuch\""));
     ck_assert_int_eq(run("help", "nothing", NULL), 2);
     ck_assert_int_eq(run("serve", "--port", "9-1", "tiny", NULL), 2);
+    /* A negative rate is not "no limit" (strtoul wraps it); a missing argument is not an
+     * unknown option. */
+    ck_assert_int_eq(run("serve", "--max-rate", "-5", "tiny", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "--max-rate \"-5\": expected a number"));
+    ck_assert_int_eq(run("build", "tiny", "--output", NULL), 2);
+    ck_assert_msg(strstr(res.err.data, "option \"--output\" needs an argument"), "%s",
+                  res.err.data);
+    ck_assert_int_eq(run("validate", "tiny", "--var", NULL), 2);
+    ck_assert_msg(strstr(res.err.data, "option \"--var\" needs an argument"), "%s", res.err.data);
+    ck_assert_int_eq(run("iso", "fetch", "x", "-c", NULL), 2);
+    ck_assert_msg(strstr(res.err.data, "option \"-c\" needs an argument"), "%s", res.err.data);
     /* Every documented serve option parses: this fails on the argument (1), not usage (2). */
     ck_assert_int_eq(run("serve", "--quiet", "--json", "--listing", "--max-rate", "0", "--bind",
                          "127.0.0.1", "--port", "8100-8101", "no-such-template", NULL),
@@ -330,6 +341,38 @@ START_TEST(test_render_refuses_an_answer_file_named_like_its_own_output)
 }
 END_TEST
 
+/* vm.firmware "efi" on a host without OVMF: validate and inspect say what is missing (the build
+ * would have failed only at boot, with QEMU's "could not load PC BIOS"). */
+START_TEST(test_efi_without_ovmf_is_said_before_building)
+{
+    char *def = bw_xasprintf("%s/definitions/minimal.json", BW_TEST_DATA);
+    char *dir = scratch("efi", NULL);
+    char *efi = bw_xasprintf("%s/efi.json", dir);
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    ck_assert_int_eq(bw_buf_read_file(&b, def), 0);
+    char *text = bw_xstrdup(b.data);
+    char *at = strstr(text, "\"boot\"");
+    ck_assert_ptr_nonnull(at);
+    FILE *f = fopen(efi, "w");
+    fprintf(f, "%.*s\"vm\": {\"firmware\": \"efi\"},\n  %s", (int)(at - text), text, at);
+    fclose(f);
+    setenv("BOXWRIGHT_OVMF", "/nonexistent/OVMF.fd", 1);
+    ck_assert_int_eq(run("validate", efi, NULL), 0);
+    ck_assert_msg(strstr(res.err.data, "needs OVMF, which this host lacks (/nonexistent/OVMF.fd): "
+                                       "apt-get install ovmf"),
+                  "%s", res.err.data);
+    ck_assert_int_eq(run("inspect", efi, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "efi needs OVMF"));
+    unsetenv("BOXWRIGHT_OVMF");
+    bw_buf_release(&b);
+    free(text);
+    free(efi);
+    free(def);
+    scratch_done(dir);
+}
+END_TEST
+
 /* A --json build that fails ends its stdout with an error event: a pipeline reading only
  * stdout learns which step failed and why. */
 START_TEST(test_a_failed_json_build_ends_with_an_error_event)
@@ -557,6 +600,7 @@ int main(void)
     tcase_add_test(tc, test_validate_accepts_tiny_and_lists_every_error_of_a_bad_file);
     tcase_add_test(tc, test_a_template_cannot_reach_files_outside_it_through_links);
     tcase_add_test(tc, test_render_refuses_an_answer_file_named_like_its_own_output);
+    tcase_add_test(tc, test_efi_without_ovmf_is_said_before_building);
     tcase_add_test(tc, test_render_writes_answer_files_and_the_exact_boot_command);
     tcase_add_test(tc, test_inspect_shows_origins_and_never_the_password);
     tcase_add_test(tc, test_inspect_says_which_path_each_driver_takes);

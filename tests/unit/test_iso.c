@@ -381,6 +381,37 @@ START_TEST(test_a_partial_download_is_listed_and_removable)
 }
 END_TEST
 
+/* Only http(s) and file URLs are fetched, redirects included, and a redirect loop ends after a
+ * handful of requests (libcurl would speak dict://, gopher://, ftp://, and followed a loop
+ * about 9,000 times). */
+START_TEST(test_only_web_urls_and_a_redirect_loop_is_cut_short)
+{
+    static const char *const odd[] = {"ftp://127.0.0.1/x.iso", "gopher://127.0.0.1/x",
+                                      "dict://127.0.0.1/x", "ldap://127.0.0.1/x"};
+    for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+        const char *urls[] = {odd[i]};
+        struct seen seen = {{0}};
+        struct bw_error err = BW_ERROR_INIT;
+        ck_assert_ptr_null(fetch(urls, 1, body_hex, &seen, &err));
+        ck_assert_int_eq(err.code, BW_ERR_USAGE);
+        ck_assert_msg(strstr(err.msg, "expected an http://, https:// or file:// URL"), "%s",
+                      err.msg);
+        bw_error_release(&err);
+    }
+    for (int i = 0; i < 200; i++)
+        fs_push(fs, "/x.iso", FAULT_REDIRECT, 0);
+    char *u = url("/x.iso");
+    const char *urls[] = {u};
+    struct seen seen = {{0}};
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_ptr_null(fetch(urls, 1, body_hex, &seen, &err));
+    ck_assert_msg(strstr(err.msg, "redirect"), "%s", err.msg);
+    ck_assert_uint_le(fs_requests(fs, "/x.iso"), 11);
+    bw_error_release(&err);
+    free(u);
+}
+END_TEST
+
 /* Four boxwright processes want one ISO at once: one download, four verified paths. */
 START_TEST(test_concurrent_fetches_download_once)
 {
@@ -624,6 +655,7 @@ int main(void)
     tcase_add_test(tc, test_a_file_named_like_the_metadata_does_not_corrupt_its_entry);
     tcase_add_test(tc, test_an_entry_is_used_when_its_lock_cannot_be_taken);
     tcase_add_test(tc, test_a_partial_download_is_listed_and_removable);
+    tcase_add_test(tc, test_only_web_urls_and_a_redirect_loop_is_cut_short);
     tcase_add_test(tc, test_concurrent_fetches_download_once);
     tcase_add_test(tc, test_a_crashed_lock_holder_does_not_block);
     tcase_add_test(tc, test_local_files_are_verified_in_place_and_hashed_once);

@@ -3,6 +3,7 @@
 #include "watch.h"
 #include "../comm/ssh.h"
 #include "../core/buf.h"
+#include "../core/file.h"
 #include "../core/prepare.h"
 #include "../core/spawn.h"
 #include "../core/units.h"
@@ -1095,11 +1096,9 @@ static bool keep_log_tail(const char *from, const char *to, bool skip_empty)
     bool ok = from && bw_buf_read_file(&b, from) == 0 && (b.len || !skip_empty);
     if (ok) {
         size_t start = b.len > 16384 ? b.len - 16384 : 0;
-        int fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* secrets? */
-        FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-        ok = f && fwrite(b.data + start, 1, b.len - start, f) == b.len - start;
-        if (f && fclose(f) != 0)
-            ok = false;
+        struct bw_error ignored = BW_ERROR_INIT;
+        ok = bw_file_write(to, b.data + start, b.len - start, 0600, &ignored) == 0; /* secrets? */
+        bw_error_release(&ignored);
     }
     bw_buf_release(&b);
     return ok;
@@ -1132,12 +1131,9 @@ static bool keep_screen_text(struct build *b, const char *path, struct bw_buf *t
         have = true;
     }
     if (have) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600); /* secrets? */
-        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
-        if (f) {
-            fputs(rows.data, f);
-            fclose(f);
-        }
+        struct bw_error ignored = BW_ERROR_INIT;
+        bw_file_write(path, rows.data, rows.len, 0600, &ignored); /* secrets? */
+        bw_error_release(&ignored);
         bw_buf_rtrim(&rows);
         bw_buf_adds(text, rows.data);
     }

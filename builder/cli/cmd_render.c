@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "../core/file.h"
 #include "../core/prepare.h"
 #include "../core/xmalloc.h"
 
@@ -24,29 +25,6 @@ static int make_parents(const char *path)
         *s = '/';
     }
     free(p);
-    return rc;
-}
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-    if (make_parents(path) < 0)
-        return -1;
-    char *tmp = bw_xasprintf("%s.tmp", path);
-    /* Answer files hold passwords and their hashes: readable by their owner only. */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!f && fd >= 0)
-        close(fd);
-    int rc = -1;
-    if (f) {
-        bool ok = fwrite(data, 1, len, f) == len;
-        ok = (fclose(f) == 0) && ok;
-        if (ok && rename(tmp, path) == 0)
-            rc = 0;
-        else
-            unlink(tmp);
-    }
-    free(tmp);
     return rc;
 }
 
@@ -149,8 +127,14 @@ static int run(int argc, char **argv)
         const char *name = i < files.n ? files.v[i].name : last;
         char *path = bw_xasprintf("%s/%s", dir, name);
         const struct bw_buf *data = i < files.n ? &files.v[i].data : &boot;
-        if (write_file(path, data->data, data->len) < 0) {
-            fprintf(stderr, "boxwright: error: %s: cannot write: %s\n", path, strerror(errno));
+        /* Answer files hold passwords and their hashes: readable by their owner only. */
+        struct bw_error werr = BW_ERROR_INIT;
+        if (make_parents(path) < 0 || bw_file_write(path, data->data, data->len, 0600, &werr) < 0) {
+            if (!werr.msg)
+                bw_error_at(&werr, BW_ERR_IO, path, NULL, 0, 0, "cannot create its directory: %s",
+                            strerror(errno));
+            bw_cli_print_error(&werr);
+            bw_error_release(&werr);
             status = BW_EXIT_FAILED;
         } else {
             printf("%s\n", path);

@@ -1,9 +1,11 @@
 /* Whole-file writes and sized reads; see file.h. */
 #include "file.h"
+#include "xmalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -16,6 +18,37 @@ int bw_file_commit(const char *tmp, const char *path, int rc, struct bw_error *e
     }
     if (rc < 0)
         unlink(tmp);
+    return rc;
+}
+
+int bw_file_write(const char *path, const void *data, size_t len, mode_t mode, struct bw_error *err)
+{
+    char *tmp = bw_xasprintf("%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot write %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(fd, (const char *)data + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot write %s: %s", tmp,
+                        strerror(w < 0 ? errno : ENOSPC));
+            rc = -1;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (close(fd) < 0 && rc == 0) {
+        bw_error_at(err, BW_ERR_IO, path, NULL, 0, 0, "cannot write %s: %s", tmp, strerror(errno));
+        rc = -1;
+    }
+    rc = bw_file_commit(tmp, path, rc, err);
+    free(tmp);
     return rc;
 }
 

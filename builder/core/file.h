@@ -1,5 +1,5 @@
 /*
- * file - the two file idioms every writer and reader here repeats: a file
+ * file - the file idioms every writer and reader here repeats: a file
  * written to a temporary name and put in place whole or not at all, and a
  * file opened for reading together with its size.
  */
@@ -16,6 +16,14 @@
  * failed, removes tmp. Returns rc, or -1 when the rename failed.
  */
 int bw_file_commit(const char *tmp, const char *path, int rc, struct bw_error *err);
+
+/*
+ * Writes len bytes of data as the whole of path, created with mode (0600 for anything that
+ * may hold a secret), through path.tmp put in place by bw_file_commit(). Returns 0, or -1
+ * with err naming path.
+ */
+int bw_file_write(const char *path, const void *data, size_t len, mode_t mode,
+                  struct bw_error *err);
 
 /* Opens path read-only (close-on-exec) and fills *st. Returns the descriptor, or -1 with err
  * naming path ("cannot read: ..."). */

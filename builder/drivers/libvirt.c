@@ -52,6 +52,8 @@
 
 struct bw_vm {
     char *name, *workdir, *uri, *pool_name;
+    char *open_uri;   /* uri, with a qemu+ssh:// one's ssh made deaf to Ctrl-C */
+    char *ssh_script; /* the script that does that, in the work dir, or NULL */
     char *xml;
     char *argv[2];
     bool remote;
@@ -504,6 +506,88 @@ static char *absolute(const char *path)
     return r ? r : bw_xstrdup(path);
 }
 
+/* ---- the connection ---- */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/*
+ * For a qemu+ssh:// URI libvirt runs ssh itself, as a child in boxwright's process group, so
+ * Ctrl-C at the terminal would kill it along with boxwright, and with it the connection
+ * boxwright needs to take the guest's screen and remove the domain and volumes. The URI's
+ * command= (default ssh) is run instead through a script in the work dir that ignores SIGINT
+ * and SIGQUIT before it execs: ssh leaves an ignored SIGINT ignored. The script's own path
+ * replaces command= in the URI that is opened; vm->uri stays the user's, for messages.
+ */
+static int deafen_ssh(struct bw_vm *vm, struct bw_error *err)
+{
+    const char *uri = vm->uri;
+    const char *q = strchr(uri, '?');
+    const char *cmd = NULL;
+    size_t cmd_len = 0;
+    for (const char *p = q; p && *p;) {
+        p++;
+        size_t n = strcspn(p, "&");
+        if (strncmp(p, "command=", 8) == 0 && n >= 8) {
+            cmd = p + 8;
+            cmd_len = n - 8;
+        }
+        p += n;
+    }
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    bw_buf_adds(&b, "#!/bin/sh\n# boxwright: libvirt's ssh, deaf to Ctrl-C so that boxwright can "
+                    "still clean up after one\ntrap '' INT QUIT\nexec '");
+    if (!cmd || !cmd_len)
+        bw_buf_adds(&b, "ssh");
+    for (size_t i = 0; cmd && i < cmd_len; i++) {
+        char c = cmd[i];
+        if (c == '%' && i + 2 < cmd_len && hexval(cmd[i + 1]) >= 0 && hexval(cmd[i + 2]) >= 0) {
+            c = (char)(hexval(cmd[i + 1]) * 16 + hexval(cmd[i + 2]));
+            i += 2;
+        }
+        if (c == '\'')
+            bw_buf_adds(&b, "'\\''");
+        else
+            bw_buf_addf(&b, "%c", c);
+    }
+    bw_buf_adds(&b, "' \"$@\"\n");
+    char *wd = absolute(vm->workdir); /* libvirt looks a command up in PATH otherwise */
+    vm->ssh_script = bw_xasprintf("%s/libvirt-ssh", wd);
+    free(wd);
+    int rc = bw_file_write(vm->ssh_script, b.data, b.len, 0700, err);
+    bw_buf_release(&b);
+    if (rc < 0) {
+        free(vm->ssh_script);
+        vm->ssh_script = NULL;
+        return -1;
+    }
+    struct bw_buf u = BW_BUF_INIT;
+    bw_buf_init(&u);
+    if (cmd) {
+        bw_buf_add(&u, uri, (size_t)(cmd - uri));
+    } else {
+        bw_buf_adds(&u, uri);
+        bw_buf_adds(&u, q ? "&command=" : "?command=");
+    }
+    for (const char *c = vm->ssh_script; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            strchr("/-._~", *c))
+            bw_buf_addf(&u, "%c", *c);
+        else
+            bw_buf_addf(&u, "%%%02X", (unsigned char)*c);
+    }
+    if (cmd)
+        bw_buf_adds(&u, cmd + cmd_len);
+    vm->open_uri = bw_buf_detach(&u);
+    return 0;
+}
+
 static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
 {
     if (events_ref(err) < 0) /* before anything lv_destroy() (which unrefs) would free */
@@ -518,7 +602,11 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     vm->keep_disk = s->keep_disk_changes;
     vm->note = s->note;
     vm->note_ud = s->note_ud;
-    vm->conn = virConnectOpen(vm->uri);
+    if (vm->remote && strstr(vm->uri, "+ssh://") && deafen_ssh(vm, err) < 0) {
+        lv_destroy(vm);
+        return NULL;
+    }
+    vm->conn = virConnectOpen(vm->open_uri ? vm->open_uri : vm->uri);
     if (!vm->conn) {
         lv_fail(err, "virConnectOpen", vm->uri);
         lv_destroy(vm);
@@ -746,6 +834,43 @@ static int lv_stop(struct bw_vm *vm, struct bw_error *err)
     return 0;
 }
 
+/*
+ * The connection can be gone by cleanup time: Ctrl-C reaches the ssh that libvirt runs for a
+ * qemu+ssh:// URI (it is in boxwright's process group), and a host can drop off the network.
+ * A new connection then removes what the old one could not: the domain (libvirtd destroys an
+ * autodestroy domain when it notices the old connection closed, but maybe not yet) and the
+ * volumes uploaded for this VM, which nothing else would ever remove.
+ */
+static void clean_up_again(struct bw_vm *vm, bool dom_left, char **vols, size_t n)
+{
+    virConnectPtr c = virConnectOpen(vm->open_uri ? vm->open_uri : vm->uri);
+    if (c && dom_left) {
+        virDomainPtr d = virDomainLookupByName(c, vm->name);
+        if (d) {
+            if (virDomainIsActive(d) == 1)
+                virDomainDestroy(d);
+            virDomainFree(d);
+        }
+    }
+    virStoragePoolPtr pool = c && n ? virStoragePoolLookupByName(c, vm->pool_name) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        virStorageVolPtr v = pool ? virStorageVolLookupByName(pool, vols[i]) : NULL;
+        if (!v && pool && virGetLastErrorCode() == VIR_ERR_NO_STORAGE_VOL)
+            continue; /* gone already */
+        if (!v || virStorageVolDelete(v, 0) < 0)
+            note(vm,
+                 "could not remove volume %s from pool %s at %s (%s): remove it with "
+                 "virsh vol-delete",
+                 vols[i], vm->pool_name, vm->uri, virGetLastErrorMessage());
+        if (v)
+            virStorageVolFree(v);
+    }
+    if (pool)
+        virStoragePoolFree(pool);
+    if (c)
+        virConnectClose(c);
+}
+
 static void lv_destroy(struct bw_vm *vm)
 {
     if (!vm)
@@ -753,20 +878,27 @@ static void lv_destroy(struct bw_vm *vm)
     if (vm->conn) {
         if (vm->cb_id >= 0)
             virConnectDomainEventDeregisterAny(vm->conn, vm->cb_id);
+        bool dom_left = false;
         if (vm->dom) {
-            if (virDomainIsActive(vm->dom) == 1)
-                virDomainDestroy(vm->dom);
+            int active = virDomainIsActive(vm->dom);
+            dom_left = active < 0 || (active == 1 && virDomainDestroy(vm->dom) < 0);
             virDomainFree(vm->dom);
         }
-        if (vm->seed_vol) {
-            virStorageVolDelete(vm->seed_vol, 0);
-            virStorageVolFree(vm->seed_vol);
-        }
-        if (vm->disk_vol) {
-            virStorageVolDelete(vm->disk_vol, 0);
-            virStorageVolFree(vm->disk_vol);
+        char *vols_left[2];
+        size_t n_left = 0;
+        virStorageVolPtr *vols[] = {&vm->seed_vol, &vm->disk_vol};
+        for (size_t i = 0; i < 2; i++) {
+            if (!*vols[i])
+                continue;
+            if (virStorageVolDelete(*vols[i], 0) < 0)
+                vols_left[n_left++] = bw_xstrdup(virStorageVolGetName(*vols[i]));
+            virStorageVolFree(*vols[i]);
         }
         virConnectClose(vm->conn);
+        if (dom_left || n_left)
+            clean_up_again(vm, dom_left, vols_left, n_left);
+        for (size_t i = 0; i < n_left; i++)
+            free(vols_left[i]);
     }
     stop_tunnel(vm);
     if (vm->flat_disk)
@@ -779,6 +911,10 @@ static void lv_destroy(struct bw_vm *vm)
     free(vm->name);
     free(vm->workdir);
     free(vm->uri);
+    free(vm->open_uri);
+    if (vm->ssh_script)
+        unlink(vm->ssh_script);
+    free(vm->ssh_script);
     free(vm->pool_name);
     free(vm);
 }

@@ -64,9 +64,8 @@ struct build {
     struct pending_request *reqs;
     size_t n_reqs, alloc_reqs;
     const char *step;
-    struct bw_artifact arts[8];
-    char *art_paths[8], *art_files[8];
-    size_t n_arts;
+    struct bw_artifact *arts; /* the manifest's list; each name and path owned here */
+    size_t n_arts, alloc_arts;
 };
 
 static bool from_image(const struct build *b)
@@ -957,11 +956,9 @@ static int step_shutdown(struct build *b, struct bw_error *err)
 
 static void add_artifact(struct build *b, const char *name, const char *type)
 {
-    b->art_paths[b->n_arts] = bw_xstrdup(name);
-    b->art_files[b->n_arts] = bw_xasprintf("%s/%s", b->out, name);
-    b->arts[b->n_arts] =
-        (struct bw_artifact){b->art_paths[b->n_arts], b->art_files[b->n_arts], type};
-    b->n_arts++;
+    BW_GROW(b->arts, b->alloc_arts, b->n_arts + 1);
+    b->arts[b->n_arts++] =
+        (struct bw_artifact){bw_xstrdup(name), bw_xasprintf("%s/%s", b->out, name), type};
 }
 
 static int step_export(struct build *b, struct bw_error *err)
@@ -1155,8 +1152,10 @@ static void save_failure_evidence(struct build *b, struct bw_error *err)
     struct bw_buf where = BW_BUF_INIT, screen = BW_BUF_INIT;
     bw_buf_init(&where);
     bw_buf_init(&screen);
-    if (png)
+    if (png) {
+        chmod(png, 0600); /* the hypervisor wrote it; the screen may show what was typed */
         bw_buf_addf(&where, "screen: %s", png);
+    }
     if (!strstr(err->msg, "the screen shows:") && keep_screen_text(b, txt, &screen))
         bw_buf_addf(&where, "%sscreen text: %s", where.len ? "; " : "", txt);
     if (b->vm && keep_log_tail(b->drv->serial_log(b->vm), serial, false))
@@ -1264,9 +1263,10 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
     report_requests(&b);
     pthread_mutex_destroy(&b.req_lock);
     for (size_t i = 0; i < b.n_arts; i++) {
-        free(b.art_paths[i]);
-        free(b.art_files[i]);
+        free((char *)b.arts[i].path);
+        free((char *)b.arts[i].file);
     }
+    free(b.arts);
     free(b.out);
     free(b.work);
     return rc;

@@ -404,8 +404,8 @@ static const struct field vm_fields[] = {
     /* Upper bounds: "99999T" was accepted without a word; no host backs more. */
     {"memory", K_SIZE, OFF(vm.memory) - OFF(vm), false, 32L << 20, 4L << 40, NULL, NULL, NULL,
      NULL},
-    {"disk_size", K_SIZE, OFF(vm.disk_size) - OFF(vm), false, 1L << 20, 64L << 40, NULL, NULL,
-     NULL, NULL},
+    {"disk_size", K_SIZE, OFF(vm.disk_size) - OFF(vm), false, 1L << 20, 64L << 40, NULL, NULL, NULL,
+     NULL},
     {"firmware", K_ENUM, OFF(vm.firmware) - OFF(vm), false, 0, 0, firmware_choices, NULL, NULL,
      NULL},
     {"disk_model", K_ENUM, OFF(vm.disk_model) - OFF(vm), false, 0, 0, disk_choices, NULL, NULL,
@@ -825,6 +825,17 @@ static void cross_checks(struct loader *ld, json_t *root)
     source_checks(ld, root);
     wait_for_checks(ld, root);
     path_checks(ld);
+    for (size_t i = 0; i < d->n_exports; i++) /* one box per provider: <name>-<provider>.box */
+        for (size_t k = 0; k < i && d->exports[i].provider; k++)
+            if (d->exports[k].provider &&
+                strcmp(d->exports[k].provider, d->exports[i].provider) == 0) {
+                char jp[64];
+                snprintf(jp, sizeof(jp), ".exports[%zu].provider", i);
+                report(ld, jp, false,
+                       "\"%s\" is already exported at .exports[%zu]: expected each provider once",
+                       d->exports[i].provider, k);
+                break;
+            }
     if (json_object_get(root, "ssh") && !d->ssh.password && !d->ssh.private_key)
         report(ld, ".ssh", false, "expected \"password\" or \"private_key\" (or both)");
     json_t *sens = json_object_get(root, "sensitive_variables");

@@ -272,6 +272,10 @@ START_TEST(test_sigint_at_each_step_leaves_nothing_behind)
             char *png = bw_xasprintf("%s/failure-screen.png", out);
             char *serial = bw_xasprintf("%s/failure-serial.log", out);
             ck_assert_msg(starts_with_png_signature(png), "no screenshot after %s", steps[i].step);
+            struct stat st; /* the screen may show what was typed: the owner's only */
+            ck_assert_msg(stat(png, &st) == 0 && (st.st_mode & 077) == 0,
+                          "failure screen open to others after %s: %o", steps[i].step,
+                          st.st_mode & 0777);
             /* A remote host keeps the serial console. */
             ck_assert_msg(libvirt || access(serial, F_OK) == 0, "no serial log after %s",
                           steps[i].step);

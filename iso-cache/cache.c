@@ -1001,8 +1001,7 @@ int bw_iso_list(const char *cache_dir, struct bw_iso_entry **out, size_t *n, str
     struct dirent *de;
     size_t alloc = 0;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || strcmp(de->d_name, "quarantine") == 0 ||
-            de->d_type == DT_REG) {
+        if (de->d_name[0] == '.' || strcmp(de->d_name, "quarantine") == 0 || de->d_type == DT_REG) {
             if (de->d_type == DT_REG)
                 list_partial(cache_dir, de->d_name, out, n, &alloc);
             continue;

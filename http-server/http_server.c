@@ -1,7 +1,7 @@
 /* The embedded HTTP server on libmicrohttpd; see http_server.h. */
 #include "http_server.h"
-#include "../builder/core/buf.h"
-#include "../builder/core/xmalloc.h"
+#include "../builder/base/buf.h"
+#include "../builder/base/xmalloc.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

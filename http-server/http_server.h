@@ -31,7 +31,7 @@
 #ifndef BW_HTTP_SERVER_H
 #define BW_HTTP_SERVER_H
 
-#include "../builder/core/error.h"
+#include "../builder/base/error.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,6 +1,6 @@
 /* The stream relay; see stream.h. */
 #include "stream.h"
-#include "../builder/core/xmalloc.h"
+#include "../builder/base/xmalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -25,8 +25,8 @@
 #ifndef BW_HTTP_STREAM_H
 #define BW_HTTP_STREAM_H
 
-#include "../builder/core/buf.h"
-#include "../builder/core/error.h"
+#include "../builder/base/buf.h"
+#include "../builder/base/error.h"
 
 #include <stddef.h>
 

@@ -1,9 +1,9 @@
 /* The ISO cache: sources, locks, resumable verified downloads, the local digest memo. */
 #include "iso_cache.h"
-#include "hash.h"
-#include "../builder/core/buf.h"
-#include "../builder/core/file.h"
-#include "../builder/core/xmalloc.h"
+#include "../builder/base/digest.h"
+#include "../builder/base/buf.h"
+#include "../builder/base/file.h"
+#include "../builder/base/xmalloc.h"
 
 #include <curl/curl.h>
 #include <dirent.h>

@@ -1,6 +1,6 @@
 #include "iso_cache.h"
-#include "../builder/core/buf.h"
-#include "../builder/core/xmalloc.h"
+#include "../builder/base/buf.h"
+#include "../builder/base/xmalloc.h"
 
 #include <ctype.h>
 #include <stdlib.h>

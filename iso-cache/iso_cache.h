@@ -21,16 +21,13 @@
 #ifndef BW_ISO_CACHE_H
 #define BW_ISO_CACHE_H
 
-#include "../builder/core/error.h"
+#include "../builder/base/digest.h"
+#include "../builder/base/error.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
-
-enum bw_hash_kind { BW_HASH_NONE, BW_HASH_MD5, BW_HASH_SHA1, BW_HASH_SHA256, BW_HASH_SHA512 };
-
-#define BW_HASH_MAX_HEX 128
 
 struct bw_checksum_spec {
     enum bw_hash_kind kind;        /* BW_HASH_NONE for "none" and for file: before resolution */
@@ -56,10 +53,6 @@ void bw_checksum_spec_release(struct bw_checksum_spec *spec);
  */
 int bw_checksum_file_find(const char *text, size_t len, const char *name, const char *source,
                           struct bw_checksum_spec *out, struct bw_error *err);
-
-/* Digest of a whole file (read once, in large blocks). Returns 0, or -1 with BW_ERR_IO. */
-int bw_iso_digest_file(const char *path, enum bw_hash_kind kind, char hex[BW_HASH_MAX_HEX + 1],
-                       struct bw_error *err);
 
 /*
  * The cache

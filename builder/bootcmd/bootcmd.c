@@ -1,7 +1,7 @@
 #include "bootcmd.h"
-#include "../core/buf.h"
-#include "../core/units.h"
-#include "../core/xmalloc.h"
+#include "../base/buf.h"
+#include "../base/units.h"
+#include "../base/xmalloc.h"
 
 #include <ctype.h>
 #include <regex.h>

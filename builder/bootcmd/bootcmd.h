@@ -29,7 +29,7 @@
 #define BW_BOOTCMD_H
 
 #include "keys.h"
-#include "../core/error.h"
+#include "../base/error.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -16,7 +16,7 @@
 #define BW_ENCODINGS_H
 
 #include "bootcmd.h"
-#include "../core/buf.h"
+#include "../base/buf.h"
 
 #include <stdint.h>
 

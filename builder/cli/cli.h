@@ -12,7 +12,7 @@
 #define BW_CLI_H
 
 #include "../core/definition.h"
-#include "../core/error.h"
+#include "../base/error.h"
 
 #include <stdio.h>
 

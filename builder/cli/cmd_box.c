@@ -1,7 +1,7 @@
 #include "cli.h"
-#include "../build/build.h"
+#include "../pipeline/build.h"
 #include "../drivers/accel.h"
-#include "../core/xmalloc.h"
+#include "../base/xmalloc.h"
 #include "../export/export.h"
 
 #include <getopt.h>

@@ -1,9 +1,9 @@
 #include "cli.h"
-#include "../build/build.h"
+#include "../pipeline/build.h"
 #include "../drivers/accel.h"
 #include "../drivers/driver.h"
-#include "../core/buf.h"
-#include "../core/spawn.h"
+#include "../base/buf.h"
+#include "../base/spawn.h"
 
 #include <getopt.h>
 #include <signal.h>

@@ -1,8 +1,8 @@
 #include "cli.h"
 #include "../drivers/driver.h"
-#include "../core/buf.h"
+#include "../base/buf.h"
 #include "../core/prepare.h"
-#include "../core/units.h"
+#include "../base/units.h"
 
 #include <stdlib.h>
 #include <string.h>

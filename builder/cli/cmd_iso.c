@@ -1,6 +1,6 @@
 #include "cli.h"
-#include "../core/buf.h"
-#include "../core/xmalloc.h"
+#include "../base/buf.h"
+#include "../base/xmalloc.h"
 #include "../../iso-cache/iso_cache.h"
 
 #include <getopt.h>

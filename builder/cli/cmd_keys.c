@@ -1,6 +1,6 @@
 #include "cli.h"
 #include "../bootcmd/encodings.h"
-#include "../core/buf.h"
+#include "../base/buf.h"
 
 #include <getopt.h>
 #include <string.h>

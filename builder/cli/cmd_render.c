@@ -1,7 +1,7 @@
 #include "cli.h"
-#include "../core/file.h"
+#include "../base/file.h"
 #include "../core/prepare.h"
-#include "../core/xmalloc.h"
+#include "../base/xmalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 #include "cli.h"
-#include "../core/buf.h"
+#include "../base/buf.h"
 #include "../core/prepare.h"
-#include "../core/xmalloc.h"
+#include "../base/xmalloc.h"
 #include "../../http-server/http_server.h"
 
 #include <errno.h>

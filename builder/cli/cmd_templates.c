@@ -1,5 +1,5 @@
 #include "cli.h"
-#include "../core/buf.h"
+#include "../base/buf.h"
 #include "../core/catalogue.h"
 
 #include <getopt.h>

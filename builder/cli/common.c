@@ -1,7 +1,7 @@
 #include "cli.h"
 #include "../drivers/driver.h"
 #include "../core/catalogue.h"
-#include "../core/xmalloc.h"
+#include "../base/xmalloc.h"
 
 #include <getopt.h>
 

@@ -1,6 +1,6 @@
 #include "ssh.h"
-#include "../core/buf.h"
-#include "../core/xmalloc.h"
+#include "../base/buf.h"
+#include "../base/xmalloc.h"
 
 #include <libssh/libssh.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
 #ifndef BW_SSH_H
 #define BW_SSH_H
 
-#include "../core/error.h"
+#include "../base/error.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 #include "catalogue.h"
-#include "buf.h"
+#include "../base/buf.h"
 #include "definition.h"
-#include "xmalloc.h"
+#include "../base/xmalloc.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -10,7 +10,7 @@
 #ifndef BW_CATALOGUE_H
 #define BW_CATALOGUE_H
 
-#include "error.h"
+#include "../base/error.h"
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 #include "definition.h"
-#include "buf.h"
-#include "jsonpos.h"
-#include "units.h"
-#include "xmalloc.h"
+#include "../base/buf.h"
+#include "../base/jsonpos.h"
+#include "../base/units.h"
+#include "../base/xmalloc.h"
 #include "../../iso-cache/iso_cache.h"
 
 #include <errno.h>

@@ -19,8 +19,8 @@
 #ifndef BW_DEFINITION_H
 #define BW_DEFINITION_H
 
-#include "error.h"
-#include "variables.h"
+#include "../base/error.h"
+#include "../render/variables.h"
 
 #include <stdbool.h>
 #include <stdint.h>

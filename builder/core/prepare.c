@@ -1,5 +1,5 @@
 #include "prepare.h"
-#include "xmalloc.h"
+#include "../base/xmalloc.h"
 #include "../render/template.h"
 #include "../../iso-cache/iso_cache.h"
 

@@ -6,7 +6,7 @@
 #ifndef BW_PREPARE_H
 #define BW_PREPARE_H
 
-#include "buf.h"
+#include "../base/buf.h"
 #include "definition.h"
 #include "../bootcmd/bootcmd.h"
 

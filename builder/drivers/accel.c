@@ -1,7 +1,7 @@
 #include "accel.h"
-#include "../core/buf.h"
-#include "../core/spawn.h"
-#include "../core/xmalloc.h"
+#include "../base/buf.h"
+#include "../base/spawn.h"
+#include "../base/xmalloc.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* A VM spec as libvirt domain XML; see domxml.h. */
 #include "domxml.h"
-#include "../core/buf.h"
+#include "../base/buf.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* The driver table: adding a hypervisor is one file plus one row here. */
 #include "driver.h"
-#include "../core/buf.h"
-#include "../core/xmalloc.h"
+#include "../base/buf.h"
+#include "../base/xmalloc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -15,7 +15,7 @@
 #define BW_DRIVER_H
 
 #include "../bootcmd/bootcmd.h"
-#include "../core/error.h"
+#include "../base/error.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -23,11 +23,11 @@
 #include "driver.h"
 #include "domxml.h"
 #include "../bootcmd/encodings.h"
-#include "../core/buf.h"
-#include "../core/file.h"
-#include "../core/spawn.h"
-#include "../core/xmalloc.h"
-#include "../../iso-cache/iso_cache.h"
+#include "../base/buf.h"
+#include "../base/file.h"
+#include "../base/spawn.h"
+#include "../base/xmalloc.h"
+#include "../base/digest.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -304,7 +304,7 @@ static char *remote_iso(struct bw_vm *vm, virStoragePoolPtr pool, const char *is
                         struct bw_error *err)
 {
     char hex[BW_HASH_MAX_HEX + 1];
-    if (bw_iso_digest_file(iso, BW_HASH_SHA256, hex, err) < 0)
+    if (bw_hash_file(iso, BW_HASH_SHA256, hex, NULL, NULL, err) < 0)
         return NULL;
     char *name = bw_xasprintf("boxwright-%s.iso", hex);
     char *marker = bw_xasprintf("boxwright-%s.iso.done", hex);

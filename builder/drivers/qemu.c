@@ -12,9 +12,9 @@
 #include "driver.h"
 #include "qmp.h"
 #include "../bootcmd/encodings.h"
-#include "../core/buf.h"
-#include "../core/spawn.h"
-#include "../core/xmalloc.h"
+#include "../base/buf.h"
+#include "../base/spawn.h"
+#include "../base/xmalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 #include "qmp.h"
-#include "../core/buf.h"
-#include "../core/xmalloc.h"
+#include "../base/buf.h"
+#include "../base/xmalloc.h"
 
 #include <errno.h>
 #include <poll.h>

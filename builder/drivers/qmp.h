@@ -6,7 +6,7 @@
 #ifndef BW_QMP_H
 #define BW_QMP_H
 
-#include "../core/error.h"
+#include "../base/error.h"
 
 #include <jansson.h>
 #include <stdbool.h>

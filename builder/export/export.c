@@ -1,14 +1,15 @@
 #include "export.h"
-#include "../core/buf.h"
-#include "../core/file.h"
-#include "../core/spawn.h"
-#include "../core/xmalloc.h"
-#include "../../iso-cache/iso_cache.h"
+#include "../base/buf.h"
+#include "../base/file.h"
+#include "../base/spawn.h"
+#include "../base/xmalloc.h"
+#include "../base/digest.h"
 
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,7 +180,7 @@ int bw_write_manifest(const char *manifest_path, const char *name, const struct 
         char hex[BW_HASH_MAX_HEX + 1];
         struct stat st;
         if (stat(a[i].file, &st) < 0 ||
-            bw_iso_digest_file(a[i].file, BW_HASH_SHA256, hex, err) < 0) {
+            bw_hash_file(a[i].file, BW_HASH_SHA256, hex, NULL, NULL, err) < 0) {
             if (err && !err->msg)
                 bw_error_at(err, BW_ERR_IO, a[i].file, NULL, 0, 0, "%s", strerror(errno));
             rc = -1;

@@ -18,7 +18,7 @@
 #ifndef BW_EXPORT_H
 #define BW_EXPORT_H
 
-#include "../core/error.h"
+#include "../base/error.h"
 
 #include <jansson.h>
 

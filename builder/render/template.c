@@ -1,5 +1,5 @@
 #include "template.h"
-#include "../core/xmalloc.h"
+#include "../base/xmalloc.h"
 
 #include <crypt.h>
 #include <ctype.h>

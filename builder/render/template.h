@@ -22,9 +22,9 @@
 #ifndef BW_TEMPLATE_H
 #define BW_TEMPLATE_H
 
-#include "../core/buf.h"
-#include "../core/error.h"
-#include "../core/variables.h"
+#include "../base/buf.h"
+#include "../base/error.h"
+#include "variables.h"
 
 struct bw_template;
 

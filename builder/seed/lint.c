@@ -1,7 +1,7 @@
 /* Seed lint: YAML through libyaml, the schema through cloud-init; see lint.h. */
 #include "lint.h"
-#include "../core/spawn.h"
-#include "../core/xmalloc.h"
+#include "../base/spawn.h"
+#include "../base/xmalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

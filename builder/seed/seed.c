@@ -1,7 +1,7 @@
 /* Seed volumes and ISO extraction through libarchive; see seed.h. */
 #include "seed.h"
-#include "../core/file.h"
-#include "../core/xmalloc.h"
+#include "../base/file.h"
+#include "../base/xmalloc.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -12,7 +12,7 @@
 #ifndef BW_SEED_H
 #define BW_SEED_H
 
-#include "../core/error.h"
+#include "../base/error.h"
 #include "../core/prepare.h"
 
 /* Writes files (name -> bytes) into a new ISO9660 volume at path, labelled label. The file is

@@ -1,6 +1,6 @@
 /* Reading a guest's screen; see screen.h. */
 #include "screen.h"
-#include "../core/xmalloc.h"
+#include "../base/xmalloc.h"
 
 #include <fcntl.h>
 #include <regex.h>

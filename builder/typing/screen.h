@@ -17,8 +17,8 @@
 #ifndef BW_SCREEN_H
 #define BW_SCREEN_H
 
-#include "../core/buf.h"
-#include "../core/error.h"
+#include "../base/buf.h"
+#include "../base/error.h"
 #include "../drivers/driver.h"
 
 #include <stdbool.h>

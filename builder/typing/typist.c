@@ -1,8 +1,8 @@
 /* Closed-loop typing; see typist.h. */
 #include "typist.h"
 #include "readback.h"
-#include "../core/buf.h"
-#include "../core/xmalloc.h"
+#include "../base/buf.h"
+#include "../base/xmalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>

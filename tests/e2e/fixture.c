@@ -1,7 +1,7 @@
 #include "fixture.h"
-#include "../../builder/core/buf.h"
-#include "../../builder/core/spawn.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/buf.h"
+#include "../../builder/base/spawn.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <check.h>
 #include <dirent.h>

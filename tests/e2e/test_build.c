@@ -12,17 +12,18 @@
  * volumes as well as processes and files.
  */
 #include "fixture.h"
-#include "iso_cache.h"
+#include "../../builder/base/digest.h"
 #include "../unit/golden.h"
-#include "../../builder/core/buf.h"
-#include "../../builder/core/spawn.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/buf.h"
+#include "../../builder/base/spawn.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <check.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +149,7 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     char *boxfile = bw_xasprintf("%s/tiny-libvirt.box", out);
     char hex[BW_HASH_MAX_HEX + 1];
     struct bw_error err = BW_ERROR_INIT;
-    ck_assert_int_eq(bw_iso_digest_file(boxfile, BW_HASH_SHA256, hex, &err), 0);
+    ck_assert_int_eq(bw_hash_file(boxfile, BW_HASH_SHA256, hex, NULL, NULL, &err), 0);
     ck_assert_str_eq(json_string_value(json_object_get(box, "sha256")), hex);
     /* ... and what the guest fetched from the HTTP server. */
     json_t *fetched = json_array_get(json_object_get(m, "guest_fetched"), 0);

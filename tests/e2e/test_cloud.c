@@ -18,15 +18,16 @@
  * go through libvirtd.
  */
 #include "fixture.h"
-#include "iso_cache.h"
+#include "../../builder/base/digest.h"
 #include "../unit/golden.h"
-#include "../../builder/core/buf.h"
-#include "../../builder/core/spawn.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/buf.h"
+#include "../../builder/base/spawn.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <check.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +104,7 @@ static char *file_digest(const char *path)
 {
     char hex[BW_HASH_MAX_HEX + 1];
     struct bw_error err = BW_ERROR_INIT;
-    ck_assert_int_eq(bw_iso_digest_file(path, BW_HASH_SHA512, hex, &err), 0);
+    ck_assert_int_eq(bw_hash_file(path, BW_HASH_SHA512, hex, NULL, NULL, &err), 0);
     return bw_xstrdup(hex);
 }
 

@@ -16,8 +16,8 @@
 #include "fixture.h"
 #include "../unit/golden.h"
 #include "../../builder/bootcmd/bootcmd.h"
-#include "../../builder/core/buf.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/buf.h"
+#include "../../builder/base/xmalloc.h"
 #include "../../builder/drivers/driver.h"
 #include "../../builder/typing/typist.h"
 

@@ -1,6 +1,6 @@
 /* libFuzzer target: checksum files (GNU, BSD, clear-signed) and checksum specs. */
 #include "iso_cache.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>

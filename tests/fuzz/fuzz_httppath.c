@@ -4,7 +4,7 @@
  * segment, a backslash, a NUL or a leading "/".
  */
 #include "http_server.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <stdint.h>
 #include <stdlib.h>

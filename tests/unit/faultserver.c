@@ -1,5 +1,5 @@
 #include "faultserver.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

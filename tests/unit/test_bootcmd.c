@@ -1,7 +1,7 @@
 /* The boot-command compiler and its four encodings. */
 #include "golden.h"
 #include "../../builder/bootcmd/encodings.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <check.h>
 #include <ctype.h>

@@ -1,7 +1,7 @@
 /* The boxwright binary as a user runs it: exit codes, help, and each command's output. */
-#include "../../builder/core/buf.h"
-#include "../../builder/core/spawn.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/buf.h"
+#include "../../builder/base/spawn.h"
+#include "../../builder/base/xmalloc.h"
 
 #include "golden.h"
 #include <check.h>

@@ -1,9 +1,9 @@
 /* Definition loading: schema errors with positions, defaults, variables. */
 #include "golden.h"
-#include "../../builder/core/buf.h"
+#include "../../builder/base/buf.h"
 #include "../../builder/core/definition.h"
 #include "../../builder/core/prepare.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <check.h>
 #include <stdio.h>

@@ -1,10 +1,10 @@
 /* Driver translations as golden files: a VM spec -> the exact QEMU command line. */
 #include "golden.h"
-#include "../../builder/core/buf.h"
+#include "../../builder/base/buf.h"
 #include "../../builder/core/definition.h"
 #include "../../builder/drivers/domxml.h"
 #include "../../builder/drivers/driver.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <check.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /* Vagrant libvirt boxes and the manifest, read back with libarchive as vagrant's bsdtar would. */
 #include "golden.h"
-#include "iso_cache.h"
-#include "../../builder/core/buf.h"
-#include "../../builder/core/spawn.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/digest.h"
+#include "../../builder/base/buf.h"
+#include "../../builder/base/spawn.h"
+#include "../../builder/base/xmalloc.h"
 #include "../../builder/export/export.h"
 
 #include <archive.h>
@@ -138,7 +138,7 @@ START_TEST(test_manifest_lists_sizes_and_sha256)
     ck_assert_ptr_nonnull(m);
     json_t *art = json_array_get(json_object_get(m, "artifacts"), 0);
     char hex[BW_HASH_MAX_HEX + 1];
-    ck_assert_int_eq(bw_iso_digest_file(box, BW_HASH_SHA256, hex, &err), 0);
+    ck_assert_int_eq(bw_hash_file(box, BW_HASH_SHA256, hex, NULL, NULL, &err), 0);
     ck_assert_str_eq(json_string_value(json_object_get(art, "sha256")), hex);
     struct stat st;
     stat(box, &st);

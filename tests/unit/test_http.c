@@ -2,8 +2,8 @@
 #include "golden.h"
 #include "http_server.h"
 #include "stream.h"
-#include "../../builder/core/spawn.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/spawn.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <arpa/inet.h>
 #include <check.h>

@@ -1,11 +1,11 @@
 /* The ISO cache against a fault-injecting server, nginx, local files and concurrent builds. */
 #include "faultserver.h"
 #include "golden.h"
-#include "hash.h"
+#include "../../builder/base/digest.h"
 #include "iso_cache.h"
-#include "../../builder/core/buf.h"
-#include "../../builder/core/spawn.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/buf.h"
+#include "../../builder/base/spawn.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <check.h>
 #include <curl/curl.h>

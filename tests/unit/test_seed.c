@@ -1,10 +1,10 @@
 /* cloud-init seeds: rendering, the cidata volume, its lint, and files read out of an ISO. */
 #include "golden.h"
-#include "../../builder/core/buf.h"
+#include "../../builder/base/buf.h"
 #include "../../builder/core/definition.h"
 #include "../../builder/core/prepare.h"
-#include "../../builder/core/spawn.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/spawn.h"
+#include "../../builder/base/xmalloc.h"
 #include "../../builder/seed/lint.h"
 #include "../../builder/seed/seed.h"
 

@@ -1,9 +1,9 @@
 /* The SSH communicator against a real OpenSSH sshd started on 127.0.0.1 by the test. */
 #include "golden.h"
 #include "../../builder/comm/ssh.h"
-#include "../../builder/core/buf.h"
-#include "../../builder/core/spawn.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/buf.h"
+#include "../../builder/base/spawn.h"
+#include "../../builder/base/xmalloc.h"
 
 #include <check.h>
 #include <pwd.h>

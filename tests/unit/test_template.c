@@ -1,6 +1,6 @@
 /* The template engine: golden renderings, errors with positions, and functions. */
 #include "golden.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/xmalloc.h"
 #include "../../builder/render/template.h"
 
 #include <check.h>

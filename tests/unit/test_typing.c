@@ -8,7 +8,7 @@
  */
 #include "golden.h"
 #include "../../builder/bootcmd/keys.h"
-#include "../../builder/core/xmalloc.h"
+#include "../../builder/base/xmalloc.h"
 #include "../../builder/typing/readback.h"
 #include "../../builder/typing/typist.h"
 

@@ -1,5 +1,5 @@
 /* Durations and sizes as users write them in definitions. */
-#include "../../builder/core/units.h"
+#include "../../builder/base/units.h"
 
 #include "golden.h"
 #include <check.h>

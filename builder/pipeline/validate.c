@@ -1,10 +1,10 @@
 /* Box validation: boot the exported image, log in, run the template's checks, report. */
 #include "build.h"
 #include "../comm/ssh.h"
-#include "../core/buf.h"
+#include "../base/buf.h"
 #include "../core/prepare.h"
-#include "../core/spawn.h"
-#include "../core/xmalloc.h"
+#include "../base/spawn.h"
+#include "../base/xmalloc.h"
 #include "../drivers/driver.h"
 
 #include <arpa/inet.h>

@@ -18,7 +18,7 @@
 #define BW_BUILD_H
 
 #include "../core/definition.h"
-#include "../core/error.h"
+#include "../base/error.h"
 #include "../drivers/driver.h"
 
 #include <stdbool.h>

@@ -13,7 +13,7 @@
 #ifndef BW_VARIABLES_H
 #define BW_VARIABLES_H
 
-#include "error.h"
+#include "../base/error.h"
 
 #include <stdbool.h>
 #include <stddef.h>

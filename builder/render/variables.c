@@ -1,6 +1,6 @@
 #include "variables.h"
-#include "buf.h"
-#include "xmalloc.h"
+#include "../base/buf.h"
+#include "../base/xmalloc.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,18 +1,23 @@
 /*
- * hash - digests for the ISO cache (OpenSSL EVP), in two shapes:
+ * digest - message digests (OpenSSL EVP), in two shapes:
  *   bw_hash_*        plain, on the caller's thread (local files, small data);
  *   bw_hasher_*      pipelined: update() copies the bytes into a chunk and a
  *                    second thread digests full chunks, so a download does not
  *                    wait for hashing (two cores: one receives, one hashes).
- * Internal to iso-cache; not part of its public header.
+ * Part of the base: the ISO cache verifies with it, exporters and drivers
+ * checksum what they write or upload.
  */
-#ifndef BW_ISO_HASH_H
-#define BW_ISO_HASH_H
+#ifndef BW_DIGEST_H
+#define BW_DIGEST_H
 
-#include "iso_cache.h"
+#include "error.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+enum bw_hash_kind { BW_HASH_NONE, BW_HASH_MD5, BW_HASH_SHA1, BW_HASH_SHA256, BW_HASH_SHA512 };
+
+#define BW_HASH_MAX_HEX 128
 
 struct bw_hash;
 struct bw_hash *bw_hash_new(enum bw_hash_kind kind);
@@ -34,7 +39,8 @@ void bw_hasher_free(struct bw_hasher *h);
 
 /*
  * Hashes the file at path (read in large blocks), reporting progress through
- * fn every ~100 ms when fn is not NULL. Returns 0 and the hex digest, or -1.
+ * fn every ~100 ms when fn is not NULL (NULL for none). Returns 0 and the hex
+ * digest, or -1 with BW_ERR_IO.
  */
 int bw_hash_file(const char *path, enum bw_hash_kind kind, char hex[BW_HASH_MAX_HEX + 1],
                  void (*fn)(uint64_t done, uint64_t total, void *ud), void *ud,

@@ -1,6 +1,6 @@
 /* Watching a guest for progress; see watch.h. */
 #include "watch.h"
-#include "../core/xmalloc.h"
+#include "../base/xmalloc.h"
 #include "../../http-server/http_server.h"
 
 #include <stdlib.h>

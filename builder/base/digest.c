@@ -1,6 +1,6 @@
-#include "hash.h"
-#include "../builder/core/file.h"
-#include "../builder/core/xmalloc.h"
+#include "digest.h"
+#include "file.h"
+#include "xmalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -248,10 +248,4 @@ int bw_hash_file(const char *path, enum bw_hash_kind kind, char hex[BW_HASH_MAX_
     bw_hash_free(h);
     close(fd);
     return rc;
-}
-
-int bw_iso_digest_file(const char *path, enum bw_hash_kind kind, char hex[BW_HASH_MAX_HEX + 1],
-                       struct bw_error *err)
-{
-    return bw_hash_file(path, kind, hex, NULL, NULL, err);
 }

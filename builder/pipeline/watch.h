@@ -15,8 +15,8 @@
 #ifndef BW_WATCH_H
 #define BW_WATCH_H
 
-#include "../core/buf.h"
-#include "../core/error.h"
+#include "../base/buf.h"
+#include "../base/error.h"
 #include "../drivers/driver.h"
 #include "../typing/screen.h"
 

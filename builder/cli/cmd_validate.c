@@ -21,6 +21,10 @@ static int run(int argc, char **argv)
     bw_definition_check_files(def, &errs);
     bw_prepare_source(def, NULL, NULL, &errs);
     bw_prepare_answer_files(def, &files, &errs);
+    struct bw_buf linted = BW_BUF_INIT, unlinted = BW_BUF_INIT;
+    bw_buf_init(&linted);
+    bw_buf_init(&unlinted);
+    bw_answer_lint(def, &files, &linted, &unlinted, &errs);
     if (strcmp(def->boot.method, "keys") == 0)
         bw_prepare_boot_command(def, NULL, NULL, &ev, &errs);
     if (def->boot.append) {
@@ -41,6 +45,9 @@ static int run(int argc, char **argv)
         fprintf(stderr,
                 "boxwright: note: user-data was checked as YAML only: cloud-init is not installed "
                 "(apt-get install cloud-init adds its schema check)\n");
+    if (unlinted.len)
+        fprintf(stderr, "boxwright: note: not checked, the tool is not installed: %s\n",
+                unlinted.data);
     if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)
             bw_cli_print_error(&errs.v[i]);
@@ -52,8 +59,12 @@ static int run(int argc, char **argv)
         if (def->cloud_init.seed)
             printf(", %zu seed files rendered, user-data %s", seeds.n,
                    schema ? "valid under cloud-init's schema" : "valid YAML");
+        if (linted.len)
+            printf(", checked: %s", linted.data);
         printf(")\n");
     }
+    bw_buf_release(&linted);
+    bw_buf_release(&unlinted);
     bw_rendered_release(&seeds);
     bw_key_events_release(&ev);
     bw_rendered_release(&files);
@@ -73,6 +84,10 @@ const struct bw_command bw_cmd_validate = {
     "compiles into key presses. cloud-init seeds are rendered and parsed as\n"
     "YAML; #cloud-config user-data is also checked with `cloud-init schema`\n"
     "when cloud-init is installed (a note says when it is not).\n"
+    "Answer files are checked by kind, from their names: a d-i preseed\n"
+    "(*preseed*.cfg, *.preseed) with debconf-set-selections --checkonly, where\n"
+    "an unknown type is an error too (d-i skips the line); XML (*.xml:\n"
+    "AutoYaST, Autounattend) with xmllint --noout.\n"
     "All problems are listed, each with the file,\n"
     "the JSON path or template position (line:col), the value and what was\n"
     "expected.\n"

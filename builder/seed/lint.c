@@ -3,6 +3,8 @@
 #include "../base/spawn.h"
 #include "../base/xmalloc.h"
 
+#include <fnmatch.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +158,192 @@ size_t bw_seed_lint(const struct bw_definition *def, const struct bw_rendered *s
         }
         bw_error_release(&e);
         free(file);
+    }
+    return errs->n - before;
+}
+
+/* ---- answer files ---- */
+
+/* Line n (1-based) of b, without its newline, into out; false when b has fewer lines. */
+static bool line_of(const struct bw_buf *b, long n, struct bw_buf *out)
+{
+    bw_buf_reset(out);
+    const char *p = b->data ? b->data : "", *end = p + b->len;
+    for (long i = 1; i < n; i++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        if (!nl)
+            return false;
+        p = nl + 1;
+    }
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    bw_buf_add(out, p, (size_t)((nl ? nl : end) - p));
+    return true;
+}
+
+/* Is line n free of secrets: the same in the file and in the file as it may be shown? */
+static bool line_is_showable(const struct bw_rendered_file *f, long n)
+{
+    if (!bw_rendered_is_sensitive(f))
+        return true;
+    struct bw_buf a = BW_BUF_INIT, b = BW_BUF_INIT;
+    bw_buf_init(&a);
+    bw_buf_init(&b);
+    bool same = line_of(&f->data, n, &a) == line_of(&f->shown, n, &b) && a.len == b.len &&
+                memcmp(a.data, b.data, a.len) == 0;
+    bw_buf_release(&a);
+    bw_buf_release(&b);
+    return same;
+}
+
+/* Runs argv[0..] on the rendered bytes in a private temp file (argv's NULL slot at `at` takes
+ * its name): 0 with the result, -1 when the tool is not installed. */
+static int run_on_copy(char **argv, size_t at, const struct bw_buf *data,
+                       struct bw_spawn_result *res)
+{
+    char tmpl[] = "/tmp/boxwright-answer-XXXXXX";
+    int fd = mkstemp(tmpl); /* 0600: the bytes may hold a secret */
+    if (fd < 0)
+        return -1;
+    bool ok = write(fd, data->data, data->len) == (ssize_t)data->len;
+    close(fd);
+    int rc = -1;
+    if (ok) {
+        argv[at] = tmpl;
+        struct bw_error e = BW_ERROR_INIT;
+        /* A spawn that fails leaves status 0 and nothing on stderr: the tool is missing. */
+        if (bw_spawn_run(argv, NULL, NULL, 0, res, &e) == 0 || res->status != 0 || res->err.len)
+            rc = 0;
+        else
+            bw_spawn_result_release(res);
+        argv[at] = NULL;
+        bw_error_release(&e);
+    }
+    unlink(tmpl);
+    return rc;
+}
+
+static void answer_error(struct bw_errors *errs, const char *file, long line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void answer_error(struct bw_errors *errs, const char *file, long line, const char *fmt, ...)
+{
+    struct bw_error e = BW_ERROR_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    bw_error_vat(&e, BW_ERR_SCHEMA, file, NULL, (int)line, line > 0 ? 1 : 0, fmt, ap);
+    va_end(ap);
+    bw_errors_take(errs, &e);
+}
+
+/*
+ * A d-i preseed through debconf-set-selections --checkonly: a line it cannot parse is an error
+ * (it stops the install), and so is a type it does not know (d-i skips the line without a
+ * word, so the question is asked after all). Its messages quote the line; ours do not, and
+ * name the type only where no secret is on that line.
+ */
+static int check_preseed(const char *file, const struct bw_rendered_file *f, struct bw_errors *errs)
+{
+    char *argv[] = {"debconf-set-selections", "--checkonly", NULL, NULL};
+    struct bw_spawn_result res;
+    if (run_on_copy(argv, 2, &f->data, &res) < 0)
+        return -1;
+    size_t before = errs->n;
+    char *save = NULL;
+    for (char *l = strtok_r(res.err.data ? res.err.data : (char *)"", "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        long n = 0;
+        char type[64];
+        if (sscanf(l, "error: parse error on line %ld", &n) == 1) {
+            answer_error(errs, file, n,
+                         "preseed: cannot parse this line: expected \"OWNER QUESTION TYPE "
+                         "VALUE\", e.g. \"d-i netcfg/get_domain string local\" "
+                         "(debconf-set-selections --checkonly)");
+        } else if (sscanf(l, "warning: Unknown type %63[^,], skipping line %ld", type, &n) == 2) {
+            if (line_is_showable(f, n))
+                answer_error(errs, file, n,
+                             "preseed: unknown type \"%s\": expected boolean, string, password, "
+                             "select, multiselect, note, text, error or title (d-i skips "
+                             "this line, so its question is asked)",
+                             type);
+            else
+                answer_error(errs, file, n,
+                             "preseed: unknown type (not shown: a sensitive value is on this "
+                             "line): expected boolean, string, password, select, multiselect, "
+                             "note, text, error or title");
+        }
+    }
+    if (errs->n == before && res.status != 0)
+        answer_error(errs, file, 0,
+                     "preseed: debconf-set-selections --checkonly rejected it (exit "
+                     "status %d)",
+                     res.status);
+    bw_spawn_result_release(&res);
+    return 0;
+}
+
+/* XML answer files (AutoYaST, Autounattend) must be well formed: xmllint --noout. Its
+ * messages name the element or entity at fault; shown only where no secret is on the line. */
+static int check_xml(const char *file, const struct bw_rendered_file *f, struct bw_errors *errs)
+{
+    char *argv[] = {"xmllint", "--noout", "--nonet", NULL, NULL};
+    struct bw_spawn_result res;
+    if (run_on_copy(argv, 3, &f->data, &res) < 0)
+        return -1;
+    size_t before = errs->n;
+    char *save = NULL;
+    for (char *l = strtok_r(res.err.data ? res.err.data : (char *)"", "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        /* "/tmp/boxwright-answer-XXXXXX:LINE: parser error : MESSAGE", then the line and a
+         * caret, which are not taken */
+        const char *p = strstr(l, "boxwright-answer-");
+        const char *colon = p ? strchr(p, ':') : NULL;
+        char *end;
+        long n = colon ? strtol(colon + 1, &end, 10) : 0;
+        const char *what = n > 0 ? strstr(end, " error : ") : NULL;
+        if (!what)
+            continue;
+        what += strlen(" error : ");
+        if (line_is_showable(f, n))
+            answer_error(errs, file, n, "XML: %s: expected well-formed XML (xmllint)", what);
+        else
+            answer_error(errs, file, n,
+                         "XML: not well formed (the words are not shown: a sensitive value is "
+                         "on this line)");
+    }
+    if (errs->n == before && res.status != 0)
+        answer_error(errs, file, 0, "XML: xmllint rejected it (exit status %d)", res.status);
+    bw_spawn_result_release(&res);
+    return 0;
+}
+
+/* Answer-file kinds by file name, first match wins. */
+static const struct answer_kind {
+    const char *pattern; /* fnmatch(3) on the name under the http directory */
+    const char *tool;    /* what checks it, as the summary names it */
+    int (*check)(const char *file, const struct bw_rendered_file *f, struct bw_errors *errs);
+} answer_kinds[] = {
+    {"*preseed*.cfg", "debconf-set-selections", check_preseed},
+    {"*.preseed", "debconf-set-selections", check_preseed},
+    {"*.xml", "xmllint", check_xml},
+};
+
+size_t bw_answer_lint(const struct bw_definition *def, const struct bw_rendered *files,
+                      struct bw_buf *checked, struct bw_buf *missing, struct bw_errors *errs)
+{
+    size_t before = errs->n;
+    for (size_t i = 0; i < files->n; i++) {
+        const struct bw_rendered_file *f = &files->v[i];
+        const char *base = strrchr(f->name, '/') ? strrchr(f->name, '/') + 1 : f->name;
+        for (size_t k = 0; k < sizeof(answer_kinds) / sizeof(answer_kinds[0]); k++) {
+            const struct answer_kind *kind = &answer_kinds[k];
+            if (fnmatch(kind->pattern, base, 0) != 0)
+                continue;
+            char *file = bw_xasprintf("%s/%s/%s (rendered)", def->dir,
+                                      def->http.directory ? def->http.directory : ".", f->name);
+            struct bw_buf *to = kind->check(file, f, errs) == 0 ? checked : missing;
+            bw_buf_addf(to, "%s%s (%s)", to->len ? ", " : "", f->name, kind->tool);
+            free(file);
+            break;
+        }
     }
     return errs->n - before;
 }

@@ -7,6 +7,11 @@
  * otherwise) unless it is a script ("#!") or an include. When cloud-init is
  * installed, the rendered #cloud-config user-data is also checked against
  * cloud-init's own schema (`cloud-init schema --config-file`).
+ *
+ * Answer files are checked by kind, from their names: a d-i preseed
+ * (`*preseed*.cfg`, `*.preseed`) by `debconf-set-selections --checkonly`, an
+ * XML file (AutoYaST, Autounattend) by `xmllint --noout`. Errors name the
+ * rendered file and line; they never quote a line that holds a secret.
  */
 #ifndef BW_LINT_H
 #define BW_LINT_H
@@ -18,6 +23,12 @@
  * returns their count. *schema_checked says whether cloud-init's schema ran. */
 size_t bw_seed_lint(const struct bw_definition *def, const struct bw_rendered *seeds,
                     bool *schema_checked, struct bw_errors *errs);
+
+/* Lints answer files (as bw_prepare_answer_files() rendered them for def); appends errors to
+ * errs and returns their count. Adds "NAME (TOOL)" to `checked` for each file its tool checked,
+ * to `missing` for each whose tool is not installed (both comma-separated, initialised). */
+size_t bw_answer_lint(const struct bw_definition *def, const struct bw_rendered *files,
+                      struct bw_buf *checked, struct bw_buf *missing, struct bw_errors *errs);
 
 /* Checks that text parses as YAML; on failure sets err at file:line:col. Used by the fuzzer. */
 int bw_yaml_check(const char *file, const char *text, size_t len, struct bw_error *err);

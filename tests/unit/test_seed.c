@@ -327,6 +327,134 @@ START_TEST(test_schema_errors_do_not_quote_a_secret)
 }
 END_TEST
 
+/* Lints one answer file named name (secret: the value shown as "<sensitive>"); the errors each
+ * formatted on a line into *out, and what was checked into *checked (both caller frees). */
+static size_t answer_lint(const char *name, const char *text, const char *secret, char **out,
+                          char **checked)
+{
+    struct bw_definition def;
+    memset(&def, 0, sizeof(def));
+    def.dir = "/tpl";
+    def.http.directory = "http";
+    struct bw_rendered files = BW_RENDERED_INIT;
+    add_file(&files, name, text, strlen(text));
+    if (secret) {
+        /* the shown copy: every occurrence of the secret replaced */
+        struct bw_buf *sh = &files.v[0].shown;
+        bw_buf_reset(sh);
+        size_t sl = strlen(secret);
+        for (const char *p = text; *p;) {
+            const char *hit = strstr(p, secret);
+            if (!hit) {
+                bw_buf_adds(sh, p);
+                break;
+            }
+            bw_buf_add(sh, p, (size_t)(hit - p));
+            bw_buf_adds(sh, "<sensitive>");
+            p = hit + sl;
+        }
+    }
+    struct bw_buf ok = BW_BUF_INIT, missing = BW_BUF_INIT, all = BW_BUF_INIT;
+    bw_buf_init(&ok);
+    bw_buf_init(&missing);
+    bw_buf_init(&all);
+    struct bw_errors errs = BW_ERRORS_INIT;
+    size_t n = bw_answer_lint(&def, &files, &ok, &missing, &errs);
+    ck_assert_uint_eq(n, errs.n);
+    for (size_t i = 0; i < errs.n; i++) {
+        char *e = bw_error_format(&errs.v[i]);
+        bw_buf_addf(&all, "%s\n", e);
+        free(e);
+    }
+    ck_assert_msg(missing.len == 0, "tool missing: %s", missing.data);
+    *out = bw_xstrdup(all.data);
+    *checked = bw_xstrdup(ok.data);
+    bw_buf_release(&ok);
+    bw_buf_release(&missing);
+    bw_buf_release(&all);
+    bw_errors_release(&errs);
+    bw_rendered_release(&files);
+    return n;
+}
+
+/* A preseed goes through debconf-set-selections: a line it cannot parse and a type it does not
+ * know (d-i would skip the line in silence) are errors at their lines; a secret on such a line
+ * is not quoted; a correct preseed passes and is named as checked. */
+START_TEST(test_preseed_lint_names_the_line_and_keeps_secrets)
+{
+    char *out, *checked;
+    ck_assert_uint_eq(answer_lint("preseed.cfg",
+                                  "d-i debian-installer/locale string en_US.UTF-8\n"
+                                  "d-i netcfg/get_domain\n"
+                                  "d-i time/zone strin UTC\n"
+                                  "d-i passwd/user-password Sup3rS3cretPW x\n"
+                                  "d-i passwd/user-password-again password Sup3rS3cretPW\n",
+                                  "Sup3rS3cretPW", &out, &checked),
+                      3);
+    ck_assert_msg(strstr(out, "/tpl/http/preseed.cfg (rendered):2:1: preseed: cannot parse this "
+                              "line: expected \"OWNER QUESTION TYPE VALUE\""),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "preseed.cfg (rendered):3:1: preseed: unknown type \"strin\""), "%s",
+                  out);
+    ck_assert_msg(strstr(out, "preseed.cfg (rendered):4:1: preseed: unknown type (not shown"), "%s",
+                  out);
+    ck_assert_msg(!strstr(out, "Sup3r"), "%s", out);
+    ck_assert_str_eq(checked, "preseed.cfg (debconf-set-selections)");
+    free(out);
+    free(checked);
+
+    ck_assert_uint_eq(answer_lint("debian/preseed.cfg",
+                                  "# comment\n#_preseed_V1\nd-i a/b string \\\n  continued\n"
+                                  "d-i passwd/root-login boolean false\n",
+                                  NULL, &out, &checked),
+                      0);
+    ck_assert_str_eq(checked, "debian/preseed.cfg (debconf-set-selections)");
+    free(out);
+    free(checked);
+
+    /* Other names are not taken for preseeds. */
+    ck_assert_uint_eq(answer_lint("answer.cfg", "not a preseed at all\n", NULL, &out, &checked), 0);
+    ck_assert_str_eq(checked, "");
+    free(out);
+    free(checked);
+}
+END_TEST
+
+/* XML answer files must be well formed; the message is xmllint's, at its line. */
+START_TEST(test_xml_answer_files_must_be_well_formed)
+{
+    if (access("/usr/bin/xmllint", X_OK) != 0) {
+        printf("xmllint not installed: XML lint test skipped\n");
+        return;
+    }
+    char *out, *checked;
+    ck_assert_uint_eq(answer_lint("autoinst.xml", "<?xml version=\"1.0\"?>\n<profile>\n<a></b>\n",
+                                  NULL, &out, &checked),
+                      2);
+    ck_assert_msg(strstr(out, "autoinst.xml (rendered):3:1: XML: Opening and ending tag mismatch: "
+                              "a line 3 and b"),
+                  "%s", out);
+    ck_assert_str_eq(checked, "autoinst.xml (xmllint)");
+    free(out);
+    free(checked);
+    ck_assert_uint_eq(answer_lint("Autounattend.xml",
+                                  "<unattend><pw>Sup3rS3cretPW</pw></unattend>\n", "Sup3rS3cretPW",
+                                  &out, &checked),
+                      0);
+    free(out);
+    free(checked);
+    ck_assert_uint_eq(answer_lint("Autounattend.xml",
+                                  "<unattend><pw>Sup3rS3cretPW</p></unattend>\n", "Sup3rS3cretPW",
+                                  &out, &checked),
+                      1);
+    ck_assert_msg(strstr(out, ":1:1: XML: not well formed (the words are not shown") &&
+                      !strstr(out, "Sup3r"),
+                  "%s", out);
+    free(out);
+    free(checked);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("seed");
@@ -338,6 +466,8 @@ int main(void)
     tcase_add_test(tc, test_lint_names_line_and_column_and_the_header);
     tcase_add_test(tc, test_lint_uses_cloud_inits_schema_when_installed);
     tcase_add_test(tc, test_schema_errors_do_not_quote_a_secret);
+    tcase_add_test(tc, test_preseed_lint_names_the_line_and_keeps_secrets);
+    tcase_add_test(tc, test_xml_answer_files_must_be_well_formed);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -5,6 +5,7 @@
 
 #include "golden.h"
 #include <check.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -126,6 +127,41 @@ START_TEST(test_validate_accepts_tiny_and_lists_every_error_of_a_bad_file)
     ck_assert_ptr_nonnull(strstr(res.err.data, "templates: "));
     ck_assert_ptr_nonnull(strstr(res.err.data, "tiny"));
     ck_assert_int_eq(run("validate", "/nonexistent/def.json", NULL), 1);
+}
+END_TEST
+
+/* Every template in the catalogue validates (its answer files through their linters) and
+ * renders; a template listed by `templates` is one a user can start from. */
+START_TEST(test_every_template_in_the_catalogue_validates_and_renders)
+{
+    DIR *d = opendir(BW_TEMPLATES);
+    ck_assert_ptr_nonnull(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        n++;
+        ck_assert_msg(run("validate", e->d_name, NULL) == 0, "%s: %s", e->d_name, res.err.data);
+        ck_assert_msg(strstr(res.out.data, ": valid ("), "%s: %s", e->d_name, res.out.data);
+        char out[] = "/tmp/bw-cli-catalogue-XXXXXX";
+        ck_assert_ptr_nonnull(mkdtemp(out));
+        ck_assert_msg(run("render", e->d_name, "--out", out, NULL) == 0, "%s: %s", e->d_name,
+                      res.err.data);
+        char *rm = bw_xasprintf("rm -rf '%s'", out);
+        ck_assert_msg(system(rm) == 0, "%s", rm);
+        free(rm);
+    }
+    closedir(d);
+    ck_assert_uint_ge(n, 3);
+    /* The Debian preseed went through debconf-set-selections, and the boot line points d-i at
+     * it on boxwright's server. */
+    ck_assert_int_eq(run("validate", "debian-12", NULL), 0);
+    ck_assert_msg(strstr(res.out.data, "checked: preseed.cfg (debconf-set-selections)"), "%s",
+                  res.out.data);
+    ck_assert_int_eq(run("inspect", "debian-12", NULL), 0);
+    ck_assert_msg(strstr(res.out.data, "auto preseed/url=http://10.0.2.100:8100/preseed.cfg "
+                                       "netcfg/get_hostname=debian-12"),
+                  "%s", res.out.data);
 }
 END_TEST
 
@@ -598,6 +634,7 @@ int main(void)
     tcase_add_test(tc, test_usage_errors_exit_2);
     tcase_add_test(tc, test_templates_lists_the_catalogue);
     tcase_add_test(tc, test_validate_accepts_tiny_and_lists_every_error_of_a_bad_file);
+    tcase_add_test(tc, test_every_template_in_the_catalogue_validates_and_renders);
     tcase_add_test(tc, test_a_template_cannot_reach_files_outside_it_through_links);
     tcase_add_test(tc, test_render_refuses_an_answer_file_named_like_its_own_output);
     tcase_add_test(tc, test_efi_without_ovmf_is_said_before_building);

@@ -257,16 +257,44 @@ static void on_http_request(const struct bw_http_event *ev, void *ud)
     pthread_mutex_unlock(&b->req_lock);
 }
 
-/* The served file whose name is closest to rel (a path the server refused or lacked): a
- * file in the same directory of http.directory, or a rendered one. Caller frees; NULL if none. */
+/* The entry of dir whose name is closest to name (directories only if want_dir), with its
+ * distance; NULL if dir has none. Caller frees. */
+static char *closest_entry(const char *dir, const char *name, bool want_dir, size_t *dist)
+{
+    char *best = NULL;
+    *dist = (size_t)-1;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = bw_xasprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        bool ok = lstat(p, &st) == 0 && (want_dir ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode));
+        free(p);
+        size_t n = ok ? bw_edit_distance(name, e->d_name, 64) : (size_t)-1;
+        if (n < *dist) {
+            *dist = n;
+            free(best);
+            best = bw_xstrdup(e->d_name);
+        }
+    }
+    if (d)
+        closedir(d);
+    return best;
+}
+
+/*
+ * The served file whose path is closest to rel (a path the server refused or lacked): a
+ * rendered file, or a file under http.directory found component by component (a directory
+ * that is not there is taken as the nearest one that is: /debian/dists/testing/Release
+ * gives debian/dists/bookworm/Release). Caller frees; NULL if none.
+ */
 static char *nearest_file(struct build *b, const char *raw)
 {
     char rel[1024];
     const char *why;
     if (bw_http_normalize_path(raw, rel, sizeof(rel), &why) < 0)
         return NULL;
-    const char *slash = strrchr(rel, '/');
-    const char *base = slash ? slash + 1 : rel;
     char *best = NULL;
     size_t best_d = (size_t)-1;
     for (size_t i = 0; i < b->def->http.render.n; i++) {
@@ -277,32 +305,41 @@ static char *nearest_file(struct build *b, const char *raw)
             best = bw_xstrdup(b->def->http.render.v[i]);
         }
     }
-    if (b->def->http.directory) {
-        struct bw_error ignored = BW_ERROR_INIT;
-        char *root =
-            bw_definition_file(b->def, ".http.directory", b->def->http.directory, &ignored);
-        bw_error_release(&ignored);
-        if (!root)
-            return best;
-        char *dir =
-            slash ? bw_xasprintf("%s/%.*s", root, (int)(slash - rel), rel) : bw_xstrdup(root);
-        DIR *d = opendir(dir); /* rel has no ".." (normalised): it stays below the root */
-        for (struct dirent *e; d && (e = readdir(d));) {
-            if (e->d_name[0] == '.')
-                continue;
-            size_t dist = bw_edit_distance(base, e->d_name, 64);
-            if (dist < best_d) {
-                best_d = dist;
-                free(best);
-                best = slash ? bw_xasprintf("%.*s/%s", (int)(slash - rel), rel, e->d_name)
-                             : bw_xstrdup(e->d_name);
-            }
+    if (!b->def->http.directory)
+        return best;
+    struct bw_error ignored = BW_ERROR_INIT;
+    char *root = bw_definition_file(b->def, ".http.directory", b->def->http.directory, &ignored);
+    bw_error_release(&ignored);
+    if (!root)
+        return best;
+    /* rel is normalised (no "..", no empty parts): every step stays below the root */
+    struct bw_buf dir = BW_BUF_INIT, found = BW_BUF_INIT;
+    bw_buf_init(&dir);
+    bw_buf_init(&found);
+    bw_buf_adds(&dir, root);
+    size_t total = 0;
+    bool lost = false;
+    for (char *save = NULL, *part = strtok_r(rel, "/", &save); part && !lost;) {
+        char *next = strtok_r(NULL, "/", &save);
+        size_t d;
+        char *name = closest_entry(dir.data, part, next != NULL, &d);
+        if (!name) {
+            lost = true;
+            break;
         }
-        if (d)
-            closedir(d);
-        free(dir);
-        free(root);
+        total += d;
+        bw_buf_addf(&dir, "/%s", name);
+        bw_buf_addf(&found, "%s%s", found.len ? "/" : "", name);
+        free(name);
+        part = next;
     }
+    if (!lost && found.len && total < best_d) {
+        free(best);
+        best = bw_buf_detach(&found);
+    }
+    bw_buf_release(&found);
+    bw_buf_release(&dir);
+    free(root);
     return best;
 }
 

@@ -4,6 +4,7 @@
 #include "../../builder/base/xmalloc.h"
 
 #include <check.h>
+#include <jansson.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -37,6 +38,16 @@ static char *fixture(const char *name, const char *script_path)
 char *e2e_fixture_iso(void)
 {
     return fixture("tiny-installer.iso", BW_FIXTURE_SCRIPT);
+}
+
+char *e2e_fixture_debian_netinst(void)
+{
+    return fixture("debian-12-netinst.iso", BW_DEBIAN_ISO_SCRIPT);
+}
+
+char *e2e_fixture_debian_mirror(void)
+{
+    return fixture("debian-mirror", BW_DEBIAN_MIRROR_SCRIPT);
 }
 
 char *e2e_fixture_cloud_disk(void)
@@ -87,8 +98,8 @@ int e2e_run(char *const argv[], const char *cache_env, struct bw_spawn_result *r
     return res->status;
 }
 
-int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, struct bw_buf *log,
-                  int sig)
+int e2e_signal_when(char *const argv[], const char *cache_env, bool (*ready)(const char *, void *),
+                    void *ud, const char *what, struct bw_buf *log, int sig)
 {
     char *envp[] = {(char *)cache_env, E2E_PATH, NULL};
     int pipefd[2];
@@ -110,17 +121,16 @@ int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, s
     close(pipefd[1]);
     FILE *f = fdopen(pipefd[0], "r");
     char line[4096];
-    char *want = bw_xasprintf("\"step\":\"%s\",\"event\":\"step\"", step);
     bool seen = false;
     while (!seen && fgets(line, sizeof(line), f)) {
-        seen = strstr(line, want) != NULL;
+        seen = ready(line, ud);
         bw_buf_adds(log, line);
     }
     if (!seen) { /* it ended first: say how, with what it printed on both streams */
         int st;
         fclose(f);
         ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-        ck_abort_msg("the build never reached step %s (%s %d):\n%s", step,
+        ck_abort_msg("the build never reached %s (%s %d):\n%s", what,
                      WIFEXITED(st) ? "exit" : "signal",
                      WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), log->data);
     }
@@ -131,6 +141,45 @@ int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, s
     fclose(f);
     int st;
     ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-    free(want);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static bool step_begun(const char *line, void *want)
+{
+    return strstr(line, want) != NULL;
+}
+
+int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, struct bw_buf *log,
+                  int sig)
+{
+    char *want = bw_xasprintf("\"step\":\"%s\",\"event\":\"step\"", step);
+    char *what = bw_xasprintf("step %s", step);
+    int rc = e2e_signal_when(argv, cache_env, step_begun, want, what, log, sig);
+    free(want);
+    free(what);
+    return rc;
+}
+
+json_t *e2e_copy_template(const char *work, const char *name, char **def_path)
+{
+    char *dst = bw_xasprintf("%s/%s", work, name);
+    char *src = bw_xasprintf("%s/%s", BW_TEMPLATES, name);
+    char *argv[] = {"cp", "-r", src, dst, NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_spawn_run(argv, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&res);
+    *def_path = bw_xasprintf("%s/definition.json", dst);
+    json_error_t jerr;
+    json_t *def = json_load_file(*def_path, 0, &jerr);
+    ck_assert_msg(def != NULL, "%s", jerr.text);
+    free(src);
+    free(dst);
+    return def;
+}
+
+void e2e_save_json(json_t *def, const char *path)
+{
+    ck_assert_int_eq(json_dump_file(def, path, JSON_INDENT(2)), 0);
+    json_decref(def);
 }

@@ -2,6 +2,8 @@
 #ifndef BW_E2E_FIXTURE_H
 #define BW_E2E_FIXTURE_H
 
+#include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
 
 /* Returns the ISO's path (caller frees); aborts the test if it cannot be built. */
@@ -11,6 +13,13 @@ char *e2e_fixture_iso(void);
  * tests/fixtures/build-debian-cloud-disk once and again when the script changes (about 2
  * minutes). Returns its path (caller frees); aborts the test if it cannot be built. */
 char *e2e_fixture_cloud_disk(void);
+
+/* An ISO laid out like Debian 12's netinst, from Debian's real installer
+ * (tests/fixtures/build-debian-netinst), with OUT.iso.sha256 beside it; and a small mirror of
+ * the installer components the apt mirror serves (tests/fixtures/build-debian-mirror). Each is
+ * built once and again when its script changes. Return paths (caller frees). */
+char *e2e_fixture_debian_netinst(void);
+char *e2e_fixture_debian_mirror(void);
 
 /* Processes (other than this one) whose command line mentions needle and, if not NULL, also
  * `and`. */
@@ -34,5 +43,16 @@ int e2e_run(char *const argv[], const char *cache_env, struct bw_spawn_result *r
 struct bw_buf;
 int e2e_signal_at(char *const argv[], const char *cache_env, const char *step, struct bw_buf *log,
                   int sig);
+
+/* The same, sending sig once ready(line, ud) is true of a line of its output; `what` says in a
+ * failure what was waited for. */
+int e2e_signal_when(char *const argv[], const char *cache_env, bool (*ready)(const char *, void *),
+                    void *ud, const char *what, struct bw_buf *log, int sig);
+
+/* Copies templates/NAME to WORK/NAME and returns its definition, for the test to change, with
+ * its path in *def_path (caller frees); e2e_save_json() writes it back and releases it. */
+
+json_t *e2e_copy_template(const char *work, const char *name, char **def_path);
+void e2e_save_json(json_t *def, const char *path);
 
 #endif

@@ -62,29 +62,14 @@ static void driver_args(struct e2e_args *a)
     }
 }
 
-/* Copies templates/NAME to WORK/NAME and returns its definition, for the test to change. */
 static json_t *copy_template(const char *name, char **def_path)
 {
-    char *dst = bw_xasprintf("%s/%s", work, name);
-    char *src = bw_xasprintf("%s/%s", BW_TEMPLATES, name);
-    char *argv[] = {"cp", "-r", src, dst, NULL};
-    struct bw_spawn_result res;
-    struct bw_error err = BW_ERROR_INIT;
-    ck_assert_msg(bw_spawn_run(argv, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
-    bw_spawn_result_release(&res);
-    *def_path = bw_xasprintf("%s/definition.json", dst);
-    json_error_t jerr;
-    json_t *def = json_load_file(*def_path, 0, &jerr);
-    ck_assert_msg(def != NULL, "%s", jerr.text);
-    free(src);
-    free(dst);
-    return def;
+    return e2e_copy_template(work, name, def_path);
 }
 
 static void save(json_t *def, const char *path)
 {
-    ck_assert_int_eq(json_dump_file(def, path, JSON_INDENT(2)), 0);
-    json_decref(def);
+    e2e_save_json(def, path);
 }
 
 /* Fails the provisioning if the guest reaches anything but boxwright's own HTTP server: a DNS

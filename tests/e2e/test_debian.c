@@ -1,0 +1,190 @@
+/*
+ * The catalogue's debian-12 template against Debian's real installer:
+ *
+ *   `boxwright build debian-12` from an ISO laid out like the netinst, made
+ *   from the real d-i (apt package debian-installer-12-netboot-amd64: its
+ *   kernel, initrd and isolinux menus), on the isolated network, with a small
+ *   mirror of the installer components next to the preseed in the template's
+ *   http directory. The template's own boot command is typed at d-i's boot:
+ *   prompt; d-i must then fetch the preseed, take the mirror from it, and load
+ *   installer components from it, with no question asked on the way (a
+ *   question would stop it, and the build's stall watch would fail the test
+ *   with the screen). Our machines' apt mirror serves 97 of d-i's 387 udebs,
+ *   so no install can finish here: once d-i is loading components the test
+ *   interrupts the build as a terminal's Ctrl-C would, and checks that the
+ *   build says so and leaves nothing running.
+ *
+ * With BW_E2E_DRIVER=libvirt (under tests/e2e/with-libvirtd) the same build
+ * goes through libvirtd.
+ */
+#include "fixture.h"
+#include "../unit/golden.h"
+#include "../../builder/base/buf.h"
+#include "../../builder/base/spawn.h"
+#include "../../builder/base/xmalloc.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char work[64];
+static char *cache_env;
+static bool libvirt;
+static const char *lv_uri;
+
+static void setup(void)
+{
+    snprintf(work, sizeof(work), "/tmp/bw-debian-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(work));
+    cache_env = bw_xasprintf("BOXWRIGHT_CACHE_DIR=%s/cache", work);
+}
+
+static void teardown(void)
+{
+    test_rm_rf(work);
+    free(cache_env);
+}
+
+/* Installer components fetched from the mirror so far, counted from the build's events. */
+struct progress {
+    size_t udebs;
+};
+
+static bool loading_components(const char *line, void *ud)
+{
+    struct progress *p = ud;
+    if (strstr(line, "\"event\":\"request\"") && strstr(line, ".udeb\"") &&
+        strstr(line, "\"status\":200"))
+        p->udebs++;
+    return p->udebs >= 3;
+}
+
+/* Does the log have a request event for path with status? */
+static bool fetched(const char *log, const char *path, int status)
+{
+    char *want = bw_xasprintf("\"path\":\"%s\",\"status\":%d", path, status);
+    bool yes = strstr(log, want) != NULL;
+    free(want);
+    return yes;
+}
+
+START_TEST(test_real_d_i_takes_the_preseed_and_the_mirror_without_a_question)
+{
+    char *iso = e2e_fixture_debian_netinst();
+    char *mirror = e2e_fixture_debian_mirror();
+    char *def_path;
+    json_t *def = e2e_copy_template(work, "debian-12", &def_path);
+    /* The test guest is isolated, as every test guest is; d-i needs no route: its mirror is on
+     * boxwright's server. A question stops it; the watch fails the build when nothing has moved for
+     * 5 minutes (d-i sits 1-3 minutes on a blank screen after fetching the preseed, under TCG
+     * here). */
+    json_object_set_new(json_object_get(def, "vm"), "network", json_string("isolated"));
+    json_object_set_new(json_object_get(def, "boot"), "stall_timeout", json_string("5m"));
+    e2e_save_json(def, def_path);
+    char *http_debian = bw_xasprintf("%s/debian-12/http/debian", work);
+    char *cp[] = {"cp", "-r", mirror, http_debian, NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_spawn_run(cp, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&res);
+
+    char *out = bw_xasprintf("%s/out", work);
+    char *iso_var = bw_xasprintf("iso_url=file://%s", iso);
+    char *sum_var = bw_xasprintf("iso_checksum=file:file://%s.sha256", iso);
+    struct e2e_args a = {{NULL}, 0};
+    e2e_push(&a, BW_BINARY);
+    e2e_push(&a, "build");
+    e2e_push(&a, def_path);
+    e2e_push(&a, "--json");
+    e2e_push(&a, "--output");
+    e2e_push(&a, out);
+    e2e_push(&a, "--var");
+    e2e_push(&a, iso_var);
+    e2e_push(&a, "--var");
+    e2e_push(&a, sum_var);
+    e2e_push(&a, "--var");
+    e2e_push(&a, "mirror_host=10.0.2.100:8100");
+    e2e_push(&a, "--var");
+    e2e_push(&a, "mirror_directory=/debian");
+    e2e_push(&a, "--var");
+    e2e_push(&a, "allow_unauthenticated=true");
+    if (libvirt) {
+        e2e_push(&a, "--driver");
+        e2e_push(&a, "libvirt");
+        e2e_push(&a, "--libvirt-uri");
+        e2e_push(&a, lv_uri);
+    }
+    struct bw_buf log = BW_BUF_INIT;
+    bw_buf_init(&log);
+    struct progress p = {0};
+    int status = e2e_signal_when(a.v, cache_env, loading_components, &p,
+                                 "d-i loading installer components from the mirror", &log, SIGINT);
+
+    /* The boot command was typed at isolinux's boot: prompt and read back from the screen
+     * (retyped where a loaded host lost keys)... */
+    ck_assert_msg(strstr(log.data, "the screen shows /^boot:/") &&
+                      strstr(log.data, "read back on the screen"),
+                  "%s", log.data);
+    /* ...d-i fetched the preseed, found the suite and the architecture on the mirror, and
+     * read the components' index: nothing was asked of anyone on the way. */
+    ck_assert_msg(fetched(log.data, "/preseed.cfg", 200), "no preseed fetched:\n%s", log.data);
+    ck_assert_msg(fetched(log.data, "/debian/dists/bookworm/Release", 200), "%s", log.data);
+    ck_assert_msg(fetched(log.data, "/debian/dists/bookworm/main/binary-amd64/Release", 200), "%s",
+                  log.data);
+    ck_assert_msg(fetched(log.data,
+                          "/debian/dists/bookworm/main/debian-installer/binary-amd64/Packages.xz",
+                          200),
+                  "%s", log.data);
+    ck_assert_uint_ge(p.udebs, 3);
+    /* The suites d-i probes and our mirror lacks are warnings, each with the path and the
+     * nearest file that is there. */
+    ck_assert_msg(strstr(log.data, "asked for /debian/dists/stable/Release and got 404 (the "
+                                   "nearest file served: debian/dists/bookworm/Release)"),
+                  "%s", log.data);
+    /* The interrupt is an interruption of the install, and nothing is left running. */
+    ck_assert_msg(status == 130, "exit %d:\n%s", status, log.data);
+    ck_assert_msg(strstr(log.data, "interrupted during install"), "%s", log.data);
+    ck_assert_msg(e2e_processes_with(out, "qemu-system") == 0, "QEMU left running");
+    char *wk = bw_xasprintf("%s/.work", out);
+    ck_assert_msg(access(wk, F_OK) != 0, "work files left");
+    printf("real d-i: preseed, mirror and %zu installer components fetched, no question\n",
+           p.udebs);
+
+    free(wk);
+    bw_buf_release(&log);
+    free(iso_var);
+    free(sum_var);
+    free(out);
+    free(http_debian);
+    free(def_path);
+    free(mirror);
+    free(iso);
+}
+END_TEST
+
+int main(void)
+{
+    if (getenv("BW_SKIP_VM_TESTS")) {
+        printf("BW_SKIP_VM_TESTS is set; skipping\n");
+        return 77;
+    }
+    const char *drv = getenv("BW_E2E_DRIVER");
+    libvirt = drv && strcmp(drv, "libvirt") == 0;
+    lv_uri = getenv("BW_LIBVIRT_URI");
+    if (libvirt && !lv_uri) {
+        printf("BW_E2E_DRIVER=libvirt needs tests/e2e/with-libvirtd around it; skipping\n");
+        return 77;
+    }
+    Suite *s = suite_create(libvirt ? "e2e-debian-libvirt" : "e2e-debian");
+    TCase *tc = tcase_create(libvirt ? "libvirt" : "qemu");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 1100);
+    tcase_add_test(tc, test_real_d_i_takes_the_preseed_and_the_mirror_without_a_question);
+    suite_add_tcase(s, tc);
+    return test_run(s);
+}

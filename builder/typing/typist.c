@@ -305,6 +305,31 @@ static bool at_prompt(const struct typist *t, const struct run *u)
 }
 
 /*
+ * Waits for the prompt to be at the cursor again: true once it is; false when the screen has
+ * not changed for `quiet` seconds without it, or after `max`. A guest starved of CPU can take
+ * many seconds to act on keys already queued (isolinux redraws a wrapped line on every
+ * backspace), so a screen that is still changing is given time.
+ */
+static int wait_prompt(struct typist *t, const struct run *u, double quiet, double max, bool *there,
+                       struct bw_error *err)
+{
+    double start = now_s(), changed = start;
+    uint64_t last = t->scr->hash;
+    while (!(*there = at_prompt(t, u)) && now_s() - changed < quiet && now_s() - start < max) {
+        if (check_interrupt(t, err) < 0)
+            return -1;
+        sleep_s(0.02);
+        if (read_text(t, err) < 0)
+            return -1;
+        if (t->scr->hash != last) {
+            last = t->scr->hash;
+            changed = now_s();
+        }
+    }
+    return 0;
+}
+
+/*
  * The last resort when the line on the screen cannot be made out: empty it (Ctrl-U, which
  * isolinux, GRUB and a Linux terminal take as "kill the line"; else backspaces past anything
  * that can be there) and type it from the start. The line is empty when the prompt it began
@@ -314,12 +339,14 @@ static int restart_line(struct typist *t, struct run *u, struct bw_error *err)
 {
     note(t, "info", "cannot make out the line on the screen: emptying it and typing it again");
     struct chord kill = {{BW_KEY_CTRL_L, BW_KEY_U}, 2};
+    bool there;
     if (send_one(t, BW_KEY_SHIFT_L, err) < 0 || send_chord(t, &kill, err) < 0 ||
-        wait_quiet(t, u->settle, 10.0, err) < 0)
+        wait_quiet(t, u->settle, 10.0, err) < 0 || wait_prompt(t, u, 2.0, 10.0, &there, err) < 0)
         return -1;
-    if (!at_prompt(t, u) && erase(t, u, u->sent + 2 * t->max_window + 16, err) < 0)
+    if (!there && (erase(t, u, u->sent + 2 * t->max_window + 16, err) < 0 ||
+                   wait_prompt(t, u, 5.0, 60.0, &there, err) < 0))
         return -1;
-    if (!at_prompt(t, u))
+    if (!there)
         return fail_run(t, u, err, "cannot make out the line on the screen, nor empty it");
     t->r->retyped += u->sent;
     u->anchor = t->scr->cursor;

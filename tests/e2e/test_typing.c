@@ -215,6 +215,8 @@ static void typed_exact(const char *name, size_t n, const struct bw_typing_optio
     add_command(&ev, "<enter>");
     struct notes notes = {BW_BUF_INIT};
     bw_buf_init(&notes.text);
+    /* a failure shows the notes: with the seed, BW_TYPING_SEED replays it */
+    bw_buf_addf(&notes.text, "%s: %zu characters, seed %u\n", name, n, seed);
     struct load l;
     if (loaded)
         load_start(&l);

@@ -240,91 +240,93 @@ static void answer_error(struct bw_errors *errs, const char *file, long line, co
  * word, so the question is asked after all). Its messages quote the line; ours do not, and
  * name the type only where no secret is on that line.
  */
-static int check_preseed(const char *file, const struct bw_rendered_file *f, struct bw_errors *errs)
+static void preseed_line(const char *file, const struct bw_rendered_file *f, const char *l,
+                         struct bw_errors *errs)
 {
-    char *argv[] = {"debconf-set-selections", "--checkonly", NULL, NULL};
-    struct bw_spawn_result res;
-    if (run_on_copy(argv, 2, &f->data, &res) < 0)
-        return -1;
-    size_t before = errs->n;
-    char *save = NULL;
-    for (char *l = strtok_r(res.err.data ? res.err.data : (char *)"", "\n", &save); l;
-         l = strtok_r(NULL, "\n", &save)) {
-        long n = 0;
-        char type[64];
-        if (sscanf(l, "error: parse error on line %ld", &n) == 1) {
-            answer_error(errs, file, n,
-                         "preseed: cannot parse this line: expected \"OWNER QUESTION TYPE "
-                         "VALUE\", e.g. \"d-i netcfg/get_domain string local\" "
-                         "(debconf-set-selections --checkonly)");
-        } else if (sscanf(l, "warning: Unknown type %63[^,], skipping line %ld", type, &n) == 2) {
-            if (line_is_showable(f, n))
-                answer_error(errs, file, n,
-                             "preseed: unknown type \"%s\": expected boolean, string, password, "
-                             "select, multiselect, note, text, error or title (d-i skips "
-                             "this line, so its question is asked)",
-                             type);
-            else
-                answer_error(errs, file, n,
-                             "preseed: unknown type (not shown: a sensitive value is on this "
-                             "line): expected boolean, string, password, select, multiselect, "
-                             "note, text, error or title");
-        }
-    }
-    if (errs->n == before && res.status != 0)
-        answer_error(errs, file, 0,
-                     "preseed: debconf-set-selections --checkonly rejected it (exit "
-                     "status %d)",
-                     res.status);
-    bw_spawn_result_release(&res);
-    return 0;
+    long n = 0;
+    char type[64];
+    if (sscanf(l, "error: parse error on line %ld", &n) == 1)
+        answer_error(errs, file, n,
+                     "preseed: cannot parse this line: expected \"OWNER QUESTION TYPE VALUE\", "
+                     "e.g. \"d-i netcfg/get_domain string local\" (debconf-set-selections "
+                     "--checkonly)");
+    else if (sscanf(l, "warning: Unknown type %63[^,], skipping line %ld", type, &n) == 2)
+        answer_error(errs, file, n,
+                     "preseed: unknown type%s%s%s: expected boolean, string, password, select, "
+                     "multiselect, note, text, error or title (d-i skips this line, so its "
+                     "question is asked)",
+                     line_is_showable(f, n) ? " \""
+                                            : " (not shown: a sensitive value is on this "
+                                              "line)",
+                     line_is_showable(f, n) ? type : "", line_is_showable(f, n) ? "\"" : "");
 }
 
 /* XML answer files (AutoYaST, Autounattend) must be well formed: xmllint --noout. Its
  * messages name the element or entity at fault; shown only where no secret is on the line. */
-static int check_xml(const char *file, const struct bw_rendered_file *f, struct bw_errors *errs)
+static void xml_line(const char *file, const struct bw_rendered_file *f, const char *l,
+                     struct bw_errors *errs)
 {
-    char *argv[] = {"xmllint", "--noout", "--nonet", NULL, NULL};
-    struct bw_spawn_result res;
-    if (run_on_copy(argv, 3, &f->data, &res) < 0)
-        return -1;
-    size_t before = errs->n;
-    char *save = NULL;
-    for (char *l = strtok_r(res.err.data ? res.err.data : (char *)"", "\n", &save); l;
-         l = strtok_r(NULL, "\n", &save)) {
-        /* "/tmp/boxwright-answer-XXXXXX:LINE: parser error : MESSAGE", then the line and a
-         * caret, which are not taken */
-        const char *p = strstr(l, "boxwright-answer-");
-        const char *colon = p ? strchr(p, ':') : NULL;
-        char *end;
-        long n = colon ? strtol(colon + 1, &end, 10) : 0;
-        const char *what = n > 0 ? strstr(end, " error : ") : NULL;
-        if (!what)
-            continue;
-        what += strlen(" error : ");
-        if (line_is_showable(f, n))
-            answer_error(errs, file, n, "XML: %s: expected well-formed XML (xmllint)", what);
-        else
-            answer_error(errs, file, n,
-                         "XML: not well formed (the words are not shown: a sensitive value is "
-                         "on this line)");
-    }
-    if (errs->n == before && res.status != 0)
-        answer_error(errs, file, 0, "XML: xmllint rejected it (exit status %d)", res.status);
-    bw_spawn_result_release(&res);
-    return 0;
+    /* "/tmp/boxwright-answer-XXXXXX:LINE: parser error : MESSAGE", then the line and a caret,
+     * which are not taken */
+    const char *p = strstr(l, "boxwright-answer-");
+    const char *colon = p ? strchr(p, ':') : NULL;
+    char *end;
+    long n = colon ? strtol(colon + 1, &end, 10) : 0;
+    const char *what = n > 0 ? strstr(end, " error : ") : NULL;
+    if (!what)
+        return;
+    what += strlen(" error : ");
+    if (line_is_showable(f, n))
+        answer_error(errs, file, n, "XML: %s: expected well-formed XML (xmllint)", what);
+    else
+        answer_error(errs, file, n,
+                     "XML: not well formed (the words are not shown: a sensitive value is on "
+                     "this line)");
 }
 
 /* Answer-file kinds by file name, first match wins. */
 static const struct answer_kind {
     const char *pattern; /* fnmatch(3) on the name under the http directory */
-    const char *tool;    /* what checks it, as the summary names it */
-    int (*check)(const char *file, const struct bw_rendered_file *f, struct bw_errors *errs);
+    const char *what;    /* the kind, for the error of a rejection no line explains */
+    char *argv[5];       /* the checker; its first NULL slot takes the file */
+    size_t file_at;
+    /* turns one line of the checker's stderr into errors */
+    void (*line)(const char *file, const struct bw_rendered_file *f, const char *l,
+                 struct bw_errors *errs);
 } answer_kinds[] = {
-    {"*preseed*.cfg", "debconf-set-selections", check_preseed},
-    {"*.preseed", "debconf-set-selections", check_preseed},
-    {"*.xml", "xmllint", check_xml},
+    {"*preseed*.cfg",
+     "preseed",
+     {"debconf-set-selections", "--checkonly", NULL, NULL, NULL},
+     2,
+     preseed_line},
+    {"*.preseed",
+     "preseed",
+     {"debconf-set-selections", "--checkonly", NULL, NULL, NULL},
+     2,
+     preseed_line},
+    {"*.xml", "XML", {"xmllint", "--noout", "--nonet", NULL, NULL}, 3, xml_line},
 };
+
+/* Runs kind's checker on f: 0 with its errors in errs, -1 when the checker is not installed. */
+static int check_answer_file(const struct answer_kind *kind, const char *file,
+                             const struct bw_rendered_file *f, struct bw_errors *errs)
+{
+    char *argv[5];
+    memcpy(argv, kind->argv, sizeof(argv));
+    struct bw_spawn_result res;
+    if (run_on_copy(argv, kind->file_at, &f->data, &res) < 0)
+        return -1;
+    size_t before = errs->n;
+    char *save = NULL;
+    for (char *l = strtok_r(res.err.data ? res.err.data : (char *)"", "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save))
+        kind->line(file, f, l, errs);
+    if (errs->n == before && res.status != 0)
+        answer_error(errs, file, 0, "%s: %s rejected it (exit status %d)", kind->what,
+                     kind->argv[0], res.status);
+    bw_spawn_result_release(&res);
+    return 0;
+}
 
 size_t bw_answer_lint(const struct bw_definition *def, const struct bw_rendered *files,
                       struct bw_buf *checked, struct bw_buf *missing, struct bw_errors *errs)
@@ -339,8 +341,8 @@ size_t bw_answer_lint(const struct bw_definition *def, const struct bw_rendered 
                 continue;
             char *file = bw_xasprintf("%s/%s/%s (rendered)", def->dir,
                                       def->http.directory ? def->http.directory : ".", f->name);
-            struct bw_buf *to = kind->check(file, f, errs) == 0 ? checked : missing;
-            bw_buf_addf(to, "%s%s (%s)", to->len ? ", " : "", f->name, kind->tool);
+            struct bw_buf *to = check_answer_file(kind, file, f, errs) == 0 ? checked : missing;
+            bw_buf_addf(to, "%s%s (%s)", to->len ? ", " : "", f->name, kind->argv[0]);
             free(file);
             break;
         }

@@ -183,3 +183,19 @@ void e2e_save_json(json_t *def, const char *path)
     ck_assert_int_eq(json_dump_file(def, path, JSON_INDENT(2)), 0);
     json_decref(def);
 }
+
+int e2e_environment(bool *libvirt, const char **lv_uri)
+{
+    if (getenv("BW_SKIP_VM_TESTS")) {
+        printf("BW_SKIP_VM_TESTS is set; skipping\n");
+        return 77;
+    }
+    const char *drv = getenv("BW_E2E_DRIVER");
+    *libvirt = drv && strcmp(drv, "libvirt") == 0;
+    *lv_uri = getenv("BW_LIBVIRT_URI");
+    if (*libvirt && !*lv_uri) {
+        printf("BW_E2E_DRIVER=libvirt needs tests/e2e/with-libvirtd around it; skipping\n");
+        return 77;
+    }
+    return 0;
+}

@@ -55,4 +55,9 @@ int e2e_signal_when(char *const argv[], const char *cache_env, bool (*ready)(con
 json_t *e2e_copy_template(const char *work, const char *name, char **def_path);
 void e2e_save_json(json_t *def, const char *path);
 
+/* The tests' environment: 77 (after saying why) when VM tests are skipped (BW_SKIP_VM_TESTS)
+ * or BW_E2E_DRIVER=libvirt lacks tests/e2e/with-libvirtd around it; else 0, with *libvirt and
+ * *lv_uri (BW_LIBVIRT_URI) set. */
+int e2e_environment(bool *libvirt, const char **lv_uri);
+
 #endif

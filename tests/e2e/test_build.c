@@ -509,13 +509,9 @@ END_TEST
 
 int main(void)
 {
-    if (getenv("BW_SKIP_VM_TESTS")) {
-        printf("BW_SKIP_VM_TESTS is set; skipping\n");
-        return 77;
-    }
-    const char *drv = getenv("BW_E2E_DRIVER");
-    libvirt = drv && strcmp(drv, "libvirt") == 0;
-    lv_uri = getenv("BW_LIBVIRT_URI");
+    int skip = e2e_environment(&libvirt, &lv_uri);
+    if (skip)
+        return skip;
     lv_remote = getenv("BW_LIBVIRT_REMOTE_URI");
     lv_pool = getenv("BW_LIBVIRT_POOL");
     if (libvirt && (!lv_uri || !lv_remote || !lv_pool)) {

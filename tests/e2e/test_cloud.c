@@ -346,17 +346,9 @@ END_TEST
 
 int main(void)
 {
-    if (getenv("BW_SKIP_VM_TESTS")) {
-        printf("BW_SKIP_VM_TESTS is set; skipping\n");
-        return 77;
-    }
-    const char *drv = getenv("BW_E2E_DRIVER");
-    libvirt = drv && strcmp(drv, "libvirt") == 0;
-    lv_uri = getenv("BW_LIBVIRT_URI");
-    if (libvirt && !lv_uri) {
-        printf("BW_E2E_DRIVER=libvirt needs tests/e2e/with-libvirtd around it; skipping\n");
-        return 77;
-    }
+    int skip = e2e_environment(&libvirt, &lv_uri);
+    if (skip)
+        return skip;
     Suite *s = suite_create(libvirt ? "e2e-cloud-libvirt" : "e2e-cloud");
     TCase *tc = tcase_create(libvirt ? "libvirt" : "qemu");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -175,12 +175,20 @@ static int observe(struct typist *t, struct bw_error *err)
     return bw_screen_probe(t->drv, t->vm, t->shot_base, t->scr, err);
 }
 
-/* Waits until the screen has stayed the same for `quiet` seconds (at most `max`). */
-static int wait_quiet(struct typist *t, double quiet, double max, struct bw_error *err)
+struct run;
+static bool at_prompt(const struct typist *t, const struct run *u);
+
+/*
+ * Waits until the screen has stayed the same for `quiet` seconds (at most `max`); with a run
+ * `u`, stops early once its prompt is at the cursor, and says in *there whether it is.
+ */
+static int wait_screen(struct typist *t, double quiet, double max, const struct run *u, bool *there,
+                       struct bw_error *err)
 {
     double start = now_s(), changed = start;
     uint64_t last = t->scr->hash;
-    while (now_s() - changed < quiet && now_s() - start < max) {
+    bool at = u && at_prompt(t, u);
+    while (!at && now_s() - changed < quiet && now_s() - start < max) {
         if (check_interrupt(t, err) < 0)
             return -1;
         sleep_s(0.005);
@@ -190,8 +198,16 @@ static int wait_quiet(struct typist *t, double quiet, double max, struct bw_erro
             last = t->scr->hash;
             changed = now_s();
         }
+        at = u && at_prompt(t, u);
     }
+    if (there)
+        *there = at;
     return 0;
+}
+
+static int wait_quiet(struct typist *t, double quiet, double max, struct bw_error *err)
+{
+    return wait_screen(t, quiet, max, NULL, NULL, err);
 }
 
 /* ---- a run of characters, read back ---- */
@@ -305,35 +321,12 @@ static bool at_prompt(const struct typist *t, const struct run *u)
 }
 
 /*
- * Waits for the prompt to be at the cursor again: true once it is; false when the screen has
- * not changed for `quiet` seconds without it, or after `max`. A guest starved of CPU can take
- * many seconds to act on keys already queued (isolinux redraws a wrapped line on every
- * backspace), so a screen that is still changing is given time.
- */
-static int wait_prompt(struct typist *t, const struct run *u, double quiet, double max, bool *there,
-                       struct bw_error *err)
-{
-    double start = now_s(), changed = start;
-    uint64_t last = t->scr->hash;
-    while (!(*there = at_prompt(t, u)) && now_s() - changed < quiet && now_s() - start < max) {
-        if (check_interrupt(t, err) < 0)
-            return -1;
-        sleep_s(0.02);
-        if (read_text(t, err) < 0)
-            return -1;
-        if (t->scr->hash != last) {
-            last = t->scr->hash;
-            changed = now_s();
-        }
-    }
-    return 0;
-}
-
-/*
  * The last resort when the line on the screen cannot be made out: empty it (Ctrl-U, which
  * isolinux, GRUB and a Linux terminal take as "kill the line"; else backspaces past anything
  * that can be there) and type it from the start. The line is empty when the prompt it began
- * after is again at the cursor.
+ * after is again at the cursor. A guest starved of CPU can take many seconds to act on keys
+ * already queued (isolinux redraws a wrapped line on every backspace), so the prompt is waited
+ * for while the screen keeps changing.
  */
 static int restart_line(struct typist *t, struct run *u, struct bw_error *err)
 {
@@ -341,10 +334,10 @@ static int restart_line(struct typist *t, struct run *u, struct bw_error *err)
     struct chord kill = {{BW_KEY_CTRL_L, BW_KEY_U}, 2};
     bool there;
     if (send_one(t, BW_KEY_SHIFT_L, err) < 0 || send_chord(t, &kill, err) < 0 ||
-        wait_quiet(t, u->settle, 10.0, err) < 0 || wait_prompt(t, u, 2.0, 10.0, &there, err) < 0)
+        wait_quiet(t, u->settle, 10.0, err) < 0 || wait_screen(t, 2.0, 10.0, u, &there, err) < 0)
         return -1;
     if (!there && (erase(t, u, u->sent + 2 * t->max_window + 16, err) < 0 ||
-                   wait_prompt(t, u, 5.0, 60.0, &there, err) < 0))
+                   wait_screen(t, 5.0, 60.0, u, &there, err) < 0))
         return -1;
     if (!there)
         return fail_run(t, u, err, "cannot make out the line on the screen, nor empty it");

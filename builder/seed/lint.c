@@ -56,41 +56,54 @@ static bool has_prefix(const struct bw_buf *b, const char *p)
     return b->len >= strlen(p) && strncmp(b->data, p, strlen(p)) == 0;
 }
 
-/* Runs cloud-init's schema check on data: 0 with *rejected (and why in msg, which the caller
- * releases), or -1 when cloud-init is missing. */
-static int run_schema(const struct bw_buf *data, bool *rejected, struct bw_buf *msg)
+/* Runs argv[0..] on the rendered bytes in a private temp file (argv's NULL slot at `at` takes
+ * its name): 0 with the result, -1 when the tool is not installed. */
+static int run_on_copy(char **argv, size_t at, const struct bw_buf *data,
+                       struct bw_spawn_result *res)
 {
-    *rejected = false;
-    bw_buf_init(msg);
-    char tmpl[] = "/tmp/boxwright-user-data-XXXXXX";
-    int fd = mkstemp(tmpl);
+    char tmpl[] = "/tmp/boxwright-answer-XXXXXX"; /* xml_line() looks for this name */
+    int fd = mkstemp(tmpl);                       /* 0600: the bytes may hold a secret */
     if (fd < 0)
         return -1;
     bool ok = write(fd, data->data, data->len) == (ssize_t)data->len;
     close(fd);
     int rc = -1;
     if (ok) {
-        char *argv[] = {"cloud-init", "schema", "--config-file", tmpl, NULL};
-        struct bw_spawn_result res;
+        argv[at] = tmpl;
         struct bw_error e = BW_ERROR_INIT;
-        /* A spawn that fails leaves status 0: cloud-init is not installed. */
-        if (bw_spawn_run(argv, NULL, NULL, 0, &res, &e) == 0 || res.status != 0) {
+        /* A spawn that fails leaves status 0 and nothing on stderr: the tool is missing. */
+        if (bw_spawn_run(argv, NULL, NULL, 0, res, &e) == 0 || res->status != 0 || res->err.len)
             rc = 0;
-            *rejected = res.status != 0;
-            /* cloud-init names the temp file; the caller names the seed instead. */
-            const struct bw_buf *parts[] = {&res.err, &res.out};
-            for (size_t k = 0; *rejected && k < 2; k++)
-                for (char *line = strtok(parts[k]->data ? parts[k]->data : (char *)"", "\n"); line;
-                     line = strtok(NULL, "\n"))
-                    if (strstr(line, "schema errors") || strstr(line, "Invalid") ||
-                        strstr(line, "Error: ") == line)
-                        bw_buf_addf(msg, "%s%s", msg->len ? "; " : "", line);
-        }
+        else
+            bw_spawn_result_release(res);
+        argv[at] = NULL;
         bw_error_release(&e);
-        bw_spawn_result_release(&res);
     }
     unlink(tmpl);
     return rc;
+}
+
+/* Runs cloud-init's schema check on data: 0 with *rejected (and why in msg, which the caller
+ * releases), or -1 when cloud-init is missing. */
+static int run_schema(const struct bw_buf *data, bool *rejected, struct bw_buf *msg)
+{
+    *rejected = false;
+    bw_buf_init(msg);
+    char *argv[] = {"cloud-init", "schema", "--config-file", NULL, NULL};
+    struct bw_spawn_result res;
+    if (run_on_copy(argv, 3, data, &res) < 0)
+        return -1;
+    *rejected = res.status != 0;
+    /* cloud-init names the temp file; the caller names the seed instead. */
+    const struct bw_buf *parts[] = {&res.err, &res.out};
+    for (size_t k = 0; *rejected && k < 2; k++)
+        for (char *line = strtok(parts[k]->data ? parts[k]->data : (char *)"", "\n"); line;
+             line = strtok(NULL, "\n"))
+            if (strstr(line, "schema errors") || strstr(line, "Invalid") ||
+                strstr(line, "Error: ") == line)
+                bw_buf_addf(msg, "%s%s", msg->len ? "; " : "", line);
+    bw_spawn_result_release(&res);
+    return 0;
 }
 
 /*
@@ -193,33 +206,6 @@ static bool line_is_showable(const struct bw_rendered_file *f, long n)
     bw_buf_release(&a);
     bw_buf_release(&b);
     return same;
-}
-
-/* Runs argv[0..] on the rendered bytes in a private temp file (argv's NULL slot at `at` takes
- * its name): 0 with the result, -1 when the tool is not installed. */
-static int run_on_copy(char **argv, size_t at, const struct bw_buf *data,
-                       struct bw_spawn_result *res)
-{
-    char tmpl[] = "/tmp/boxwright-answer-XXXXXX";
-    int fd = mkstemp(tmpl); /* 0600: the bytes may hold a secret */
-    if (fd < 0)
-        return -1;
-    bool ok = write(fd, data->data, data->len) == (ssize_t)data->len;
-    close(fd);
-    int rc = -1;
-    if (ok) {
-        argv[at] = tmpl;
-        struct bw_error e = BW_ERROR_INIT;
-        /* A spawn that fails leaves status 0 and nothing on stderr: the tool is missing. */
-        if (bw_spawn_run(argv, NULL, NULL, 0, res, &e) == 0 || res->status != 0 || res->err.len)
-            rc = 0;
-        else
-            bw_spawn_result_release(res);
-        argv[at] = NULL;
-        bw_error_release(&e);
-    }
-    unlink(tmpl);
-    return rc;
 }
 
 static void answer_error(struct bw_errors *errs, const char *file, long line, const char *fmt, ...)

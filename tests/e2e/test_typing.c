@@ -148,8 +148,11 @@ static char *random_line(size_t n, unsigned seed)
     srand(seed);
     for (size_t i = 0; i < n; i++)
         s[i] = (char)(0x20 + rand() % 95);
-    /* The kernel splits its command line at blanks: the last character is not one, so that
+    /* Neither end is a blank: isolinux skips the blanks between the label and the line
+     * (seed 3104559214 begins with one), and the kernel splits its command line at blanks, so
      * what it prints ends where the line does. */
+    if (n && s[0] == ' ')
+        s[0] = '.';
     if (n && s[n - 1] == ' ')
         s[n - 1] = '.';
     s[n] = '\0';

@@ -3,6 +3,7 @@
 #include "../base/jsonpos.h"
 #include "../base/units.h"
 #include "../base/xmalloc.h"
+#include "../export/exporter.h"
 #include "../../iso-cache/iso_cache.h"
 
 #include <errno.h>
@@ -79,7 +80,6 @@ static const char *const label_choices[] = {"cidata", "CIDATA", NULL};
 static const char *const driver_choices[] = {"qemu", "libvirt", NULL};
 static const char *const family_choices[] = {"linux", "bsd", "windows", NULL};
 static const char *const export_type_choices[] = {"vagrant", NULL};
-static const char *const provider_choices[] = {"libvirt", NULL};
 static const char *const compression_choices[] = {"gzip", "zstd", "none", NULL};
 
 /* ---- error helpers ---- */
@@ -486,7 +486,8 @@ static const struct schema provision_schema = SCHEMA(provision_fields);
 #define EOFF(f) offsetof(struct bw_export, f)
 static const struct field export_fields[] = {
     {"type", K_ENUM, EOFF(type), true, 0, 0, export_type_choices, NULL, NULL, NULL},
-    {"provider", K_ENUM, EOFF(provider), true, 0, 0, provider_choices, NULL, NULL, NULL},
+    /* one of the exporter table's providers: checked in check_exports() */
+    {"provider", K_STRING, EOFF(provider), true, 0, 0, NULL, NULL, NULL, NULL},
     {"compression", K_ENUM, EOFF(compression), false, 0, 0, compression_choices, NULL, NULL, NULL},
     {"level", K_INT, EOFF(level), false, 0, 19, NULL, NULL, NULL, NULL},
     {"vagrantfile", K_STRING, EOFF(vagrantfile), false, 0, 0, NULL, NULL, NULL, NULL},
@@ -760,6 +761,37 @@ static void check_inside(struct loader *ld, const char *jpath, const char *rel)
 
 /* Every path the definition names stays inside the template (symlinks are checked when the
  * files are opened, by bw_definition_file). */
+/* Each export names a provider of the exporter table, once (one box per provider:
+ * <name>-<provider>.box). */
+static void check_exports(struct loader *ld, json_t *root)
+{
+    const struct bw_definition *d = ld->def;
+    json_t *arr = json_object_get(root, "exports");
+    for (size_t i = 0; i < d->n_exports; i++) {
+        const char *p = d->exports[i].provider;
+        if (!p)
+            continue;
+        char jp[64];
+        snprintf(jp, sizeof(jp), ".exports[%zu].provider", i);
+        if (!bw_exporter_find(p)) {
+            struct bw_buf b = BW_BUF_INIT;
+            bw_buf_adds(&b, "one of");
+            for (const char *const *c = bw_exporter_providers(); *c; c++)
+                bw_buf_addf(&b, "%s \"%s\"", c == bw_exporter_providers() ? "" : ",", *c);
+            bad_value(ld, jp, json_object_get(json_array_get(arr, i), "provider"), b.data);
+            bw_buf_release(&b);
+            continue;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (d->exports[k].provider && strcmp(d->exports[k].provider, p) == 0) {
+                report(ld, jp, false,
+                       "\"%s\" is already exported at .exports[%zu]: expected each provider once",
+                       p, k);
+                break;
+            }
+    }
+}
+
 static void path_checks(struct loader *ld)
 {
     struct bw_definition *d = ld->def;
@@ -825,17 +857,7 @@ static void cross_checks(struct loader *ld, json_t *root)
     source_checks(ld, root);
     wait_for_checks(ld, root);
     path_checks(ld);
-    for (size_t i = 0; i < d->n_exports; i++) /* one box per provider: <name>-<provider>.box */
-        for (size_t k = 0; k < i && d->exports[i].provider; k++)
-            if (d->exports[k].provider &&
-                strcmp(d->exports[k].provider, d->exports[i].provider) == 0) {
-                char jp[64];
-                snprintf(jp, sizeof(jp), ".exports[%zu].provider", i);
-                report(ld, jp, false,
-                       "\"%s\" is already exported at .exports[%zu]: expected each provider once",
-                       d->exports[i].provider, k);
-                break;
-            }
+    check_exports(ld, root);
     if (json_object_get(root, "ssh") && !d->ssh.password && !d->ssh.private_key)
         report(ld, ".ssh", false, "expected \"password\" or \"private_key\" (or both)");
     json_t *sens = json_object_get(root, "sensitive_variables");

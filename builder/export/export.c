@@ -42,15 +42,39 @@ int bw_disk_info(const char *image, uint64_t *virtual_size, char format[16], str
     return rc;
 }
 
-/* Adds one member from memory. */
-static int add_bytes(struct archive *a, const char *name, const char *data, size_t len)
+/* The time every member carries: $SOURCE_DATE_EPOCH when it is set (reproducible boxes),
+ * else now. */
+static bool fixed_time(time_t *t)
+{
+    const char *e = getenv("SOURCE_DATE_EPOCH");
+    char *end;
+    if (e && *e) {
+        long long v = strtoll(e, &end, 10);
+        if (!*end && v >= 0) {
+            *t = (time_t)v;
+            return true;
+        }
+    }
+    *t = time(NULL);
+    return false;
+}
+
+static struct archive_entry *entry(const char *name, la_int64_t size, time_t mtime)
 {
     struct archive_entry *e = archive_entry_new();
     archive_entry_set_pathname(e, name);
-    archive_entry_set_size(e, (la_int64_t)len);
+    archive_entry_set_size(e, size);
     archive_entry_set_filetype(e, AE_IFREG);
     archive_entry_set_perm(e, 0644);
-    archive_entry_set_mtime(e, time(NULL), 0);
+    archive_entry_set_mtime(e, mtime, 0);
+    return e;
+}
+
+/* Adds one member from memory. */
+static int add_bytes(struct archive *a, const char *name, const char *data, size_t len,
+                     time_t mtime)
+{
+    struct archive_entry *e = entry(name, (la_int64_t)len, mtime);
     int rc = archive_write_header(a, e) == ARCHIVE_OK &&
                      archive_write_data(a, data, len) == (la_ssize_t)len
                  ? 0
@@ -60,7 +84,8 @@ static int add_bytes(struct archive *a, const char *name, const char *data, size
 }
 
 /* Adds one member streamed from a file. */
-static int add_file(struct archive *a, const char *name, const char *path, struct bw_error *err)
+static int add_file(struct archive *a, const char *name, const char *path, time_t mtime, bool fixed,
+                    struct bw_error *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
@@ -70,12 +95,7 @@ static int add_file(struct archive *a, const char *name, const char *path, struc
             close(fd);
         return -1;
     }
-    struct archive_entry *e = archive_entry_new();
-    archive_entry_set_pathname(e, name);
-    archive_entry_set_size(e, st.st_size);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_mtime(e, st.st_mtime, 0);
+    struct archive_entry *e = entry(name, st.st_size, fixed ? mtime : st.st_mtime);
     int rc = archive_write_header(a, e) == ARCHIVE_OK ? 0 : -1;
     archive_entry_free(e);
     size_t bufsize = 1u << 20;
@@ -86,78 +106,64 @@ static int add_file(struct archive *a, const char *name, const char *path, struc
             rc = -1;
     free(buf);
     close(fd);
-    if (rc < 0)
+    if (rc < 0 && err && !err->msg)
         bw_error_set(err, BW_ERR_IO, "writing %s into the box: %s", name, archive_error_string(a));
     return rc;
 }
 
-int bw_export_libvirt_box(const char *disk, const char *box_path, const struct bw_box_options *o,
-                          struct bw_error *err)
+/* Chooses the compression filter and its level; -1 with err for an unknown one. */
+static int set_compression(struct archive *a, const char *comp, long level, bool fixed,
+                           struct bw_error *err)
 {
-    uint64_t vsize;
-    char format[16];
-    if (bw_disk_info(disk, &vsize, format, err) < 0)
-        return -1;
-    if (strcmp(format, "qcow2") != 0) {
-        bw_error_at(err, BW_ERR_UNSUPPORTED, disk, NULL, 0, 0,
-                    "a libvirt box needs a qcow2 disk, this one is %s", format);
+    char opt[64] = "";
+    int rc = 0;
+    if (strcmp(comp, "gzip") == 0) {
+        rc = archive_write_add_filter_gzip(a);
+        if (level >= 0)
+            snprintf(opt, sizeof(opt), "gzip:compression-level=%ld", level > 9 ? 9 : level);
+        /* gzip's own header carries a time too */
+        if (rc == ARCHIVE_OK && fixed && archive_write_set_options(a, "gzip:!timestamp") != 0)
+            rc = -1;
+    } else if (strcmp(comp, "zstd") == 0) {
+        rc = archive_write_add_filter_zstd(a);
+        if (level >= 0)
+            snprintf(opt, sizeof(opt), "zstd:compression-level=%ld", level);
+    } else if (strcmp(comp, "none") != 0) {
+        bw_error_set(err, BW_ERR_USAGE, "compression \"%s\": expected gzip, zstd or none", comp);
         return -1;
     }
-    uint64_t gib = (vsize + (1ULL << 30) - 1) >> 30;
-    char *meta =
-        bw_xasprintf("{\"provider\":\"libvirt\",\"format\":\"qcow2\",\"virtual_size\":%llu}\n",
-                     (unsigned long long)gib);
-    struct bw_buf vf = BW_BUF_INIT;
-    bw_buf_addf(&vf,
-                "# Written by boxwright.\n"
-                "Vagrant.configure(\"2\") do |config|\n"
-                "  config.vm.provider :libvirt do |libvirt|\n"
-                "    libvirt.driver = \"%s\"\n"
-                "  end\n",
-                o->driver ? o->driver : "kvm");
-    if (o->vagrantfile && *o->vagrantfile) {
-        /* The definition's own lines, indented into the configure block. */
-        for (const char *p = o->vagrantfile; *p;) {
-            size_t n = strcspn(p, "\n");
-            bw_buf_addf(&vf, "  %.*s\n", (int)n, p);
-            p += n + (p[n] == '\n');
-        }
+    if (rc == ARCHIVE_OK && *opt && archive_write_set_options(a, opt) != ARCHIVE_OK)
+        rc = -1;
+    if (rc != ARCHIVE_OK) {
+        bw_error_set(err, BW_ERR_IO, "compression %s: %s", comp, archive_error_string(a));
+        return -1;
     }
-    bw_buf_adds(&vf, "end\n");
-    char *vagrantfile = bw_buf_detach(&vf);
+    return 0;
+}
+
+int bw_box_write(const char *box_path, const struct bw_box_member *m, size_t n,
+                 const char *compression, long level, struct bw_error *err)
+{
+    time_t mtime;
+    bool fixed = fixed_time(&mtime);
     char *tmp = bw_xasprintf("%s.tmp", box_path);
     struct archive *a = archive_write_new();
     archive_write_set_format_pax_restricted(a);
-    int rc = 0;
-    const char *comp = o->compression ? o->compression : "gzip";
-    char opt[64] = "";
-    if (strcmp(comp, "gzip") == 0) {
-        rc = archive_write_add_filter_gzip(a);
-        if (o->level >= 0)
-            snprintf(opt, sizeof(opt), "gzip:compression-level=%ld", o->level > 9 ? 9 : o->level);
-    } else if (strcmp(comp, "zstd") == 0) {
-        rc = archive_write_add_filter_zstd(a);
-        if (o->level >= 0)
-            snprintf(opt, sizeof(opt), "zstd:compression-level=%ld", o->level);
-    } else if (strcmp(comp, "none") != 0) {
-        bw_error_set(err, BW_ERR_USAGE, "compression \"%s\": expected gzip, zstd or none", comp);
-        rc = -1;
-    }
-    if (rc == 0 && *opt && archive_write_set_options(a, opt) != ARCHIVE_OK)
-        rc = -1;
-    if (rc == 0 && archive_write_open_filename(a, tmp) != ARCHIVE_OK)
-        rc = -1;
-    if (rc != 0 && err && !err->msg)
-        bw_error_at(err, BW_ERR_IO, box_path, NULL, 0, 0, "cannot write the box: %s",
-                    archive_error_string(a));
-    if (rc == 0 && (add_bytes(a, "metadata.json", meta, strlen(meta)) < 0 ||
-                    add_bytes(a, "Vagrantfile", vagrantfile, strlen(vagrantfile)) < 0)) {
+    int rc = set_compression(a, compression ? compression : "gzip", level, fixed, err);
+    if (rc == 0 && archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
         bw_error_at(err, BW_ERR_IO, box_path, NULL, 0, 0, "cannot write the box: %s",
                     archive_error_string(a));
         rc = -1;
     }
-    if (rc == 0)
-        rc = add_file(a, "box.img", disk, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (m[i].file)
+            rc = add_file(a, m[i].name, m[i].file, mtime, fixed, err);
+        else if (add_bytes(a, m[i].name, m[i].data, strlen(m[i].data), mtime) < 0) {
+            bw_error_at(err, BW_ERR_IO, box_path, NULL, 0, 0, "cannot write the box: %s",
+                        archive_error_string(a));
+            rc = -1;
+        }
+    }
     if (archive_write_close(a) != ARCHIVE_OK && rc == 0) {
         bw_error_at(err, BW_ERR_IO, box_path, NULL, 0, 0, "cannot finish the box: %s",
                     archive_error_string(a));
@@ -166,8 +172,6 @@ int bw_export_libvirt_box(const char *disk, const char *box_path, const struct b
     archive_write_free(a);
     rc = bw_file_commit(tmp, box_path, rc, err);
     free(tmp);
-    free(meta);
-    free(vagrantfile);
     return rc;
 }
 

@@ -1,16 +1,14 @@
 /*
- * export - what a build hands to its users: Vagrant boxes and a manifest.
+ * export - what every box format shares: the box archive, the disk's
+ * size and format, and the manifest. The formats themselves are rows of
+ * the exporter table (exporter.h), one file each.
  *
- * A libvirt box (vagrant-libvirt's v1 format) is a tar archive, gzip (or
- * zstd, or no) compressed, with three members at its root:
- *   metadata.json  {"provider":"libvirt","format":"qcow2","virtual_size":N}
- *                  N in GiB, rounded up (vagrant-libvirt reads it as GiB and
- *                  its own tools round up; rounding down makes a smaller disk)
- *   Vagrantfile    libvirt.driver "kvm", or "qemu" when built without KVM
- *   box.img        the qcow2 disk
- * The archive is written with libarchive in the POSIX (pax) format, which
- * keeps sizes past 8 GiB exact; this machine's vagrant accepted tar.gz, tar
- * and tar.zst boxes.
+ * A Vagrant box is a tar archive, gzip (or zstd, or no) compressed, with its
+ * members at the root. It is written with libarchive in the POSIX (pax)
+ * format, which keeps sizes past 8 GiB exact; this machine's vagrant accepted
+ * tar.gz, tar and tar.zst boxes. With $SOURCE_DATE_EPOCH set, every member
+ * (and gzip's header) carries that time, so the same disk gives the same
+ * bytes.
  *
  * The manifest (manifest.json) lists every artifact with its size and
  * sha256, so a pipeline can check what it publishes.
@@ -24,19 +22,20 @@
 
 #include <stdint.h>
 
-struct bw_box_options {
-    const char *compression; /* "gzip", "zstd" or "none" */
-    long level;              /* -1 for the format's default */
-    const char *driver;      /* "kvm" or "qemu", for the box's Vagrantfile */
-    const char *vagrantfile; /* extra lines inside its configure block, or NULL */
-};
-
 /* The virtual size (bytes) and format of a disk image, from `qemu-img info`. */
 int bw_disk_info(const char *image, uint64_t *virtual_size, char format[16], struct bw_error *err);
 
-/* Writes a libvirt box for disk (a qcow2) to box_path. Returns 0 or -1. */
-int bw_export_libvirt_box(const char *disk, const char *box_path, const struct bw_box_options *o,
-                          struct bw_error *err);
+/* One member of a box: the text `data`, or the contents of `file` when it is set. */
+struct bw_box_member {
+    const char *name;
+    const char *data;
+    const char *file;
+};
+
+/* Writes the members, in order, as a box at box_path (through box_path.tmp: nothing half
+ * written is left). compression: "gzip", "zstd" or "none"; level -1 for its default. */
+int bw_box_write(const char *box_path, const struct bw_box_member *m, size_t n,
+                 const char *compression, long level, struct bw_error *err);
 
 /* Extracts box.img from a box (any compression libarchive reads) to dest. Returns 0 or -1. */
 int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err);

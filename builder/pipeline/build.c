@@ -10,6 +10,7 @@
 #include "../base/xmalloc.h"
 #include "../drivers/driver.h"
 #include "../export/export.h"
+#include "../export/exporter.h"
 #include "../seed/seed.h"
 #include "../typing/typist.h"
 #include "../../http-server/http_server.h"
@@ -1006,11 +1007,17 @@ static int step_export(struct build *b, struct bw_error *err)
     int rc = run_tool(argv, err);
     for (size_t i = 0; rc == 0 && i < b->def->n_exports; i++) {
         const struct bw_export *e = &b->def->exports[i];
+        const struct bw_exporter *x = bw_exporter_find(e->provider); /* the definition checked */
         char *name = bw_xasprintf("%s-%s.box", b->def->name, e->provider);
         char *path = bw_xasprintf("%s/%s", b->out, name);
-        bool kvm = b->o->accel && strcmp(b->o->accel, "kvm") == 0;
-        struct bw_box_options o = {e->compression, e->level, kvm ? "kvm" : "qemu", e->vagrantfile};
-        rc = bw_export_libvirt_box(img, path, &o, err);
+        struct bw_export_input in = {
+            .disk = img,
+            .kvm = b->o->accel && strcmp(b->o->accel, "kvm") == 0,
+            .compression = e->compression,
+            .level = e->level,
+            .vagrantfile = e->vagrantfile,
+        };
+        rc = x->write_box(&in, path, err);
         if (rc == 0) {
             struct stat st;
             stat(path, &st);

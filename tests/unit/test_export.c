@@ -5,6 +5,7 @@
 #include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
 #include "../../builder/export/export.h"
+#include "../../builder/export/exporter.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -13,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[64];
@@ -66,6 +69,14 @@ static size_t read_box(const char *box, struct member *m, size_t max)
     return n;
 }
 
+/* Through the table, as a build finds it. */
+static int libvirt_box(const struct bw_export_input *in, const char *box, struct bw_error *err)
+{
+    const struct bw_exporter *x = bw_exporter_find("libvirt");
+    ck_assert_ptr_nonnull(x);
+    return x->write_box(in, box, err);
+}
+
 START_TEST(test_libvirt_box_has_metadata_vagrantfile_and_the_disk_at_its_root)
 {
     static const char *const comps[] = {"gzip", "zstd", "none"};
@@ -75,10 +86,10 @@ START_TEST(test_libvirt_box_has_metadata_vagrantfile_and_the_disk_at_its_root)
     ck_assert_int_eq(bw_buf_read_file(&orig, disk), 0);
     for (size_t c = 0; c < 3; c++) {
         char *box = bw_xasprintf("%s/tiny-%s.box", dir, comps[c]);
-        struct bw_box_options o = {comps[c], c == 0 ? 6 : -1, "qemu",
-                                   "config.ssh.shell = \"sh\"\nconfig.vm.guest = :linux"};
+        struct bw_export_input in = {disk, false, comps[c], c == 0 ? 6 : -1,
+                                     "config.ssh.shell = \"sh\"\nconfig.vm.guest = :linux"};
         struct bw_error err = BW_ERROR_INIT;
-        ck_assert_msg(bw_export_libvirt_box(disk, box, &o, &err) == 0, "%s", err.msg);
+        ck_assert_msg(libvirt_box(&in, box, &err) == 0, "%s", err.msg);
         struct member m[4];
         size_t n = read_box(box, m, 4);
         ck_assert_uint_eq(n, 3);
@@ -113,8 +124,8 @@ START_TEST(test_raw_disks_are_refused_for_libvirt_boxes)
     ck_assert_int_eq(bw_spawn_run(argv, NULL, NULL, 0, &res, &err), 0);
     bw_spawn_result_release(&res);
     char *box = bw_xasprintf("%s/x.box", dir);
-    struct bw_box_options o = {"gzip", -1, "kvm", NULL};
-    ck_assert_int_eq(bw_export_libvirt_box(raw, box, &o, &err), -1);
+    struct bw_export_input in = {raw, true, "gzip", -1, NULL};
+    ck_assert_int_eq(libvirt_box(&in, box, &err), -1);
     ck_assert_int_eq(err.code, BW_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(err.msg, "raw"));
     ck_assert_int_ne(access(box, F_OK), 0); /* nothing half-written left behind */
@@ -124,13 +135,77 @@ START_TEST(test_raw_disks_are_refused_for_libvirt_boxes)
 }
 END_TEST
 
+/* The table: every provider found by its name, none twice, nothing else found. */
+START_TEST(test_every_exporter_is_found_by_its_provider)
+{
+    size_t n = 0;
+    for (const char *const *p = bw_exporter_providers(); *p; p++, n++) {
+        const struct bw_exporter *x = bw_exporter_find(*p);
+        ck_assert_ptr_nonnull(x);
+        ck_assert_str_eq(x->provider, *p);
+        ck_assert_ptr_nonnull(x->write_box);
+        ck_assert_ptr_nonnull(x->summary);
+        for (const char *const *q = bw_exporter_providers(); q != p; q++)
+            ck_assert_str_ne(*q, *p);
+    }
+    ck_assert_uint_ge(n, 1);
+    ck_assert_ptr_null(bw_exporter_find("virtualbox-typo"));
+    ck_assert_ptr_null(bw_exporter_find(NULL));
+}
+END_TEST
+
+/* With SOURCE_DATE_EPOCH the same disk gives the same bytes, whatever the files' times and
+ * the clock say; without it two boxes written a second apart differ (gzip's header time). */
+START_TEST(test_the_same_disk_gives_the_same_box_with_source_date_epoch)
+{
+    static const char *const comps[] = {"gzip", "zstd", "none"};
+    char *disk = make_disk("64M");
+    setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+    for (size_t c = 0; c < 3; c++) {
+        char *a = bw_xasprintf("%s/a-%s.box", dir, comps[c]);
+        char *b = bw_xasprintf("%s/b-%s.box", dir, comps[c]);
+        struct bw_export_input in = {disk, false, comps[c], -1, NULL};
+        struct bw_error err = BW_ERROR_INIT;
+        ck_assert_msg(libvirt_box(&in, a, &err) == 0, "%s", err.msg);
+        struct timespec t[2] = {{1600000000 + (time_t)c, 0}, {1600000000 + (time_t)c, 0}};
+        ck_assert_int_eq(utimensat(AT_FDCWD, disk, t, 0), 0); /* the disk touched since */
+        ck_assert_msg(libvirt_box(&in, b, &err) == 0, "%s", err.msg);
+        char ha[BW_HASH_MAX_HEX + 1], hb[BW_HASH_MAX_HEX + 1];
+        ck_assert_int_eq(bw_hash_file(a, BW_HASH_SHA256, ha, NULL, NULL, &err), 0);
+        ck_assert_int_eq(bw_hash_file(b, BW_HASH_SHA256, hb, NULL, NULL, &err), 0);
+        ck_assert_msg(strcmp(ha, hb) == 0, "%s: two exports of one disk differ", comps[c]);
+        struct member m[4];
+        size_t n = read_box(a, m, 4);
+        ck_assert_uint_eq(n, 3);
+        for (size_t i = 0; i < n; i++)
+            bw_buf_release(&m[i].data);
+        free(a);
+        free(b);
+    }
+    unsetenv("SOURCE_DATE_EPOCH");
+    char *a = bw_xasprintf("%s/now-a.box", dir), *b = bw_xasprintf("%s/now-b.box", dir);
+    struct bw_export_input in = {disk, false, "gzip", -1, NULL};
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(libvirt_box(&in, a, &err), 0);
+    sleep(1);
+    ck_assert_int_eq(libvirt_box(&in, b, &err), 0);
+    char ha[BW_HASH_MAX_HEX + 1], hb[BW_HASH_MAX_HEX + 1];
+    ck_assert_int_eq(bw_hash_file(a, BW_HASH_SHA256, ha, NULL, NULL, &err), 0);
+    ck_assert_int_eq(bw_hash_file(b, BW_HASH_SHA256, hb, NULL, NULL, &err), 0);
+    ck_assert_str_ne(ha, hb);
+    free(a);
+    free(b);
+    free(disk);
+}
+END_TEST
+
 START_TEST(test_manifest_lists_sizes_and_sha256)
 {
     char *disk = make_disk("64M");
     char *box = bw_xasprintf("%s/t.box", dir);
-    struct bw_box_options o = {"gzip", 1, "kvm", NULL};
+    struct bw_export_input in = {disk, true, "gzip", 1, NULL};
     struct bw_error err = BW_ERROR_INIT;
-    ck_assert_int_eq(bw_export_libvirt_box(disk, box, &o, &err), 0);
+    ck_assert_int_eq(libvirt_box(&in, box, &err), 0);
     char *manifest = bw_xasprintf("%s/manifest.json", dir);
     struct bw_artifact a[] = {{"t.box", box, "vagrant-box"}};
     ck_assert_int_eq(bw_write_manifest(manifest, "tiny", a, 1, NULL, &err), 0);
@@ -156,9 +231,12 @@ int main(void)
     Suite *s = suite_create("export");
     TCase *tc = tcase_create("vagrant");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_libvirt_box_has_metadata_vagrantfile_and_the_disk_at_its_root);
     tcase_add_test(tc, test_raw_disks_are_refused_for_libvirt_boxes);
     tcase_add_test(tc, test_manifest_lists_sizes_and_sha256);
+    tcase_add_test(tc, test_every_exporter_is_found_by_its_provider);
+    tcase_add_test(tc, test_the_same_disk_gives_the_same_box_with_source_date_epoch);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -146,12 +146,12 @@ static int run(int argc, char **argv)
                bw_ovmf_path());
     if (strcmp(def->vm.network, "isolated") == 0)
         printf("%-12s isolated: user networking with restrict=on, no route off this host; HTTP "
-               "at {{ .HTTPIP }} = 10.0.2.100 (guestfwd), SSH through hostfwd on 127.0.0.1\n",
-               "network");
+               "at {{ .HTTPIP }} = %s (guestfwd), SSH through hostfwd on 127.0.0.1\n",
+               "network", d->guest_http_ip);
     else
         printf("%-12s user: NAT, the guest reaches what this host reaches; HTTP at "
-               "{{ .HTTPIP }} = 10.0.2.100 (guestfwd), SSH through hostfwd on 127.0.0.1\n",
-               "network");
+               "{{ .HTTPIP }} = %s (guestfwd), SSH through hostfwd on 127.0.0.1\n",
+               "network", d->guest_http_ip);
     const char *method = def->boot.method;
     if (strcmp(method, "keys") == 0) {
         printf("%-12s method keys (type the boot command), wait %s, key hold %s, key interval %s\n",

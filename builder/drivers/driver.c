@@ -68,9 +68,8 @@ void bw_user_netdev(struct bw_buf *b, const struct bw_vm_spec *s, const char *id
     if (s->ssh_host_port)
         bw_buf_addf(b, ",hostfwd=tcp:127.0.0.1:%u-:%u", s->ssh_host_port,
                     s->ssh_guest_port ? s->ssh_guest_port : 22);
-    if (http_dest)
-        bw_buf_addf(b, ",guestfwd=tcp:%s:%u-%s", s->http_guest_ip ? s->http_guest_ip : "10.0.2.100",
-                    s->http_guest_port, http_dest);
+    if (http_dest && s->http_guest_ip)
+        bw_buf_addf(b, ",guestfwd=tcp:%s:%u-%s", s->http_guest_ip, s->http_guest_port, http_dest);
 }
 
 void bw_qemu_opt_escape(struct bw_buf *b, const char *s)

@@ -73,6 +73,11 @@ struct bw_driver {
      * chardev guestfwd) rather than one connection each to http_socket (a spawned nc): the
      * caller must give a port that splits the stream into requests (bw_http_stream_port()). */
     bool http_as_stream;
+    /* Where the guest reaches boxwright's HTTP server ({{ .HTTPIP }}:{{ .HTTPPort }}): an
+     * address and port on the guest's network that the driver forwards to the server
+     * (http_socket or http_port of the spec), isolated network or not. */
+    const char *guest_http_ip;
+    unsigned guest_http_port;
     /* One line on how a build on this driver runs: where files go and how the guest's SSH and
      * HTTP travel (caller frees). uri and pool may be NULL (the defaults). */
     char *(*describe)(const char *uri, const char *pool);

@@ -937,6 +937,10 @@ static char *lv_describe(const char *uri, const char *pool)
 const struct bw_driver bw_driver_libvirt = {
     .name = "libvirt",
     .http_as_stream = true,
+    /* guestfwd on QEMU's user network (10.0.2.2 is slirp's own address, refused under
+     * restrict=on) */
+    .guest_http_ip = "10.0.2.100",
+    .guest_http_port = 8100,
     .describe = lv_describe,
     .create = lv_create,
     .command = lv_command,

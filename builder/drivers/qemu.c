@@ -396,6 +396,10 @@ static char *qemu_describe(const char *uri, const char *pool)
 const struct bw_driver bw_driver_qemu = {
     .name = "qemu",
     .http_as_stream = false,
+    /* guestfwd on QEMU's user network (10.0.2.2 is slirp's own address, refused under
+     * restrict=on) */
+    .guest_http_ip = "10.0.2.100",
+    .guest_http_port = 8100,
     .describe = qemu_describe,
     .create = qemu_create,
     .command = qemu_command,

@@ -46,12 +46,13 @@ struct build {
     struct bw_http_server *http;
     struct bw_http_stream *relay; /* for drivers whose guests reach HTTP as one stream */
     char *disk;
-    char *seed_iso;        /* the cidata volume, when the seed goes on a CD */
-    char *kernel, *initrd; /* direct kernel boot: copied out of the ISO */
-    char *append;          /* ... and the rendered command line */
-    char *smbios_serial;   /* "ds=nocloud-net;s=URL" when the seed goes over HTTP */
-    const char *http_ip;   /* where the guest reaches the HTTP server */
-    char *http_socket;     /* where the server listens (a Unix socket in the work directory) */
+    char *seed_iso;           /* the cidata volume, when the seed goes on a CD */
+    char *kernel, *initrd;    /* direct kernel boot: copied out of the ISO */
+    char *append;             /* ... and the rendered command line */
+    char *smbios_serial;      /* "ds=nocloud-net;s=URL" when the seed goes over HTTP */
+    const char *http_ip;      /* where the guest reaches the HTTP server ... */
+    unsigned http_guest_port; /* ... and on which port (the driver's) */
+    char *http_socket;        /* where the server listens (a Unix socket in the work directory) */
     const struct bw_driver *drv;
     struct bw_hypervisor hv;
     struct bw_vm *vm; /* the VM running now, if any */
@@ -377,7 +378,6 @@ static void report_requests(struct build *b)
 
 /* The port the guest's HTTP goes to ({{ .HTTPPort }}). Any number would do: guestfwd catches
  * it inside the guest's own network, so it takes no port on this host. */
-#define GUEST_HTTP_PORT 8100
 
 /* Who may feed the stream relay: QEMU under libvirt (root, or libvirt's own QEMU user) and
  * boxwright's user (its ssh tunnel); no other local process. */
@@ -411,11 +411,11 @@ static int step_http(struct build *b, struct bw_error *err)
     free(dir);
     if (bw_http_bind(b->http, err) < 0)
         return -1;
-    /* The guest reaches the server through guestfwd at 10.0.2.100, isolated or not (10.0.2.2
-     * is slirp's own address and is refused under restrict=on). */
-    b->http_ip = "10.0.2.100";
+    /* Where the guest reaches the server is the driver's to say. */
+    b->http_ip = b->hv.driver->guest_http_ip;
+    b->http_guest_port = b->hv.driver->guest_http_port;
     char port[16];
-    snprintf(port, sizeof(port), "%u", GUEST_HTTP_PORT);
+    snprintf(port, sizeof(port), "%u", b->http_guest_port);
     bw_vars_set_string(&b->def->vars, "HTTPIP", b->http_ip, "build")->builtin = true;
     bw_vars_set_string(&b->def->vars, "HTTPPort", port, "build")->builtin = true;
     struct bw_rendered files = BW_RENDERED_INIT;
@@ -480,7 +480,7 @@ static int step_seed(struct build *b, struct bw_error *err)
             rc = bw_http_add_file(b->http, files.v[i].name, files.v[i].data.data,
                                   files.v[i].data.len, err);
         b->smbios_serial =
-            bw_xasprintf("ds=nocloud-net;s=http://%s:%u/", b->http_ip, GUEST_HTTP_PORT);
+            bw_xasprintf("ds=nocloud-net;s=http://%s:%u/", b->http_ip, b->http_guest_port);
         if (rc == 0)
             say(b, "info", "NoCloud seed over HTTP: %s; the guest is told %s (SMBIOS serial)",
                 names.data, b->smbios_serial);
@@ -614,7 +614,7 @@ static int start_vm(struct build *b, const char *name, unsigned what, struct bw_
             spec.http_port = bw_http_stream_port(b->relay);
         else
             spec.http_socket = b->http_socket;
-        spec.http_guest_port = GUEST_HTTP_PORT; /* {{ .HTTPPort }} */
+        spec.http_guest_port = b->http_guest_port; /* {{ .HTTPPort }} */
         spec.http_guest_ip = b->http_ip;
     }
     if (what & VM_SSH) {
@@ -789,7 +789,7 @@ static void pointed_at(struct build *b, const char *text, struct bw_strlist *out
 {
     if (!text || !b->http)
         return;
-    char *prefix = bw_xasprintf("http://%s:%u/", b->http_ip, GUEST_HTTP_PORT);
+    char *prefix = bw_xasprintf("http://%s:%u/", b->http_ip, b->http_guest_port);
     for (const char *p = strstr(text, prefix); p; p = strstr(p, prefix)) {
         p += strlen(prefix);
         size_t n = strcspn(p, " \t\n\"'<>?#");

@@ -21,6 +21,7 @@
  *   qemu+ssh:// boxwright carries them through `ssh -L/-R` to that host.
  */
 #include "driver.h"
+#include "../disk/disk.h"
 #include "domxml.h"
 #include "../bootcmd/encodings.h"
 #include "../base/buf.h"
@@ -656,11 +657,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
             /* The disk may be an overlay on a local file (a cached base image, or the box
              * under validation): upload a flat copy. */
             vm->flat_disk = bw_xasprintf("%s/flat-disk.qcow2", s->workdir);
-            char *argv[] = {"qemu-img",      "convert",     "-O", "qcow2",
-                            (char *)s->disk, vm->flat_disk, NULL};
-            struct bw_spawn_result res;
-            rc = bw_spawn_run(argv, NULL, NULL, 0, &res, err);
-            bw_spawn_result_release(&res);
+            rc = bw_disk_convert(s->disk, vm->flat_disk, "qcow2", NULL, err);
             const char *src = vm->flat_disk;
             char *vname = bw_xasprintf("%s.qcow2", s->name);
             if (rc == 0) {

@@ -18,30 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int bw_disk_info(const char *image, uint64_t *virtual_size, char format[16], struct bw_error *err)
-{
-    char *argv[] = {"qemu-img", "info", "--output=json", (char *)image, NULL};
-    struct bw_spawn_result res;
-    int rc = -1;
-    if (bw_spawn_run(argv, NULL, NULL, 0, &res, err) == 0) {
-        json_error_t jerr;
-        json_t *info = json_loadb(res.out.data, res.out.len, 0, &jerr);
-        json_t *vs = json_object_get(info, "virtual-size");
-        const char *fmt = json_string_value(json_object_get(info, "format"));
-        if (json_is_integer(vs) && fmt) {
-            *virtual_size = (uint64_t)json_integer_value(vs);
-            snprintf(format, 16, "%s", fmt);
-            rc = 0;
-        } else {
-            bw_error_at(err, BW_ERR_SPAWN, image, NULL, 0, 0,
-                        "qemu-img info gave no virtual-size or format");
-        }
-        json_decref(info);
-    }
-    bw_spawn_result_release(&res);
-    return rc;
-}
-
 /* The time every member carries: $SOURCE_DATE_EPOCH when it is set (reproducible boxes),
  * else now. */
 static bool fixed_time(time_t *t)

@@ -22,9 +22,6 @@
 
 #include <stdint.h>
 
-/* The virtual size (bytes) and format of a disk image, from `qemu-img info`. */
-int bw_disk_info(const char *image, uint64_t *virtual_size, char format[16], struct bw_error *err);
-
 /* One member of a box: the text `data`, or the contents of `file` when it is set. */
 struct bw_box_member {
     const char *name;

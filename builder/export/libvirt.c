@@ -10,6 +10,7 @@
 #include "exporter.h"
 #include "export.h"
 #include "../base/buf.h"
+#include "../disk/disk.h"
 #include "../base/xmalloc.h"
 
 #include <stdint.h>

@@ -9,6 +9,7 @@
 #include "../base/units.h"
 #include "../base/xmalloc.h"
 #include "../drivers/driver.h"
+#include "../disk/disk.h"
 #include "../export/export.h"
 #include "../export/exporter.h"
 #include "../seed/seed.h"
@@ -508,45 +509,25 @@ static int step_seed(struct build *b, struct bw_error *err)
 static int image_size(struct build *b, uint64_t *size, struct bw_error *err)
 {
     const char *want = b->def->image.format;
-    char *argv[] = {"qemu-img", "info", "--output=json", b->iso, NULL};
-    struct bw_spawn_result res;
-    if (bw_spawn_run(argv, NULL, NULL, 0, &res, err) < 0) {
-        bw_spawn_result_release(&res);
-        bw_error_prefix(err, "%s: qemu-img info", b->iso);
+    char found[16];
+    if (bw_disk_info(b->iso, size, found, err) < 0) {
+        bw_error_prefix(err, "expected a %s image", want);
         return -1;
     }
-    json_error_t jerr;
-    json_t *info = json_loadb(res.out.data, res.out.len, 0, &jerr);
-    const char *found = json_string_value(json_object_get(info, "format"));
-    json_t *vs = json_object_get(info, "virtual-size");
-    int rc = -1;
-    if (!found || !json_is_integer(vs)) {
-        bw_buf_rtrim(&res.err);
-        bw_error_at(err, BW_ERR_SYNTAX, b->iso, NULL, 0, 0,
-                    "qemu-img info cannot read this image%s%s: expected a %s image",
-                    res.err.len ? ": " : "", res.err.data, want);
-    } else if (strcmp(found, want) != 0) {
+    if (strcmp(found, want) != 0) {
         bw_definition_error(b->def, err, ".image.format",
                             "\"%s\", but the image (%s) is %s: expected \"%s\"", want, b->iso,
                             found, found);
-    } else {
-        *size = (uint64_t)json_integer_value(vs);
-        rc = 0;
+        return -1;
     }
-    json_decref(info);
-    bw_spawn_result_release(&res);
-    return rc;
+    return 0;
 }
 
 static int step_disk(struct build *b, struct bw_error *err)
 {
     b->disk = bw_xasprintf("%s/disk.qcow2", b->work);
-    char size[32];
-    snprintf(size, sizeof(size), "%llu", (unsigned long long)b->def->vm.disk_size);
-    if (!from_image(b)) {
-        char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", b->disk, size, NULL};
-        return run_tool(argv, err);
-    }
+    if (!from_image(b))
+        return bw_disk_create(b->disk, b->def->vm.disk_size, err);
     /* An overlay on the cached image, which is never written. */
     const char *fmt = b->def->image.format;
     uint64_t have;
@@ -562,9 +543,7 @@ static int step_disk(struct build *b, struct bw_error *err)
             have_s, (unsigned long long)have, have_s);
         return -1;
     }
-    char *argv[] = {"qemu-img",  "create", "-q",   "-f",    "qcow2", "-F",
-                    (char *)fmt, "-b",     b->iso, b->disk, size,    NULL};
-    if (run_tool(argv, err) < 0)
+    if (bw_disk_overlay(b->disk, b->iso, fmt, b->def->vm.disk_size, err) < 0)
         return -1;
     say(b, "info", "a qcow2 overlay on the cached %s image (%s), grown to %s", fmt, have_s, want_s);
     return 0;
@@ -1001,10 +980,9 @@ static void add_artifact(struct build *b, const char *name, const char *type)
 
 static int step_export(struct build *b, struct bw_error *err)
 {
-    /* qemu-img convert writes only the clusters in use: the compacted disk. */
+    /* only the clusters in use: the compacted disk */
     char *img = bw_xasprintf("%s/box.img", b->out);
-    char *argv[] = {"qemu-img", "convert", "-O", "qcow2", b->disk, img, NULL};
-    int rc = run_tool(argv, err);
+    int rc = bw_disk_convert(b->disk, img, "qcow2", NULL, err);
     for (size_t i = 0; rc == 0 && i < b->def->n_exports; i++) {
         const struct bw_export *e = &b->def->exports[i];
         const struct bw_exporter *x = bw_exporter_find(e->provider); /* the definition checked */

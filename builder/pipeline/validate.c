@@ -5,6 +5,7 @@
 #include "../core/prepare.h"
 #include "../base/spawn.h"
 #include "../base/xmalloc.h"
+#include "../disk/disk.h"
 #include "../drivers/driver.h"
 
 #include <arpa/inet.h>
@@ -93,18 +94,10 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     struct bw_buf user = BW_BUF_INIT, pass = BW_BUF_INIT;
     struct bw_errors errs = BW_ERRORS_INIT;
     char *overlay = bw_xasprintf("%s/validate-overlay.qcow2", workdir);
-    char *real = realpath(image, NULL);
     mkdir(workdir, 0755);
     /* The image stays untouched: the VM writes to an overlay that is thrown away. */
-    char *argv[] = {
-        "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", real ? real : (char *)image,
-        overlay,    NULL};
-    struct bw_spawn_result res;
-    if (bw_spawn_run(argv, NULL, NULL, 0, &res, err) < 0) {
-        bw_spawn_result_release(&res);
+    if (bw_disk_overlay(overlay, image, "qcow2", 0, err) < 0)
         goto out;
-    }
-    bw_spawn_result_release(&res);
     if (bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs) < 0 ||
         (def->ssh.password &&
          bw_prepare_string(def, ".ssh.password", def->ssh.password, &pass, &errs) < 0)) {
@@ -199,7 +192,6 @@ out:
     }
     unlink(overlay);
     free(overlay);
-    free(real);
     bw_buf_release(&user);
     bw_buf_release(&pass);
     bw_errors_release(&errs);

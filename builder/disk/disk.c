@@ -1,0 +1,99 @@
+#include "disk.h"
+#include "../base/buf.h"
+#include "../base/spawn.h"
+#include "../base/xmalloc.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs qemu-img; on failure err says which image and what qemu-img printed. */
+static int qemu_img(char *const argv[], const char *image, struct bw_spawn_result *res,
+                    struct bw_error *err)
+{
+    if (bw_spawn_run(argv, NULL, NULL, 0, res, err) == 0)
+        return 0;
+    bw_error_prefix(err, "%s: qemu-img %s", image, argv[1]);
+    return -1;
+}
+
+int bw_disk_info(const char *image, uint64_t *virtual_size, char format[16], struct bw_error *err)
+{
+    char *argv[] = {"qemu-img", "info", "--output=json", (char *)image, NULL};
+    struct bw_spawn_result res;
+    int rc = -1;
+    if (qemu_img(argv, image, &res, err) == 0) {
+        json_error_t jerr;
+        json_t *info = json_loadb(res.out.data, res.out.len, 0, &jerr);
+        json_t *vs = json_object_get(info, "virtual-size");
+        const char *fmt = json_string_value(json_object_get(info, "format"));
+        if (json_is_integer(vs) && fmt) {
+            *virtual_size = (uint64_t)json_integer_value(vs);
+            snprintf(format, 16, "%s", fmt);
+            rc = 0;
+        } else {
+            bw_buf_rtrim(&res.err);
+            bw_error_at(err, BW_ERR_SYNTAX, image, NULL, 0, 0,
+                        "qemu-img info cannot read this image%s%s", res.err.len ? ": " : "",
+                        res.err.data ? res.err.data : "");
+        }
+        json_decref(info);
+    }
+    bw_spawn_result_release(&res);
+    return rc;
+}
+
+int bw_disk_create(const char *path, uint64_t size, struct bw_error *err)
+{
+    char sz[32];
+    snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
+    char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", (char *)path, sz, NULL};
+    struct bw_spawn_result res;
+    int rc = qemu_img(argv, path, &res, err);
+    bw_spawn_result_release(&res);
+    return rc;
+}
+
+int bw_disk_overlay(const char *path, const char *backing, const char *backing_format,
+                    uint64_t size, struct bw_error *err)
+{
+    /* qemu-img resolves a relative backing path against the overlay's directory */
+    char *real = realpath(backing, NULL);
+    char sz[32];
+    snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
+    char *argv[] = {"qemu-img",
+                    "create",
+                    "-q",
+                    "-f",
+                    "qcow2",
+                    "-F",
+                    (char *)backing_format,
+                    "-b",
+                    real ? real : (char *)backing,
+                    (char *)path,
+                    size ? sz : NULL,
+                    NULL};
+    struct bw_spawn_result res;
+    int rc = qemu_img(argv, path, &res, err);
+    bw_spawn_result_release(&res);
+    free(real);
+    return rc;
+}
+
+int bw_disk_convert(const char *image, const char *path, const char *format, const char *options,
+                    struct bw_error *err)
+{
+    char *argv[] = {"qemu-img", "convert", "-O", (char *)format, (char *)image, (char *)path,
+                    NULL,       NULL,      NULL};
+    if (options) {
+        argv[4] = "-o";
+        argv[5] = (char *)options;
+        argv[6] = (char *)image;
+        argv[7] = (char *)path;
+    }
+    struct bw_spawn_result res;
+    int rc = qemu_img(argv, image, &res, err);
+    bw_spawn_result_release(&res);
+    return rc;
+}

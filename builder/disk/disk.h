@@ -1,0 +1,37 @@
+/*
+ * disk - disk images, through qemu-img.
+ *
+ * One install becomes every format a box needs (qcow2, raw, VMDK, VHDX), so
+ * the disk is not a hypervisor's business: qemu-img reads and writes them
+ * all. The build, validation, the exporters and the libvirt driver's
+ * uploads use these four calls and never spawn qemu-img themselves. Each
+ * call logs nothing and returns 0, or -1 with err naming the image and
+ * what qemu-img said.
+ */
+#ifndef BW_DISK_H
+#define BW_DISK_H
+
+#include "../base/error.h"
+
+#include <stdint.h>
+
+/* What qemu-img's own probe makes of an image: its format ("qcow2", "raw", "vmdk", ...) and
+ * virtual size in bytes. */
+int bw_disk_info(const char *image, uint64_t *virtual_size, char format[16], struct bw_error *err);
+
+/* Creates an empty qcow2 of size bytes. */
+int bw_disk_create(const char *path, uint64_t size, struct bw_error *err);
+
+/* Creates a qcow2 at path that writes its changes to itself and reads the rest from backing
+ * (in backing_format, given so that qemu never guesses it); size 0 keeps backing's size.
+ * backing is never written. */
+int bw_disk_overlay(const char *path, const char *backing, const char *backing_format,
+                    uint64_t size, struct bw_error *err);
+
+/* Writes image (and whatever it is backed by) as one file in format ("qcow2", "raw",
+ * "vmdk", "vhdx"); options, if not NULL, are qemu-img's -o (e.g. "subformat=streamOptimized").
+ * Only the clusters in use are written: the compacted disk. */
+int bw_disk_convert(const char *image, const char *path, const char *format, const char *options,
+                    struct bw_error *err);
+
+#endif

@@ -1,0 +1,131 @@
+/* Disk images through qemu-img: what a build, validation and the exporters rely on. */
+#include "golden.h"
+#include "../../builder/base/digest.h"
+#include "../../builder/base/xmalloc.h"
+#include "../../builder/disk/disk.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[64];
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/bw-disk-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    test_rm_rf(dir);
+}
+
+static char *at(const char *name)
+{
+    return bw_xasprintf("%s/%s", dir, name);
+}
+
+static void info(const char *image, uint64_t *size, char fmt[16])
+{
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_disk_info(image, size, fmt, &err) == 0, "%s", err.msg);
+}
+
+START_TEST(test_an_overlay_grows_the_disk_and_never_writes_its_base)
+{
+    char *base = at("base.qcow2"), *top = at("top.qcow2");
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_disk_create(base, 64ULL << 20, &err) == 0, "%s", err.msg);
+    char before[BW_HASH_MAX_HEX + 1], after[BW_HASH_MAX_HEX + 1];
+    ck_assert_int_eq(bw_hash_file(base, BW_HASH_SHA256, before, NULL, NULL, &err), 0);
+    /* a relative base works from any directory: the overlay records where it really is */
+    char *cwd = getcwd(NULL, 0);
+    ck_assert_int_eq(chdir(dir), 0);
+    ck_assert_msg(bw_disk_overlay(top, "base.qcow2", "qcow2", 1ULL << 30, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_int_eq(chdir(cwd), 0);
+    uint64_t size;
+    char fmt[16];
+    info(top, &size, fmt);
+    ck_assert_str_eq(fmt, "qcow2");
+    ck_assert_uint_eq(size, 1ULL << 30);
+    /* size 0: the base's size */
+    char *same = at("same.qcow2");
+    ck_assert_msg(bw_disk_overlay(same, base, "qcow2", 0, &err) == 0, "%s", err.msg);
+    info(same, &size, fmt);
+    ck_assert_uint_eq(size, 64ULL << 20);
+    ck_assert_int_eq(bw_hash_file(base, BW_HASH_SHA256, after, NULL, NULL, &err), 0);
+    ck_assert_str_eq(before, after);
+    free(same);
+    free(cwd);
+    free(top);
+    free(base);
+}
+END_TEST
+
+START_TEST(test_a_disk_converts_to_each_format_a_box_needs)
+{
+    char *src = at("src.qcow2");
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_disk_create(src, 32ULL << 20, &err), 0);
+    static const struct {
+        const char *format, *options, *probed;
+    } cases[] = {
+        {"qcow2", NULL, "qcow2"},
+        {"raw", NULL, "raw"},
+        {"vmdk", "subformat=streamOptimized", "vmdk"},
+        {"vhdx", NULL, "vhdx"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *name = bw_xasprintf("out-%zu.%s", i, cases[i].format);
+        char *out = at(name);
+        ck_assert_msg(bw_disk_convert(src, out, cases[i].format, cases[i].options, &err) == 0,
+                      "%s: %s", cases[i].format, err.msg);
+        uint64_t size;
+        char fmt[16];
+        info(out, &size, fmt);
+        ck_assert_str_eq(fmt, cases[i].probed);
+        ck_assert_uint_eq(size, 32ULL << 20);
+        free(out);
+        free(name);
+    }
+    free(src);
+}
+END_TEST
+
+START_TEST(test_errors_name_the_image_and_what_qemu_img_said)
+{
+    char *missing = at("no-such.qcow2");
+    uint64_t size;
+    char fmt[16];
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_disk_info(missing, &size, fmt, &err), -1);
+    ck_assert_msg(strstr(err.msg, missing) && strstr(err.msg, "qemu-img info"), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "No such file"), "%s", err.msg);
+    bw_error_release(&err);
+    char *out = at("out.qcow2");
+    ck_assert_int_eq(bw_disk_convert(missing, out, "qcow2", NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, missing), "%s", err.msg);
+    ck_assert_int_ne(access(out, F_OK), 0);
+    bw_error_release(&err);
+    free(out);
+    free(missing);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("disk");
+    TCase *tc = tcase_create("qemu-img");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_an_overlay_grows_the_disk_and_never_writes_its_base);
+    tcase_add_test(tc, test_a_disk_converts_to_each_format_a_box_needs);
+    tcase_add_test(tc, test_errors_name_the_image_and_what_qemu_img_said);
+    suite_add_tcase(s, tc);
+    return test_run(s);
+}

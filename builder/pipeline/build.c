@@ -1,5 +1,6 @@
 /* The build: steps with cleanups; see build.h. */
 #include "build.h"
+#include "vmspec.h"
 #include "watch.h"
 #include "../comm/ssh.h"
 #include "../base/buf.h"
@@ -74,11 +75,6 @@ struct build {
 static bool from_image(const struct build *b)
 {
     return b->def->image.urls.n > 0;
-}
-
-static bool isolated(const struct build *b)
-{
-    return strcmp(b->def->vm.network, "isolated") == 0;
 }
 
 static void say(struct build *b, const char *kind, const char *fmt, ...)
@@ -564,22 +560,13 @@ static int start_vm(struct build *b, const char *name, unsigned what, struct bw_
     char *dir = bw_xasprintf("%s/%s", b->work, name);
     mkdir(dir, 0755);
     char *vm_name = bw_vm_name(b->def->name, name);
+    bw_vm_spec_of(b->def, &b->hv, &spec);
     spec.name = vm_name;
     spec.workdir = dir;
     spec.disk = b->disk;
-    spec.disk_format = "qcow2";
-    spec.memory = b->def->vm.memory;
-    spec.cpus = b->def->vm.cpus;
-    spec.firmware = b->def->vm.firmware;
-    spec.disk_model = b->def->vm.disk_model;
-    spec.nic_model = b->def->vm.nic_model;
-    spec.accel = b->hv.accel;
-    spec.uri = b->hv.uri;
-    spec.pool = b->hv.pool;
     spec.keep_disk_changes = true;
     spec.note = driver_note;
     spec.note_ud = b;
-    spec.isolated = isolated(b);
     if (what & VM_MEDIA) {
         spec.iso = from_image(b) ? NULL : b->iso;
         spec.seed_iso = b->seed_iso;
@@ -593,13 +580,10 @@ static int start_vm(struct build *b, const char *name, unsigned what, struct bw_
             spec.http_port = bw_http_stream_port(b->relay);
         else
             spec.http_socket = b->http_socket;
-        spec.http_guest_port = b->http_guest_port; /* {{ .HTTPPort }} */
-        spec.http_guest_ip = b->http_ip;
     }
     if (what & VM_SSH) {
         b->ssh_port = bw_free_port();
         spec.ssh_host_port = b->ssh_port;
-        spec.ssh_guest_port = (unsigned)b->def->ssh.port;
     }
     b->vm = b->drv->create(&spec, err);
     free(dir);

@@ -1,5 +1,6 @@
 /* Box validation: boot the exported image, log in, run the template's checks, report. */
 #include "build.h"
+#include "vmspec.h"
 #include "../comm/ssh.h"
 #include "../base/buf.h"
 #include "../core/prepare.h"
@@ -106,22 +107,13 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     }
     struct bw_vm_spec spec = {0};
     char *name = bw_vm_name(def->name, "validate");
+    bw_vm_spec_of(def, hv, &spec);
     spec.name = name;
     spec.workdir = workdir;
     spec.disk = overlay;
-    spec.disk_format = "qcow2";
-    spec.memory = def->vm.memory;
-    spec.cpus = def->vm.cpus;
-    spec.firmware = def->vm.firmware;
-    spec.disk_model = def->vm.disk_model;
-    spec.nic_model = def->vm.nic_model;
-    spec.accel = hv->accel ? hv->accel : "tcg";
-    spec.uri = hv->uri;
-    spec.pool = hv->pool;
     spec.keep_disk_changes = false;
-    spec.isolated = true;
+    spec.isolated = true; /* a box is checked with no route off this host, whatever it built on */
     spec.ssh_host_port = bw_free_port();
-    spec.ssh_guest_port = (unsigned)def->ssh.port;
     vm = d->create(&spec, err);
     free(name);
     if (!vm || d->start(vm, err) < 0)

@@ -4,6 +4,7 @@
 #include "../../builder/core/definition.h"
 #include "../../builder/drivers/domxml.h"
 #include "../../builder/drivers/driver.h"
+#include "../../builder/pipeline/vmspec.h"
 #include "../../builder/base/xmalloc.h"
 
 #include <check.h>
@@ -14,24 +15,15 @@
 static struct bw_vm_spec spec_of(const struct bw_definition *def)
 {
     struct bw_vm_spec s = {0};
+    struct bw_hypervisor hv = {&bw_driver_qemu, "tcg", NULL, NULL};
+    bw_vm_spec_of(def, &hv, &s);
     s.name = def->name;
     s.workdir = "/work/output-tiny";
     s.iso = "/cache/sha256-0123/tiny-installer.iso";
     s.disk = "/work/output-tiny/disk.qcow2";
-    s.disk_format = "qcow2";
-    s.memory = def->vm.memory;
-    s.cpus = def->vm.cpus;
-    s.firmware = def->vm.firmware;
-    s.disk_model = def->vm.disk_model;
-    s.nic_model = def->vm.nic_model;
-    s.accel = "tcg";
-    s.isolated = true;
     s.ssh_host_port = 2222;
-    s.ssh_guest_port = (unsigned)def->ssh.port;
     s.http_socket = "/work/output-tiny/.work/http.sock"; /* the QEMU driver's nc goes here */
     s.http_port = 34567; /* the libvirt driver's chardev, the stream relay's port */
-    s.http_guest_ip = "10.0.2.100";
-    s.http_guest_port = 8100;
     if (def->image.urls.n) {
         /* The first boot of an image: no ISO; the seed over HTTP (SMBIOS) or on a volume. */
         s.iso = NULL;

@@ -14,6 +14,12 @@
 
 static const struct bw_driver *const drivers[] = {&bw_driver_qemu, &bw_driver_libvirt};
 
+const struct bw_driver *const *bw_drivers(size_t *n)
+{
+    *n = sizeof(drivers) / sizeof(drivers[0]);
+    return drivers;
+}
+
 const struct bw_driver *bw_driver_find(const char *name)
 {
     for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)

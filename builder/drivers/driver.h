@@ -4,8 +4,9 @@
  * The build composes drivers through struct bw_driver and never names a
  * hypervisor. A driver creates a VM from a struct bw_vm_spec, starts it,
  * types key events in its own encoding, reports power-off, takes
- * screenshots, stops and destroys it. An entry left NULL means the driver
- * does not support that operation; callers report it as unsupported.
+ * screenshots, stops and destroys it. Every member is required but the
+ * ones marked "NULL:" below, which callers check before calling
+ * (tests/unit/test_drivers.c walks the table for both).
  *
  * Lifetimes: create() copies what it needs from the spec; destroy() kills
  * anything still running, removes the control socket and frees the VM; it
@@ -100,13 +101,14 @@ struct bw_driver {
                        struct bw_error *err);
     /* Waits until the guest powers off: 0, or -1 with BW_ERR_INTERRUPTED on timeout. */
     int (*wait_off)(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *err);
-    /* Saves the screen as base + ".png" (or ".ppm" when that is what the hypervisor gives, or
-     * when quick asks for the cheapest format: the typist compares screens many times a
+    /* NULL: the hypervisor cannot show the screen (typing is then blind, and failures keep no
+     * picture). Saves the screen as base + ".png" (or ".ppm" when that is what the hypervisor
+     * gives, or when quick asks for the cheapest format: the typist compares screens many times a
      * second, and QEMU takes 33 ms for a PNG, 5 ms for a PPM); returns the path written
      * (caller frees), or NULL with err. */
     char *(*screenshot)(struct bw_vm *vm, const char *base, bool quick, struct bw_error *err);
     /* The guest's serial console so far (a local path; borrowed), or NULL when it is kept on
-     * a remote host. */
+     * a remote host. NULL (the member): the driver never has one. */
     const char *(*serial_log)(const struct bw_vm *vm);
     /* What the hypervisor process itself printed (a local path; borrowed). NULL (the member)
      * where the driver's errors already carry it: libvirt puts QEMU's words in its own. */
@@ -121,6 +123,9 @@ const char *bw_ovmf_path(void);
 
 extern const struct bw_driver bw_driver_qemu;
 extern const struct bw_driver bw_driver_libvirt;
+
+/* The driver table, in order; *n is set to its length. */
+const struct bw_driver *const *bw_drivers(size_t *n);
 
 /* Finds a driver by name ("qemu", "libvirt"); NULL if there is none. */
 const struct bw_driver *bw_driver_find(const char *name);

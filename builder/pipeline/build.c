@@ -1154,7 +1154,8 @@ static void save_failure_evidence(struct build *b, struct bw_error *err)
     char *serial = bw_xasprintf("%s/failure-serial.log", b->out);
     char *hv = bw_xasprintf("%s/failure-%s.log", b->out, b->drv->name);
     struct bw_error ignored = BW_ERROR_INIT;
-    char *png = b->vm ? b->drv->screenshot(b->vm, base, false, &ignored) : NULL;
+    char *png =
+        b->vm && b->drv->screenshot ? b->drv->screenshot(b->vm, base, false, &ignored) : NULL;
     struct bw_buf where = BW_BUF_INIT, screen = BW_BUF_INIT;
     bw_buf_init(&where);
     bw_buf_init(&screen);
@@ -1164,7 +1165,8 @@ static void save_failure_evidence(struct build *b, struct bw_error *err)
     }
     if (!strstr(err->msg, "the screen shows:") && keep_screen_text(b, txt, &screen))
         bw_buf_addf(&where, "%sscreen text: %s", where.len ? "; " : "", txt);
-    if (b->vm && keep_log_tail(b->drv->serial_log(b->vm), serial, false))
+    const char *serial_log = b->vm && b->drv->serial_log ? b->drv->serial_log(b->vm) : NULL;
+    if (keep_log_tail(serial_log, serial, false))
         bw_buf_addf(&where, "%sserial console: %s", where.len ? "; " : "", serial);
     const char *hv_log = b->vm && b->drv->hypervisor_log ? b->drv->hypervisor_log(b->vm) : NULL;
     if (keep_log_tail(hv_log, hv, true))

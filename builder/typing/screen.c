@@ -69,6 +69,10 @@ int bw_screen_probe(const struct bw_driver *drv, struct bw_vm *vm, const char *b
                     struct bw_screen *s, struct bw_error *err)
 {
     s->shot[0] = '\0';
+    if (!drv->screenshot) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED, "the %s driver cannot take screenshots", drv->name);
+        return -1;
+    }
     char *path = drv->screenshot(vm, base, true, err);
     if (!path)
         return -1;

@@ -194,11 +194,34 @@ START_TEST(test_domain_xml_refuses_what_libvirt_cannot_express)
 }
 END_TEST
 
+/* Every driver of the table has what the build calls without checking, and is found by its
+ * name; the members callers check (send_key, read_memory, screenshot, serial_log,
+ * hypervisor_log) may be NULL. */
+START_TEST(test_every_driver_of_the_table_has_its_required_members)
+{
+    size_t n;
+    const struct bw_driver *const *d = bw_drivers(&n);
+    ck_assert_uint_ge(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_ptr_nonnull(d[i]->name);
+        ck_assert_ptr_eq(bw_driver_find(d[i]->name), d[i]);
+        ck_assert_msg(d[i]->describe && d[i]->create && d[i]->command && d[i]->start &&
+                          d[i]->send_chord && d[i]->wait_off && d[i]->stop && d[i]->destroy,
+                      "driver %s lacks a required member", d[i]->name);
+        ck_assert_msg(d[i]->guest_http_ip && d[i]->guest_http_port,
+                      "driver %s does not say where the guest reaches HTTP", d[i]->name);
+        ck_assert_ptr_nonnull(strstr(bw_driver_names(), d[i]->name));
+    }
+    ck_assert_ptr_null(bw_driver_find("virtualbox-typo"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("drivers");
     TCase *tc = tcase_create("qemu");
     tcase_add_test(tc, test_qemu_command_line_for_each_template);
+    tcase_add_test(tc, test_every_driver_of_the_table_has_its_required_members);
     tcase_add_test(tc, test_unsupported_models_are_errors_not_guesses);
     suite_add_tcase(s, tc);
     TCase *lv = tcase_create("libvirt");

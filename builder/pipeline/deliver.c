@@ -1,0 +1,97 @@
+/* Steps export, validate and manifest: what a build hands to its users. */
+#include "steps.h"
+#include "../base/xmalloc.h"
+#include "../disk/disk.h"
+#include "../export/exporter.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+static void add_artifact(struct bw_build *b, const char *name, const char *type)
+{
+    BW_GROW(b->arts, b->alloc_arts, b->n_arts + 1);
+    b->arts[b->n_arts++] =
+        (struct bw_artifact){bw_xstrdup(name), bw_xasprintf("%s/%s", b->out, name), type};
+}
+
+int bw_build_step_export(struct bw_build *b, struct bw_error *err)
+{
+    /* only the clusters in use: the compacted disk */
+    char *img = bw_xasprintf("%s/box.img", b->out);
+    int rc = bw_disk_convert(b->disk, img, "qcow2", NULL, err);
+    for (size_t i = 0; rc == 0 && i < b->def->n_exports; i++) {
+        const struct bw_export *e = &b->def->exports[i];
+        const struct bw_exporter *x = bw_exporter_find(e->provider); /* the definition checked */
+        char *name = bw_xasprintf("%s-%s.box", b->def->name, e->provider);
+        char *path = bw_xasprintf("%s/%s", b->out, name);
+        struct bw_export_input in = {
+            .disk = img,
+            .kvm = b->o->accel && strcmp(b->o->accel, "kvm") == 0,
+            .compression = e->compression,
+            .level = e->level,
+            .vagrantfile = e->vagrantfile,
+        };
+        rc = x->write_box(&in, path, err);
+        if (rc == 0) {
+            struct stat st;
+            stat(path, &st);
+            bw_build_say(b, "info", "%s (%.1f MiB)", path, (double)st.st_size / 1048576.0);
+            add_artifact(b, name, "vagrant-box");
+        }
+        free(path);
+        free(name);
+    }
+    free(img);
+    return rc;
+}
+
+int bw_build_step_validate(struct bw_build *b, struct bw_error *err)
+{
+    if (b->o->skip_validate) {
+        bw_build_say(b, "info", "skipped (--skip-validate)");
+        return 0;
+    }
+    char *img = bw_xasprintf("%s/box.img", b->out);
+    char *dir = bw_xasprintf("%s/validate", b->work);
+    char *junit = bw_xasprintf("%s-validation.xml", b->def->name);
+    char *junit_path = bw_xasprintf("%s/%s", b->out, junit);
+    struct bw_check_result *r;
+    size_t n;
+    int failed =
+        bw_validate_image(b->def, img, dir, &b->hv, junit_path, &r, &n, b->o->interrupted, err);
+    for (size_t i = 0; i < n; i++)
+        bw_build_say(b, "info", "%-4s %s%s%s", r[i].passed ? "PASS" : "FAIL", r[i].name,
+                     r[i].problem ? ": " : "", r[i].problem ? r[i].problem : "");
+    if (failed >= 0)
+        add_artifact(b, junit, "junit");
+    if (failed > 0)
+        bw_error_set(err, BW_ERR_SPAWN, "%d of %zu checks failed (report: %s)", failed, n,
+                     junit_path);
+    bw_check_results_free(r, n);
+    free(img);
+    free(dir);
+    free(junit);
+    free(junit_path);
+    return failed == 0 ? 0 : -1;
+}
+
+static void add_fetched(const char *name, unsigned fetches, void *ud)
+{
+    json_array_append_new(ud, json_pack("{s:s,s:i}", "path", name, "fetches", (int)fetches));
+}
+
+int bw_build_step_manifest(struct bw_build *b, struct bw_error *err)
+{
+    char *m = bw_xasprintf("%s/manifest.json", b->out);
+    /* What the guest took from the HTTP server: a record of what the install really used. */
+    json_t *fetched = json_array();
+    if (b->http)
+        bw_http_each_fetched(b->http, add_fetched, fetched);
+    json_t *extra = json_pack("{s:o}", "guest_fetched", fetched);
+    int rc = bw_write_manifest(m, b->def->name, b->arts, b->n_arts, extra, err);
+    json_decref(extra);
+    if (rc == 0)
+        bw_build_say(b, "info", "%s", m);
+    free(m);
+    return rc;
+}

@@ -1,6 +1,5 @@
 #include "cli.h"
 #include "../pipeline/build.h"
-#include "../drivers/accel.h"
 #include "../base/xmalloc.h"
 #include "../export/export.h"
 
@@ -78,7 +77,7 @@ static int validate(int argc, char **argv)
     char why[512];
     if (!(hv.driver = bw_build_driver(def, driver, &err)))
         goto fail;
-    hv.accel = bw_accel_choose(accel, why, sizeof(why));
+    hv.accel = hv.driver->choose_accel(accel, hv.uri, why, sizeof(why));
     fprintf(stderr, "boxwright: accelerator: %s\n", why);
     int failed = bw_validate_image(def, image, work, &hv, junit, &r, &n, NULL, &err);
     if (failed < 0)

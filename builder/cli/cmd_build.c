@@ -1,6 +1,5 @@
 #include "cli.h"
 #include "../pipeline/build.h"
-#include "../drivers/accel.h"
 #include "../drivers/driver.h"
 #include "../base/buf.h"
 #include "../base/spawn.h"
@@ -227,9 +226,16 @@ static int run(int argc, char **argv)
     bw_var_opts_release(&vo);
     if (!def)
         return status;
-    char why[512];
-    o.accel = bw_accel_choose(o.accel ? o.accel : "auto", why, sizeof(why));
-    say(&view, "accel", "info", why);
+    struct bw_error err = BW_ERROR_INIT;
+    /* The hypervisor chooses: a remote one's KVM is not this machine's. A driver that does
+     * not exist fails the build's first step, with the same error. */
+    const struct bw_driver *drv = bw_build_driver(def, o.driver, &err);
+    bw_error_release(&err);
+    if (drv) {
+        char why[512];
+        o.accel = drv->choose_accel(o.accel ? o.accel : "auto", o.libvirt_uri, why, sizeof(why));
+        say(&view, "accel", "info", why);
+    }
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     /* A closed terminal or a reader that went away (build | head) stops the build the same
@@ -242,7 +248,6 @@ static int run(int argc, char **argv)
     bw_spawn_set_interrupt(&interrupted);
     o.on_event = on_event;
     o.ud = &view;
-    struct bw_error err = BW_ERROR_INIT;
     if (bw_build_run(def, &o, &err) < 0) {
         bw_cli_print_error(&err);
         if (view.json) { /* a pipeline reading stdout alone learns why too */

@@ -82,6 +82,9 @@ struct bw_driver {
     /* One line on how a build on this driver runs: where files go and how the guest's SSH and
      * HTTP travel (caller frees). uri and pool may be NULL (the defaults). */
     char *(*describe)(const char *uri, const char *pool);
+    /* Chooses the accelerator for VMs on this hypervisor: requested is "auto", "kvm" or
+     * "tcg"; returns "kvm" or "tcg" (static) and one line on why. uri may be NULL. */
+    const char *(*choose_accel)(const char *requested, const char *uri, char *why, size_t whylen);
     struct bw_vm *(*create)(const struct bw_vm_spec *spec, struct bw_error *err);
     /* What start() runs: the command line, one argument per element, NULL-terminated, or for
      * libvirt the domain XML as the one element; borrowed. */

@@ -21,6 +21,7 @@
  *   qemu+ssh:// boxwright carries them through `ssh -L/-R` to that host.
  */
 #include "driver.h"
+#include "accel.h"
 #include "../disk/disk.h"
 #include "domxml.h"
 #include "../bootcmd/encodings.h"
@@ -931,6 +932,26 @@ static char *lv_describe(const char *uri, const char *pool)
                         strstr(u, "+ssh://") ? "" : " (needs a qemu+ssh:// URI: this one fails)");
 }
 
+/*
+ * A local libvirtd runs QEMU on this machine: the probe of this machine's KVM decides. A
+ * remote host's KVM cannot be probed from here (a hypervisor that offers KVM may still hang
+ * its guests, as nested KVM does), so "auto" means TCG there, and says how to ask for KVM.
+ */
+static const char *lv_choose_accel(const char *requested, const char *uri, char *why, size_t whylen)
+{
+    if (!uri || !bw_libvirt_uri_is_remote(uri))
+        return bw_accel_choose(requested, why, whylen);
+    if (strcmp(requested, "auto") != 0) {
+        snprintf(why, whylen, "%s on %s, as asked (--accel)", requested, uri);
+        return strcmp(requested, "kvm") == 0 ? "kvm" : "tcg";
+    }
+    snprintf(why, whylen,
+             "TCG: KVM on the remote host %s is not probed from here (nested KVM can hang "
+             "guests); --accel kvm uses it",
+             uri);
+    return "tcg";
+}
+
 const struct bw_driver bw_driver_libvirt = {
     .name = "libvirt",
     .http_as_stream = true,
@@ -939,6 +960,7 @@ const struct bw_driver bw_driver_libvirt = {
     .guest_http_ip = "10.0.2.100",
     .guest_http_port = 8100,
     .describe = lv_describe,
+    .choose_accel = lv_choose_accel,
     .create = lv_create,
     .command = lv_command,
     .start = lv_start,

@@ -10,6 +10,7 @@
  * is read back with QMP pmemsave (the VGA text buffer is guest memory).
  */
 #include "driver.h"
+#include "accel.h"
 #include "qmp.h"
 #include "../bootcmd/encodings.h"
 #include "../base/buf.h"
@@ -393,6 +394,14 @@ static char *qemu_describe(const char *uri, const char *pool)
                       "hostfwd on 127.0.0.1");
 }
 
+/* QEMU runs here: the probe of this machine's KVM decides. */
+static const char *qemu_choose_accel(const char *requested, const char *uri, char *why,
+                                     size_t whylen)
+{
+    (void)uri;
+    return bw_accel_choose(requested, why, whylen);
+}
+
 const struct bw_driver bw_driver_qemu = {
     .name = "qemu",
     .http_as_stream = false,
@@ -401,6 +410,7 @@ const struct bw_driver bw_driver_qemu = {
     .guest_http_ip = "10.0.2.100",
     .guest_http_port = 8100,
     .describe = qemu_describe,
+    .choose_accel = qemu_choose_accel,
     .create = qemu_create,
     .command = qemu_command,
     .start = qemu_start,

@@ -205,8 +205,9 @@ START_TEST(test_every_driver_of_the_table_has_its_required_members)
     for (size_t i = 0; i < n; i++) {
         ck_assert_ptr_nonnull(d[i]->name);
         ck_assert_ptr_eq(bw_driver_find(d[i]->name), d[i]);
-        ck_assert_msg(d[i]->describe && d[i]->create && d[i]->command && d[i]->start &&
-                          d[i]->send_chord && d[i]->wait_off && d[i]->stop && d[i]->destroy,
+        ck_assert_msg(d[i]->describe && d[i]->choose_accel && d[i]->create && d[i]->command &&
+                          d[i]->start && d[i]->send_chord && d[i]->wait_off && d[i]->stop &&
+                          d[i]->destroy,
                       "driver %s lacks a required member", d[i]->name);
         ck_assert_msg(d[i]->guest_http_ip && d[i]->guest_http_port,
                       "driver %s does not say where the guest reaches HTTP", d[i]->name);
@@ -216,12 +217,29 @@ START_TEST(test_every_driver_of_the_table_has_its_required_members)
 }
 END_TEST
 
+/* A remote libvirt host's KVM is not this machine's: "auto" does not probe it here. */
+START_TEST(test_the_accelerator_is_chosen_by_the_driver_for_its_host)
+{
+    char why[512];
+    const char *remote = "qemu+ssh://builder@kvm-host.example/system";
+    ck_assert_str_eq(bw_driver_libvirt.choose_accel("auto", remote, why, sizeof(why)), "tcg");
+    ck_assert_msg(strstr(why, remote) && strstr(why, "--accel kvm"), "%s", why);
+    ck_assert_str_eq(bw_driver_libvirt.choose_accel("kvm", remote, why, sizeof(why)), "kvm");
+    ck_assert_str_eq(bw_driver_libvirt.choose_accel("tcg", remote, why, sizeof(why)), "tcg");
+    /* asked for TCG, no driver probes anything */
+    ck_assert_str_eq(bw_driver_qemu.choose_accel("tcg", NULL, why, sizeof(why)), "tcg");
+    ck_assert_str_eq(bw_driver_libvirt.choose_accel("tcg", "qemu:///system", why, sizeof(why)),
+                     "tcg");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("drivers");
     TCase *tc = tcase_create("qemu");
     tcase_add_test(tc, test_qemu_command_line_for_each_template);
     tcase_add_test(tc, test_every_driver_of_the_table_has_its_required_members);
+    tcase_add_test(tc, test_the_accelerator_is_chosen_by_the_driver_for_its_host);
     tcase_add_test(tc, test_unsupported_models_are_errors_not_guesses);
     suite_add_tcase(s, tc);
     TCase *lv = tcase_create("libvirt");

@@ -1,5 +1,6 @@
 /* A VM spec as libvirt domain XML; see domxml.h. */
 #include "domxml.h"
+#include "qemu_args.h"
 #include "../base/buf.h"
 
 #include <stdio.h>

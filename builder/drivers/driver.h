@@ -133,19 +133,6 @@ const struct bw_driver *const *bw_drivers(size_t *n);
 /* Finds a driver by name ("qemu", "libvirt"); NULL if there is none. */
 const struct bw_driver *bw_driver_find(const char *name);
 
-/* Appends QEMU's user-mode netdev for s: "user,id=ID", restrict=on when isolated, the SSH
- * hostfwd on 127.0.0.1, and the guestfwd of http_guest_ip:http_guest_port to http_dest
- * ("cmd:nc -U SOCKET", "chardev:ID") when that is not NULL. */
-struct bw_buf;
-void bw_user_netdev(struct bw_buf *b, const struct bw_vm_spec *s, const char *id,
-                    const char *http_dest);
-
-/* Appends s to b with every "," doubled, as QEMU option values need. */
-void bw_qemu_opt_escape(struct bw_buf *b, const char *s);
-
-/* The QEMU device of a NIC model ("virtio" -> "virtio-net-pci"), or NULL for none. */
-const char *bw_nic_device(const char *model);
-
 /* A TCP port on 127.0.0.1 that is free now, for a hostfwd (0 if none could be had). */
 unsigned bw_free_port(void);
 

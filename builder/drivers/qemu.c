@@ -12,6 +12,7 @@
 #include "driver.h"
 #include "accel.h"
 #include "qmp.h"
+#include "qemu_args.h"
 #include "../bootcmd/encodings.h"
 #include "../base/buf.h"
 #include "../base/spawn.h"

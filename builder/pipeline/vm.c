@@ -5,6 +5,7 @@
 #include "../base/units.h"
 #include "../base/xmalloc.h"
 #include "../disk/disk.h"
+#include "../disk/iso.h"
 #include "../seed/seed.h"
 #include "../typing/typist.h"
 

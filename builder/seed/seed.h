@@ -1,13 +1,10 @@
 /*
- * seed - files a guest reads from a CD-ROM, and files boxwright reads out of one.
+ * seed - files a guest reads from a CD-ROM.
  *
  * bw_seed_volume_write() writes a small ISO9660 volume (Rock Ridge and Joliet
  * names, so "user-data" keeps its name) labelled as asked, "cidata" for
  * cloud-init's NoCloud. libarchive writes it: no xorriso or genisoimage at
  * run time.
- *
- * bw_iso_extract() copies files out of an ISO image (the kernel and initrd of
- * a direct kernel boot), again through libarchive.
  */
 #ifndef BW_SEED_H
 #define BW_SEED_H
@@ -19,10 +16,5 @@
  * written to path.part and renamed, so a half-written volume is never left at path. */
 int bw_seed_volume_write(const char *path, const char *label, const struct bw_rendered *files,
                          struct bw_error *err);
-
-/* Copies each inside[i] (a path in the ISO, with or without a leading "/") of iso to out[i].
- * Names the missing file, and the ISO, when one is not there. */
-int bw_iso_extract(const char *iso, const char *const *inside, const char *const *out, size_t n,
-                   struct bw_error *err);
 
 #endif

@@ -6,6 +6,7 @@
 #include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
 #include "../../builder/seed/lint.h"
+#include "../../builder/disk/iso.h"
 #include "../../builder/seed/seed.h"
 
 #include <archive.h>

@@ -1,0 +1,24 @@
+/*
+ * qemu_args - pieces of a QEMU command line that both QEMU-based drivers
+ * write: qemu.c on its own command line, domxml.c in the domain XML's
+ * <qemu:commandline> (libvirt has no element for restrict=on or guestfwd).
+ */
+#ifndef BW_QEMU_ARGS_H
+#define BW_QEMU_ARGS_H
+
+#include "driver.h"
+#include "../base/buf.h"
+
+/* Appends QEMU's user-mode netdev for s: "user,id=ID", restrict=on when isolated, the SSH
+ * hostfwd on 127.0.0.1, and the guestfwd of http_guest_ip:http_guest_port to http_dest
+ * ("cmd:nc -U SOCKET", "chardev:ID") when that is not NULL. */
+void bw_user_netdev(struct bw_buf *b, const struct bw_vm_spec *s, const char *id,
+                    const char *http_dest);
+
+/* Appends s to b with every "," doubled, as QEMU option values need. */
+void bw_qemu_opt_escape(struct bw_buf *b, const char *s);
+
+/* The QEMU device of a NIC model ("virtio" -> "virtio-net-pci"), or NULL for none. */
+const char *bw_nic_device(const char *model);
+
+#endif

@@ -20,64 +20,24 @@
  *   forwards (SSH in, HTTP out) are on the libvirt host's loopback; for
  *   qemu+ssh:// boxwright carries them through `ssh -L/-R` to that host.
  */
-#include "driver.h"
+#include "libvirt_int.h"
 #include "accel.h"
 #include "../disk/disk.h"
 #include "domxml.h"
 #include "../bootcmd/encodings.h"
-#include "../base/buf.h"
 #include "../base/file.h"
-#include "../base/spawn.h"
 #include "../base/xmalloc.h"
-#include "../base/digest.h"
 
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
-
-#include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-struct bw_vm {
-    char *name, *workdir, *uri, *pool_name;
-    char *open_uri;   /* uri, with a qemu+ssh:// one's ssh made deaf to Ctrl-C */
-    char *ssh_script; /* the script that does that, in the work dir, or NULL */
-    char *xml;
-    char *argv[2];
-    bool remote;
-    virConnectPtr conn;
-    virDomainPtr dom;
-    int cb_id;
-    atomic_bool stopped;
-    char *serial_path; /* local only */
-    char *local_disk;  /* remote: downloaded back here on power-off (if keep) */
-    bool keep_disk;
-    virStorageVolPtr disk_vol;
-    virStorageVolPtr seed_vol; /* remote: the seed CD-ROM, uploaded for this VM */
-    char *flat_disk;           /* remote: the flattened copy of the disk that was uploaded */
-    bool downloaded;
-    void (*note)(const char *msg, void *ud);
-    void *note_ud;
-    pid_t tunnel; /* ssh -L/-R to a remote host, or 0 */
-};
+static void lv_destroy(struct bw_vm *vm);
 
-static void note(struct bw_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void note(struct bw_vm *vm, const char *fmt, ...)
+void bw_lv_note(struct bw_vm *vm, const char *fmt, ...)
 {
     if (!vm->note)
         return;
@@ -91,22 +51,20 @@ static void note(struct bw_vm *vm, const char *fmt, ...)
     bw_buf_release(&b);
 }
 
-static double now_s(void)
+double bw_lv_now_s(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* ---- errors ---- */
-
-static void quiet(void *ud, virErrorPtr e)
+void bw_lv_quiet(void *ud, virErrorPtr e)
 {
     (void)ud;
     (void)e;
 }
 
-static int lv_fail(struct bw_error *err, const char *call, const char *what)
+int bw_lv_fail(struct bw_error *err, const char *call, const char *what)
 {
     const char *m = virGetLastErrorMessage();
     bw_error_set(err, BW_ERR_SPAWN, "libvirt: %s failed%s%s: %s", call, what ? " for " : "",
@@ -114,401 +72,11 @@ static int lv_fail(struct bw_error *err, const char *call, const char *what)
     return -1;
 }
 
-/* ---- the event loop thread, shared by every open VM ---- */
-
-static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned ev_users;
-static atomic_bool ev_quit;
-static pthread_t ev_thread;
-static bool ev_registered;
-
-static void *event_loop(void *arg)
-{
-    (void)arg;
-    /* Signals (Ctrl-C) belong to the thread that runs the build, whose waits they cut short. */
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);
-    while (!atomic_load(&ev_quit))
-        if (virEventRunDefaultImpl() < 0)
-            break;
-    return NULL;
-}
-
-static void wake_once(int timer, void *ud)
-{
-    (void)ud;
-    virEventRemoveTimeout(timer);
-}
-
-static int events_ref(struct bw_error *err)
-{
-    pthread_mutex_lock(&ev_lock);
-    int rc = 0;
-    if (!ev_registered) {
-        virSetErrorFunc(NULL, quiet);
-        if (virEventRegisterDefaultImpl() < 0)
-            rc = lv_fail(err, "virEventRegisterDefaultImpl", NULL);
-        else
-            ev_registered = true;
-    }
-    if (rc == 0 && ev_users++ == 0) {
-        atomic_store(&ev_quit, false);
-        int e = pthread_create(&ev_thread, NULL, event_loop, NULL);
-        if (e) {
-            ev_users = 0;
-            bw_error_set(err, BW_ERR_INTERNAL, "libvirt: cannot start the event thread: %s",
-                         strerror(e));
-            rc = -1;
-        }
-    }
-    pthread_mutex_unlock(&ev_lock);
-    return rc;
-}
-
-static void events_unref(void)
-{
-    pthread_mutex_lock(&ev_lock);
-    if (ev_users && --ev_users == 0) {
-        atomic_store(&ev_quit, true);
-        virEventAddTimeout(0, wake_once, NULL, NULL); /* wakes the loop so it sees ev_quit */
-        pthread_join(ev_thread, NULL);
-    }
-    pthread_mutex_unlock(&ev_lock);
-}
-
-static void on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *ud)
-{
-    (void)conn;
-    (void)dom;
-    (void)detail;
-    struct bw_vm *vm = ud;
-    if (event == VIR_DOMAIN_EVENT_STOPPED)
-        atomic_store(&vm->stopped, true);
-}
-
-/* ---- remote storage ---- */
-
-static int send_fd(virStreamPtr st, char *data, size_t n, void *ud)
-{
-    (void)st;
-    int fd = *(int *)ud;
-    ssize_t r;
-    while ((r = read(fd, data, n)) < 0 && errno == EINTR)
-        ;
-    return (int)r;
-}
-
-static int recv_fd(virStreamPtr st, const char *data, size_t n, void *ud)
-{
-    (void)st;
-    int fd = *(int *)ud;
-    size_t done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, data + done, n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        done += (size_t)w;
-    }
-    return (int)n;
-}
-
-static virStorageVolPtr create_volume(virStoragePoolPtr pool, const char *name,
-                                      unsigned long long bytes, struct bw_error *err)
-{
-    struct bw_buf x = BW_BUF_INIT;
-    bw_buf_init(&x);
-    bw_buf_adds(&x, "<volume><name>");
-    bw_buf_add_xml(&x, name);
-    bw_buf_addf(&x,
-                "</name><capacity unit='bytes'>%llu</capacity>"
-                "<target><format type='raw'/></target></volume>",
-                bytes);
-    virStorageVolPtr v = virStorageVolCreateXML(pool, x.data, 0);
-    bw_buf_release(&x);
-    if (!v)
-        lv_fail(err, "virStorageVolCreateXML", name);
-    return v;
-}
-
-/* Uploads the local file into a new volume; the volume is deleted again on failure. */
-static virStorageVolPtr upload(struct bw_vm *vm, virStoragePoolPtr pool, const char *name,
-                               const char *path, struct bw_error *err)
-{
-    struct stat st;
-    int fd = bw_file_open_read(path, &st, err);
-    if (fd < 0)
-        return NULL;
-    virStorageVolPtr v = create_volume(pool, name, (unsigned long long)st.st_size, err);
-    virStreamPtr s = v ? virStreamNew(vm->conn, 0) : NULL;
-    int rc = -1;
-    double t0 = now_s();
-    if (s && virStorageVolUpload(v, s, 0, (unsigned long long)st.st_size, 0) == 0) {
-        if (virStreamSendAll(s, send_fd, &fd) == 0 && virStreamFinish(s) == 0)
-            rc = 0;
-        else
-            virStreamAbort(s);
-    }
-    if (rc == 0)
-        note(vm, "uploaded %s to pool %s as %s (%.1f MiB in %.1f s)", path, vm->pool_name, name,
-             (double)st.st_size / 1048576.0, now_s() - t0);
-    if (v && rc < 0) {
-        lv_fail(err, "virStorageVolUpload", name);
-        virStorageVolDelete(v, 0);
-        virStorageVolFree(v);
-        v = NULL;
-    }
-    if (s)
-        virStreamFree(s);
-    close(fd);
-    return v;
-}
-
-static int download(struct bw_vm *vm, virStorageVolPtr v, const char *path, struct bw_error *err)
-{
-    char *tmp = bw_xasprintf("%s.download", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        bw_error_at(err, BW_ERR_IO, tmp, NULL, 0, 0, "cannot create: %s", strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    virStreamPtr s = virStreamNew(vm->conn, 0);
-    int rc = -1;
-    double t0 = now_s();
-    if (s && virStorageVolDownload(v, s, 0, 0, 0) == 0) {
-        if (virStreamRecvAll(s, recv_fd, &fd) == 0 && virStreamFinish(s) == 0)
-            rc = 0;
-        else
-            virStreamAbort(s);
-    }
-    if (rc == 0) {
-        struct stat st;
-        fstat(fd, &st);
-        note(vm, "downloaded the disk from pool %s (%.1f MiB in %.1f s)", vm->pool_name,
-             (double)st.st_size / 1048576.0, now_s() - t0);
-    }
-    if (rc < 0)
-        lv_fail(err, "virStorageVolDownload", path);
-    if (s)
-        virStreamFree(s);
-    if (close(fd) < 0 && rc == 0)
-        rc = -1;
-    rc = bw_file_commit(tmp, path, rc, err);
-    free(tmp);
-    return rc;
-}
-
-/* The ISO in the pool, uploaded unless a finished upload of the same sha256 is there. */
-static char *remote_iso(struct bw_vm *vm, virStoragePoolPtr pool, const char *iso,
-                        struct bw_error *err)
-{
-    char hex[BW_HASH_MAX_HEX + 1];
-    if (bw_hash_file(iso, BW_HASH_SHA256, hex, NULL, NULL, err) < 0)
-        return NULL;
-    char *name = bw_xasprintf("boxwright-%s.iso", hex);
-    char *marker = bw_xasprintf("boxwright-%s.iso.done", hex);
-    char *path = NULL;
-    virStorageVolPtr v = virStorageVolLookupByName(pool, name);
-    virStorageVolPtr m = virStorageVolLookupByName(pool, marker);
-    if (!v || !m) {
-        if (v) { /* an upload that did not finish */
-            virStorageVolDelete(v, 0);
-            virStorageVolFree(v);
-        }
-        v = upload(vm, pool, name, iso, err);
-        if (v && !m) {
-            m = create_volume(pool, marker, 0, err);
-            if (!m) {
-                virStorageVolFree(v);
-                v = NULL;
-            }
-        }
-    } else
-        note(vm, "the ISO is already in pool %s (%s)", vm->pool_name, name);
-    if (v) {
-        path = virStorageVolGetPath(v);
-        if (!path)
-            lv_fail(err, "virStorageVolGetPath", name);
-    }
-    if (v)
-        virStorageVolFree(v);
-    if (m)
-        virStorageVolFree(m);
-    free(name);
-    free(marker);
-    return path;
-}
-
-/* ---- the tunnel to a remote host ---- */
-
-/* The parts of qemu+ssh://[user@]host[:port]/path?keyfile=K&command=SSH&no_verify=1 the
- * tunnel needs, copied into fixed buffers; false if the URI is not qemu+ssh. */
-struct ssh_target {
-    char user[64], host[256], port[8], keyfile[512], command[512];
-    bool no_verify;
-};
-
-static bool parse_ssh_uri(const char *uri, struct ssh_target *t)
-{
-    memset(t, 0, sizeof(*t));
-    const char *p = strstr(uri, "://");
-    if (!p || (size_t)(p - uri) < 4 || strncmp(p - 4, "+ssh", 4) != 0)
-        return false;
-    p += 3;
-    size_t auth = strcspn(p, "/?");
-    const char *at = memchr(p, '@', auth);
-    if (at) {
-        snprintf(t->user, sizeof(t->user), "%.*s", (int)(at - p), p);
-        auth -= (size_t)(at + 1 - p);
-        p = at + 1;
-    }
-    const char *colon = memchr(p, ':', auth);
-    size_t hostlen = colon ? (size_t)(colon - p) : auth;
-    snprintf(t->host, sizeof(t->host), "%.*s", (int)hostlen, p);
-    if (colon)
-        snprintf(t->port, sizeof(t->port), "%.*s", (int)(auth - hostlen - 1), colon + 1);
-    const char *q = strchr(p, '?');
-    while (q && *q) {
-        q++;
-        size_t n = strcspn(q, "&");
-        if (strncmp(q, "keyfile=", 8) == 0)
-            snprintf(t->keyfile, sizeof(t->keyfile), "%.*s", (int)(n - 8), q + 8);
-        else if (strncmp(q, "command=", 8) == 0)
-            snprintf(t->command, sizeof(t->command), "%.*s", (int)(n - 8), q + 8);
-        else if (strncmp(q, "no_verify=1", n) == 0 && n == 11)
-            t->no_verify = true;
-        q += n;
-    }
-    return t->host[0] != '\0';
-}
-
-static bool port_answers(unsigned port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
-/*
- * The VM's forwards are on the remote host's loopback. One `ssh -N` (the same
- * ssh, user, port and key that libvirt's qemu+ssh transport uses) carries
- * them: -L brings the guest's SSH port here, -R takes the guest's HTTP
- * stream back to the relay here. Remote ports are picked free on this host
- * (the only thing this host can check); ExitOnForwardFailure turns a taken
- * one into an error rather than a silent half-tunnel.
- */
-static int start_tunnel(struct bw_vm *vm, const struct ssh_target *t, unsigned local_ssh,
-                        unsigned remote_ssh, unsigned local_http, unsigned remote_http,
-                        struct bw_error *err)
-{
-    char *argv[32];
-    size_t n = 0;
-    char lfwd[64], rfwd[64];
-    argv[n++] = t->command[0] ? (char *)t->command : "ssh";
-    argv[n++] = "-N";
-    argv[n++] = "-o";
-    argv[n++] = "ExitOnForwardFailure=yes";
-    argv[n++] = "-o";
-    argv[n++] = "BatchMode=yes";
-    if (t->no_verify) {
-        argv[n++] = "-o";
-        argv[n++] = "StrictHostKeyChecking=no";
-    }
-    if (t->port[0]) {
-        argv[n++] = "-p";
-        argv[n++] = (char *)t->port;
-    }
-    if (t->user[0]) {
-        argv[n++] = "-l";
-        argv[n++] = (char *)t->user;
-    }
-    if (t->keyfile[0]) {
-        argv[n++] = "-i";
-        argv[n++] = (char *)t->keyfile;
-    }
-    if (local_ssh) {
-        snprintf(lfwd, sizeof(lfwd), "127.0.0.1:%u:127.0.0.1:%u", local_ssh, remote_ssh);
-        argv[n++] = "-L";
-        argv[n++] = lfwd;
-    }
-    if (local_http) {
-        snprintf(rfwd, sizeof(rfwd), "127.0.0.1:%u:127.0.0.1:%u", remote_http, local_http);
-        argv[n++] = "-R";
-        argv[n++] = rfwd;
-    }
-    argv[n++] = "--";
-    argv[n++] = (char *)t->host;
-    argv[n] = NULL;
-    char *log = bw_xasprintf("%s/tunnel.log", vm->workdir);
-    unlink(log);
-    /* In its own process group (a Ctrl-C reaches boxwright alone, whose cleanup stops it),
-     * killed when boxwright dies, so even a SIGKILLed build leaves no tunnel running. */
-    vm->tunnel = bw_spawn_background(argv, log, err);
-    if (vm->tunnel < 0) {
-        vm->tunnel = 0;
-        bw_error_prefix(err, "the tunnel to %s", t->host);
-        free(log);
-        return -1;
-    }
-    /* Up when the local end of -L answers (ssh opens it after the remote end agreed). */
-    for (int i = 0; i < 300; i++) {
-        int st;
-        if (waitpid(vm->tunnel, &st, WNOHANG) == vm->tunnel) {
-            vm->tunnel = 0;
-            struct bw_buf b = BW_BUF_INIT;
-            bw_buf_init(&b);
-            bw_buf_read_file(&b, log);
-            bw_buf_rtrim(&b);
-            bw_error_set(err, BW_ERR_NETWORK, "the ssh tunnel to %s ended: %s", t->host, b.data);
-            bw_buf_release(&b);
-            free(log);
-            return -1;
-        }
-        if (!local_ssh || port_answers(local_ssh)) {
-            if (local_ssh)
-                note(vm, "ssh tunnel to %s: the guest's SSH on 127.0.0.1:%u here", t->host,
-                     local_ssh);
-            if (local_http)
-                note(vm, "ssh tunnel to %s: the guest's HTTP from 127.0.0.1:%u there", t->host,
-                     remote_http);
-            free(log);
-            return 0;
-        }
-        struct timespec ts = {0, 100 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    bw_error_set(err, BW_ERR_NETWORK, "the ssh tunnel to %s did not come up in 30 s (see %s)",
-                 t->host, log);
-    free(log);
-    return -1;
-}
-
-static void stop_tunnel(struct bw_vm *vm)
-{
-    if (vm->tunnel > 0) {
-        bw_spawn_stop(vm->tunnel, 2000);
-        vm->tunnel = 0;
-    }
-}
-
-/* ---- the driver ---- */
-
-static void lv_destroy(struct bw_vm *vm);
-
 static char *absolute(const char *path)
 {
     char *r = realpath(path, NULL);
     return r ? r : bw_xstrdup(path);
 }
-
-/* ---- the connection ---- */
 
 static int hexval(char c)
 {
@@ -592,7 +160,7 @@ static int deafen_ssh(struct bw_vm *vm, struct bw_error *err)
 
 static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
 {
-    if (events_ref(err) < 0) /* before anything lv_destroy() (which unrefs) would free */
+    if (bw_lv_events_ref(err) < 0) /* before anything lv_destroy() (which unrefs) would free */
         return NULL;
     struct bw_vm *vm = bw_xcalloc(1, sizeof(*vm));
     vm->cb_id = -1;
@@ -610,7 +178,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     }
     vm->conn = virConnectOpen(vm->open_uri ? vm->open_uri : vm->uri);
     if (!vm->conn) {
-        lv_fail(err, "virConnectOpen", vm->uri);
+        bw_lv_fail(err, "virConnectOpen", vm->uri);
         lv_destroy(vm);
         return NULL;
     }
@@ -638,20 +206,20 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     } else {
         virStoragePoolPtr pool = virStoragePoolLookupByName(vm->conn, vm->pool_name);
         if (!pool) {
-            lv_fail(err, "virStoragePoolLookupByName", vm->pool_name);
+            bw_lv_fail(err, "virStoragePoolLookupByName", vm->pool_name);
             bw_error_prefix(err, "remote builds keep the ISO and disks in a storage pool "
                                  "(--libvirt-pool)");
             rc = -1;
         }
-        if (rc == 0 && s->iso && !(iso = remote_iso(vm, pool, s->iso, err)))
+        if (rc == 0 && s->iso && !(iso = bw_lv_remote_iso(vm, pool, s->iso, err)))
             rc = -1;
         if (rc == 0 && s->seed_iso) {
             char *vname = bw_xasprintf("%s-seed.iso", s->name);
-            vm->seed_vol = upload(vm, pool, vname, s->seed_iso, err);
+            vm->seed_vol = bw_lv_upload(vm, pool, vname, s->seed_iso, err);
             if (!vm->seed_vol)
                 rc = -1;
             else if (!(seed = virStorageVolGetPath(vm->seed_vol)))
-                rc = lv_fail(err, "virStorageVolGetPath", vname);
+                rc = bw_lv_fail(err, "virStorageVolGetPath", vname);
             free(vname);
         }
         if (rc == 0 && s->disk) {
@@ -662,11 +230,11 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
             const char *src = vm->flat_disk;
             char *vname = bw_xasprintf("%s.qcow2", s->name);
             if (rc == 0) {
-                vm->disk_vol = upload(vm, pool, vname, src, err);
+                vm->disk_vol = bw_lv_upload(vm, pool, vname, src, err);
                 if (!vm->disk_vol)
                     rc = -1;
                 else if (!(disk = virStorageVolGetPath(vm->disk_vol)))
-                    rc = lv_fail(err, "virStorageVolGetPath", vname);
+                    rc = bw_lv_fail(err, "virStorageVolGetPath", vname);
             }
             free(vname);
             vm->local_disk = bw_xstrdup(s->disk);
@@ -680,7 +248,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     struct bw_vm_spec there = *s; /* the ports as the libvirt host sees them */
     if (rc == 0 && vm->remote && (s->ssh_host_port || s->http_port)) {
         struct ssh_target t;
-        if (!parse_ssh_uri(vm->uri, &t)) {
+        if (!bw_lv_parse_ssh_uri(vm->uri, &t)) {
             bw_error_set(err, BW_ERR_UNSUPPORTED,
                          "libvirt: %s: a remote host needs a qemu+ssh:// URI (boxwright carries "
                          "the guest's SSH and HTTP through ssh to it)",
@@ -693,8 +261,8 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
                 there.ssh_host_port = bw_free_port();
             while (s->http_port && (there.http_port == s->http_port || there.http_port == 0))
                 there.http_port = bw_free_port();
-            rc = start_tunnel(vm, &t, s->ssh_host_port, there.ssh_host_port, s->http_port,
-                              there.http_port, err);
+            rc = bw_lv_start_tunnel(vm, &t, s->ssh_host_port, there.ssh_host_port, s->http_port,
+                                    there.http_port, err);
         }
     }
     if (rc == 0 && !(vm->xml = bw_domain_xml(&there, &p, err)))
@@ -719,11 +287,12 @@ static int lv_start(struct bw_vm *vm, struct bw_error *err)
 {
     vm->dom = virDomainCreateXML(vm->conn, vm->xml, VIR_DOMAIN_START_AUTODESTROY);
     if (!vm->dom)
-        return lv_fail(err, "virDomainCreateXML", vm->name);
-    vm->cb_id = virConnectDomainEventRegisterAny(vm->conn, vm->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), vm, NULL);
+        return bw_lv_fail(err, "virDomainCreateXML", vm->name);
+    vm->cb_id =
+        virConnectDomainEventRegisterAny(vm->conn, vm->dom, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(bw_lv_on_lifecycle), vm, NULL);
     if (vm->cb_id < 0)
-        return lv_fail(err, "virConnectDomainEventRegisterAny", vm->name);
+        return bw_lv_fail(err, "virConnectDomainEventRegisterAny", vm->name);
     /* It may have stopped before the callback was in place. */
     if (virDomainIsActive(vm->dom) != 1)
         atomic_store(&vm->stopped, true);
@@ -742,7 +311,7 @@ static int lv_send_chord(struct bw_vm *vm, const enum bw_key *keys, size_t n, un
     for (size_t t = 0; t < n && m < VIR_DOMAIN_SEND_KEY_MAX_KEYS; t++)
         codes[m++] = bw_key_linux(keys[t]);
     if (virDomainSendKey(vm->dom, VIR_KEYCODE_SET_LINUX, hold_ms, codes, m, 0) < 0)
-        return lv_fail(err, "virDomainSendKey", vm->name);
+        return bw_lv_fail(err, "virDomainSendKey", vm->name);
     return 0;
 }
 
@@ -756,7 +325,7 @@ static int lv_read_memory(struct bw_vm *vm, uint64_t addr, size_t len, void *buf
         return -1;
     }
     if (virDomainMemoryPeek(vm->dom, addr, len, buf, VIR_MEMORY_PHYSICAL) < 0)
-        return lv_fail(err, "virDomainMemoryPeek", vm->name);
+        return bw_lv_fail(err, "virDomainMemoryPeek", vm->name);
     return 0;
 }
 
@@ -774,7 +343,7 @@ static int lv_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *e
         nanosleep(&t, NULL);
     }
     if (vm->remote && vm->keep_disk && vm->disk_vol && !vm->downloaded) {
-        if (download(vm, vm->disk_vol, vm->local_disk, err) < 0)
+        if (bw_lv_download(vm, vm->disk_vol, vm->local_disk, err) < 0)
             return -1;
         vm->downloaded = true;
     }
@@ -792,7 +361,7 @@ static char *lv_screenshot(struct bw_vm *vm, const char *base, bool quick, struc
     virStreamPtr s = virStreamNew(vm->conn, 0);
     char *mime = s ? virDomainScreenshot(vm->dom, s, 0, 0) : NULL;
     if (!mime) {
-        lv_fail(err, "virDomainScreenshot", vm->name);
+        bw_lv_fail(err, "virDomainScreenshot", vm->name);
         if (s)
             virStreamFree(s);
         return NULL;
@@ -801,7 +370,7 @@ static char *lv_screenshot(struct bw_vm *vm, const char *base, bool quick, struc
     free(mime);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int rc = -1;
-    if (fd >= 0 && virStreamRecvAll(s, recv_fd, &fd) == 0 && virStreamFinish(s) == 0)
+    if (fd >= 0 && virStreamRecvAll(s, bw_lv_recv_fd, &fd) == 0 && virStreamFinish(s) == 0)
         rc = 0;
     else
         virStreamAbort(s);
@@ -809,7 +378,7 @@ static char *lv_screenshot(struct bw_vm *vm, const char *base, bool quick, struc
         close(fd);
     virStreamFree(s);
     if (rc < 0) {
-        lv_fail(err, "virDomainScreenshot", vm->name);
+        bw_lv_fail(err, "virDomainScreenshot", vm->name);
         unlink(path);
         free(path);
         return NULL;
@@ -827,7 +396,7 @@ static int lv_stop(struct bw_vm *vm, struct bw_error *err)
     if (!vm->dom || atomic_load(&vm->stopped))
         return 0;
     if (virDomainDestroy(vm->dom) < 0 && virDomainIsActive(vm->dom) == 1)
-        return lv_fail(err, "virDomainDestroy", vm->name);
+        return bw_lv_fail(err, "virDomainDestroy", vm->name);
     atomic_store(&vm->stopped, true);
     return 0;
 }
@@ -856,10 +425,10 @@ static void clean_up_again(struct bw_vm *vm, bool dom_left, char **vols, size_t 
         if (!v && pool && virGetLastErrorCode() == VIR_ERR_NO_STORAGE_VOL)
             continue; /* gone already */
         if (!v || virStorageVolDelete(v, 0) < 0)
-            note(vm,
-                 "could not remove volume %s from pool %s at %s (%s): remove it with "
-                 "virsh vol-delete",
-                 vols[i], vm->pool_name, vm->uri, virGetLastErrorMessage());
+            bw_lv_note(vm,
+                       "could not remove volume %s from pool %s at %s (%s): remove it with "
+                       "virsh vol-delete",
+                       vols[i], vm->pool_name, vm->uri, virGetLastErrorMessage());
         if (v)
             virStorageVolFree(v);
     }
@@ -898,10 +467,10 @@ static void lv_destroy(struct bw_vm *vm)
         for (size_t i = 0; i < n_left; i++)
             free(vols_left[i]);
     }
-    stop_tunnel(vm);
+    bw_lv_stop_tunnel(vm);
     if (vm->flat_disk)
         unlink(vm->flat_disk);
-    events_unref();
+    bw_lv_events_unref();
     free(vm->flat_disk);
     free(vm->local_disk);
     free(vm->serial_path);

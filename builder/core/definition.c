@@ -3,6 +3,7 @@
 #include "../base/jsonpos.h"
 #include "../base/units.h"
 #include "../base/xmalloc.h"
+#include "../drivers/driver.h"
 #include "../export/exporter.h"
 #include "../../iso-cache/iso_cache.h"
 
@@ -77,7 +78,6 @@ static const char *const network_choices[] = {"isolated", "user", NULL};
 static const char *const format_choices[] = {"qcow2", "raw", "vmdk", NULL};
 static const char *const seed_choices[] = {"http", "cd", NULL};
 static const char *const label_choices[] = {"cidata", "CIDATA", NULL};
-static const char *const driver_choices[] = {"qemu", "libvirt", NULL};
 static const char *const family_choices[] = {"linux", "bsd", "windows", NULL};
 static const char *const export_type_choices[] = {"vagrant", NULL};
 static const char *const compression_choices[] = {"gzip", "zstd", "none", NULL};
@@ -573,7 +573,8 @@ static void list_checks(struct loader *ld, json_t *arr, const char *path, void *
 static const struct field top_fields[] = {
     {"name", K_STRING, OFF(name), true, 0, 0, NULL, NULL, NULL, NULL},
     {"description", K_STRING, OFF(description), false, 0, 0, NULL, NULL, NULL, NULL},
-    {"driver", K_ENUM, OFF(driver), false, 0, 0, driver_choices, NULL, NULL, NULL},
+    /* a row of the driver table: checked in cross_checks() */
+    {"driver", K_STRING, OFF(driver), false, 0, 0, NULL, NULL, NULL, NULL},
     {"os", K_OBJECT, OFF(os), true, 0, 0, NULL, &os_schema, NULL, NULL},
     {"variables", K_VARS, 0, false, 0, 0, NULL, NULL, NULL, NULL},
     {"sensitive_variables", K_LATER, 0, false, 0, 0, NULL, NULL, NULL, NULL},
@@ -858,6 +859,16 @@ static void cross_checks(struct loader *ld, json_t *root)
     wait_for_checks(ld, root);
     path_checks(ld);
     check_exports(ld, root);
+    if (d->driver && !bw_driver_find(d->driver)) {
+        struct bw_buf b = BW_BUF_INIT;
+        bw_buf_adds(&b, "one of");
+        size_t n;
+        const struct bw_driver *const *drv = bw_drivers(&n);
+        for (size_t i = 0; i < n; i++)
+            bw_buf_addf(&b, "%s \"%s\"", i ? "," : "", drv[i]->name);
+        bad_value(ld, ".driver", json_object_get(root, "driver"), b.data);
+        bw_buf_release(&b);
+    }
     if (json_object_get(root, "ssh") && !d->ssh.password && !d->ssh.private_key)
         report(ld, ".ssh", false, "expected \"password\" or \"private_key\" (or both)");
     json_t *sens = json_object_get(root, "sensitive_variables");

@@ -1,363 +1,41 @@
+/* The definition: its schema as tables, its defaults and cross-field checks, loading and
+ * freeing; see definition.h. */
+#include "schema.h"
 #include "definition.h"
 #include "../base/buf.h"
-#include "../base/jsonpos.h"
-#include "../base/units.h"
 #include "../base/xmalloc.h"
 #include "../drivers/driver.h"
 #include "../export/exporter.h"
 #include "../../iso-cache/iso_cache.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
 #include <regex.h>
-#include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-/*
- * The schema is data: one table of fields per JSON object. A field says its
- * key, its kind, where it lands in the target struct and its limits; one
- * walker applies any table. Arrays of objects (provision, exports, checks)
- * have a `list` handler that allocates elements and walks their own table.
- */
-
-struct loader {
-    const char *file;
-    struct bw_jsonpos pos;
-    struct bw_errors *errs;
-    struct bw_definition *def;
-};
-
-enum kind {
-    K_STRING,   /* char * */
-    K_INT,      /* long, within [min, max] */
-    K_BOOL,     /* bool */
-    K_DURATION, /* uint64_t milliseconds */
-    K_SIZE,     /* uint64_t bytes, at least min bytes */
-    K_STRLIST,  /* struct bw_strlist */
-    K_ENUM,     /* char *, one of choices */
-    K_OBJECT,   /* nested table, same base pointer + offset */
-    K_LIST,     /* array of objects through a handler */
-    K_VARS,     /* the variables object */
-    K_LATER,    /* checked in cross_checks() once everything else is loaded */
-};
-
-struct schema;
-typedef void (*list_fn)(struct loader *ld, json_t *arr, const char *path, void *base);
-
-struct field {
-    const char *key;
-    enum kind kind;
-    size_t offset;
-    bool required;
-    long min, max;
-    const char *const *choices;
-    const struct schema *sub;
-    list_fn list;
-    const char *help; /* what the value should look like, for errors */
-};
-
-struct schema {
-    const struct field *fields;
-    size_t n;
-};
-
-#define SCHEMA(arr)                                                                                \
-    {                                                                                              \
-        arr, sizeof(arr) / sizeof(arr[0])                                                          \
-    }
-
 static const char *const firmware_choices[] = {"bios", "efi", NULL};
+
 static const char *const disk_choices[] = {"virtio", "scsi", "sata", "ide", "nvme", NULL};
+
 static const char *const nic_choices[] = {"virtio", "e1000", "e1000e", "rtl8139", NULL};
+
 static const char *const method_choices[] = {"keys", "kernel", "none", NULL};
+
 static const char *const network_choices[] = {"isolated", "user", NULL};
+
 static const char *const format_choices[] = {"qcow2", "raw", "vmdk", NULL};
+
 static const char *const seed_choices[] = {"http", "cd", NULL};
+
 static const char *const label_choices[] = {"cidata", "CIDATA", NULL};
+
 static const char *const family_choices[] = {"linux", "bsd", "windows", NULL};
+
 static const char *const export_type_choices[] = {"vagrant", NULL};
+
 static const char *const compression_choices[] = {"gzip", "zstd", "none", NULL};
-
-/* ---- error helpers ---- */
-
-static void value_text(struct bw_buf *b, json_t *v)
-{
-    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    if (!s) {
-        bw_buf_adds(b, "?");
-        return;
-    }
-    if (strlen(s) > 60) {
-        bw_buf_add(b, s, 57);
-        bw_buf_adds(b, "...");
-    } else {
-        bw_buf_adds(b, s);
-    }
-    free(s);
-}
-
-static void report(struct loader *ld, const char *path, bool at_key, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void report(struct loader *ld, const char *path, bool at_key, const char *fmt, ...)
-{
-    const struct bw_jsonpos_entry *e = bw_jsonpos_find(&ld->pos, path);
-    int line = 0, col = 0;
-    if (e) {
-        line = at_key && e->kline ? e->kline : e->line;
-        col = at_key && e->kline ? e->kcol : e->col;
-    }
-    struct bw_error err = BW_ERROR_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    bw_error_vat(&err, BW_ERR_SCHEMA, ld->file, path, line, col, fmt, ap);
-    va_end(ap);
-    bw_errors_take(ld->errs, &err);
-}
-
-static void bad_value(struct loader *ld, const char *path, json_t *v, const char *expected)
-{
-    struct bw_buf b = BW_BUF_INIT;
-    value_text(&b, v);
-    report(ld, path, false, "got %s, expected %s", b.data, expected);
-    bw_buf_release(&b);
-}
-
-size_t bw_edit_distance(const char *a, const char *b, size_t cap)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 64 || lb > 64)
-        return cap + 1;
-    size_t row[65];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        size_t best = row[0];
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t cost = (a[i - 1] | 0x20) == (b[j - 1] | 0x20) ? 0 : 1;
-            size_t v = prev + cost;
-            if (row[j] + 1 < v)
-                v = row[j] + 1;
-            if (row[j - 1] + 1 < v)
-                v = row[j - 1] + 1;
-            row[j] = v;
-            prev = cur;
-            if (v < best)
-                best = v;
-        }
-        if (best > cap)
-            return cap + 1;
-    }
-    return row[lb];
-}
-
-static void unknown_key(struct loader *ld, const char *path, const char *key,
-                        const struct schema *sc)
-{
-    const char *best = NULL;
-    size_t best_d = 3;
-    for (size_t i = 0; i < sc->n; i++) {
-        size_t d = bw_edit_distance(key, sc->fields[i].key, 2);
-        if (d < best_d) {
-            best_d = d;
-            best = sc->fields[i].key;
-        }
-    }
-    struct bw_buf known = BW_BUF_INIT;
-    for (size_t i = 0; i < sc->n; i++)
-        bw_buf_addf(&known, "%s%s", i ? ", " : "", sc->fields[i].key);
-    if (best)
-        report(ld, path, true, "unknown key \"%s\"; did you mean \"%s\"?", key, best);
-    else
-        report(ld, path, true, "unknown key \"%s\"; expected one of: %s", key, known.data);
-    bw_buf_release(&known);
-}
-
-/* ---- the walker ---- */
-
-static void walk(struct loader *ld, json_t *obj, const char *path, const struct schema *sc,
-                 void *base);
-
-static void set_strlist(struct bw_strlist *l, json_t *arr)
-{
-    size_t i;
-    json_t *item;
-    l->v = bw_xcalloc(json_array_size(arr) + 1, sizeof(char *));
-    json_array_foreach(arr, i, item) l->v[l->n++] = bw_xstrdup(json_string_value(item));
-}
-
-static void load_vars(struct loader *ld, json_t *obj, const char *path)
-{
-    const char *key;
-    json_t *val;
-    struct bw_buf p = BW_BUF_INIT;
-    json_object_foreach(obj, key, val)
-    {
-        bw_buf_reset(&p);
-        bw_buf_adds(&p, path);
-        bw_jsonpath_add_key(&p, key);
-        struct bw_value v = {BW_VAL_STRING, NULL, false, NULL, 0, false};
-        if (json_is_string(val)) {
-            v.s = bw_xstrdup(json_string_value(val));
-        } else if (json_is_integer(val)) {
-            v.s = bw_xasprintf("%lld", (long long)json_integer_value(val));
-        } else if (json_is_boolean(val)) {
-            v.kind = BW_VAL_BOOL;
-            v.b = json_is_true(val);
-        } else if (json_is_array(val)) {
-            size_t i;
-            json_t *item;
-            bool ok = true;
-            json_array_foreach(val, i, item) ok = ok && json_is_string(item);
-            if (!ok) {
-                bad_value(ld, p.data, val, "a list of strings");
-                continue;
-            }
-            v.kind = BW_VAL_LIST;
-            struct bw_strlist l = {NULL, 0};
-            set_strlist(&l, val);
-            v.items = l.v;
-            v.n = l.n;
-        } else {
-            bad_value(ld, p.data, val, "a string, a boolean or a list of strings");
-            continue;
-        }
-        bw_vars_set(&ld->def->vars, key, &v, "default");
-        bw_value_release(&v);
-    }
-    bw_buf_release(&p);
-}
-
-static void load_field(struct loader *ld, const struct field *f, json_t *v, const char *path,
-                       void *base)
-{
-    void *target = (char *)base + f->offset;
-    switch (f->kind) {
-    case K_STRING:
-        if (!json_is_string(v))
-            return bad_value(ld, path, v, f->help ? f->help : "a string");
-        *(char **)target = bw_xstrdup(json_string_value(v));
-        return;
-    case K_ENUM: {
-        struct bw_buf b = BW_BUF_INIT;
-        bw_buf_adds(&b, "one of");
-        for (const char *const *c = f->choices; *c; c++)
-            bw_buf_addf(&b, "%s \"%s\"", c == f->choices ? "" : ",", *c);
-        bool ok = false;
-        if (json_is_string(v))
-            for (const char *const *c = f->choices; *c; c++)
-                ok = ok || strcmp(*c, json_string_value(v)) == 0;
-        if (ok)
-            *(char **)target = bw_xstrdup(json_string_value(v));
-        else
-            bad_value(ld, path, v, b.data);
-        bw_buf_release(&b);
-        return;
-    }
-    case K_INT: {
-        char expect[96];
-        snprintf(expect, sizeof(expect), "an integer from %ld to %ld", f->min, f->max);
-        if (!json_is_integer(v) || json_integer_value(v) < f->min || json_integer_value(v) > f->max)
-            return bad_value(ld, path, v, expect);
-        *(long *)target = (long)json_integer_value(v);
-        return;
-    }
-    case K_BOOL:
-        if (!json_is_boolean(v))
-            return bad_value(ld, path, v, "true or false");
-        *(bool *)target = json_is_true(v);
-        return;
-    case K_DURATION:
-        if (!json_is_string(v) || bw_parse_duration(json_string_value(v), false, target) < 0)
-            return bad_value(ld, path, v, "a duration such as \"10s\", \"1m30s\" or \"250ms\"");
-        return;
-    case K_SIZE: {
-        uint64_t bytes;
-        if (!json_is_string(v) || bw_parse_size(json_string_value(v), &bytes) < 0)
-            return bad_value(ld, path, v, "a size such as \"512M\" or \"20G\"");
-        if (bytes < (uint64_t)f->min || (f->max && bytes > (uint64_t)f->max)) {
-            char min[32], max[32], expect[96];
-            bw_format_size((uint64_t)f->min, min, sizeof(min));
-            bw_format_size((uint64_t)f->max, max, sizeof(max));
-            if (f->max)
-                snprintf(expect, sizeof(expect), "from %s to %s", min, max);
-            else
-                snprintf(expect, sizeof(expect), "at least %s", min);
-            return bad_value(ld, path, v, expect);
-        }
-        *(uint64_t *)target = bytes;
-        return;
-    }
-    case K_STRLIST: {
-        bool ok = json_is_array(v) && (f->min == 0 || json_array_size(v) > 0);
-        size_t i;
-        json_t *item;
-        if (ok)
-            json_array_foreach(v, i, item) ok = ok && json_is_string(item);
-        if (!ok)
-            return bad_value(ld, path, v,
-                             f->min ? "a non-empty list of strings" : "a list of strings");
-        set_strlist(target, v);
-        return;
-    }
-    case K_OBJECT:
-        if (!json_is_object(v))
-            return bad_value(ld, path, v, "an object");
-        walk(ld, v, path, f->sub, target);
-        return;
-    case K_LIST:
-        if (!json_is_array(v))
-            return bad_value(ld, path, v, "a list of objects");
-        f->list(ld, v, path, base);
-        return;
-    case K_LATER:
-        return;
-    case K_VARS:
-        if (!json_is_object(v))
-            return bad_value(ld, path, v, "an object of variable names to default values");
-        load_vars(ld, v, path);
-        return;
-    }
-}
-
-static void walk(struct loader *ld, json_t *obj, const char *path, const struct schema *sc,
-                 void *base)
-{
-    struct bw_buf p = BW_BUF_INIT;
-    const char *key;
-    json_t *val;
-    json_object_foreach(obj, key, val)
-    {
-        bw_buf_reset(&p);
-        bw_buf_adds(&p, path);
-        bw_jsonpath_add_key(&p, key);
-        const struct field *f = NULL;
-        for (size_t i = 0; i < sc->n && !f; i++)
-            if (strcmp(sc->fields[i].key, key) == 0)
-                f = &sc->fields[i];
-        if (!f)
-            unknown_key(ld, p.data, key, sc);
-        else
-            load_field(ld, f, val, p.data, base);
-    }
-    for (size_t i = 0; i < sc->n; i++) {
-        if (sc->fields[i].required && !json_object_get(obj, sc->fields[i].key)) {
-            const char *help = sc->fields[i].help;
-            report(ld, path, true, "missing required key \"%s\"%s%s%s", sc->fields[i].key,
-                   help ? " (" : "", help ? help : "", help ? ")" : "");
-        }
-    }
-    bw_buf_release(&p);
-}
-
-/* ---- tables ---- */
 
 #define OFF(field) offsetof(struct bw_definition, field)
 
@@ -366,6 +44,7 @@ static const struct field os_fields[] = {
     {"distro", K_STRING, OFF(os.distro) - OFF(os), false, 0, 0, NULL, NULL, NULL, NULL},
     {"version", K_STRING, OFF(os.version) - OFF(os), false, 0, 0, NULL, NULL, NULL, NULL},
 };
+
 static const struct schema os_schema = SCHEMA(os_fields);
 
 static const struct field iso_fields[] = {
@@ -374,6 +53,7 @@ static const struct field iso_fields[] = {
     {"checksum", K_STRING, OFF(iso.checksum) - OFF(iso), true, 0, 0, NULL, NULL, NULL,
      "\"sha256:HEX\", \"sha512:HEX\", \"sha1:HEX\", \"md5:HEX\", \"file:URL\" or \"none\""},
 };
+
 static const struct schema iso_schema = SCHEMA(iso_fields);
 
 static const struct field image_fields[] = {
@@ -384,9 +64,11 @@ static const struct field image_fields[] = {
     {"format", K_ENUM, OFF(image.format) - OFF(image), false, 0, 0, format_choices, NULL, NULL,
      NULL},
 };
+
 static const struct schema image_schema = SCHEMA(image_fields);
 
 #define IOFF(f) (OFF(cloud_init.f) - OFF(cloud_init))
+
 static const struct field cloud_init_fields[] = {
     {"seed", K_ENUM, IOFF(seed), true, 0, 0, seed_choices, NULL, NULL,
      "\"http\" (served by boxwright) or \"cd\" (a volume labelled cidata)"},
@@ -397,6 +79,7 @@ static const struct field cloud_init_fields[] = {
     {"vendor_data", K_STRING, IOFF(vendor_data), false, 0, 0, NULL, NULL, NULL, NULL},
     {"network_config", K_STRING, IOFF(network_config), false, 0, 0, NULL, NULL, NULL, NULL},
 };
+
 static const struct schema cloud_init_schema = SCHEMA(cloud_init_fields);
 
 static const struct field vm_fields[] = {
@@ -413,6 +96,7 @@ static const struct field vm_fields[] = {
     {"nic_model", K_ENUM, OFF(vm.nic_model) - OFF(vm), false, 0, 0, nic_choices, NULL, NULL, NULL},
     {"network", K_ENUM, OFF(vm.network) - OFF(vm), false, 0, 0, network_choices, NULL, NULL, NULL},
 };
+
 static const struct schema vm_schema = SCHEMA(vm_fields);
 
 static const struct field wait_for_fields[] = {
@@ -423,6 +107,7 @@ static const struct field wait_for_fields[] = {
     {"timeout", K_DURATION, OFF(boot.wait_for.timeout_ms) - OFF(boot.wait_for), false, 0, 0, NULL,
      NULL, NULL, NULL},
 };
+
 static const struct schema wait_for_schema = SCHEMA(wait_for_fields);
 
 static const struct field boot_fields[] = {
@@ -449,12 +134,14 @@ static const struct field boot_fields[] = {
     {"stall_timeout", K_DURATION, OFF(boot.stall_timeout_ms) - OFF(boot), false, 0, 0, NULL, NULL,
      NULL, NULL},
 };
+
 static const struct schema boot_schema = SCHEMA(boot_fields);
 
 static const struct field http_fields[] = {
     {"directory", K_STRING, OFF(http.directory) - OFF(http), false, 0, 0, NULL, NULL, NULL, NULL},
     {"render", K_STRLIST, OFF(http.render) - OFF(http), false, 0, 0, NULL, NULL, NULL, NULL},
 };
+
 static const struct schema http_schema = SCHEMA(http_fields);
 
 static const struct field ssh_fields[] = {
@@ -465,6 +152,7 @@ static const struct field ssh_fields[] = {
     {"port", K_INT, OFF(ssh.port) - OFF(ssh), false, 1, 65535, NULL, NULL, NULL, NULL},
     {"timeout", K_DURATION, OFF(ssh.timeout_ms) - OFF(ssh), false, 0, 0, NULL, NULL, NULL, NULL},
 };
+
 static const struct schema ssh_schema = SCHEMA(ssh_fields);
 
 static const struct field shutdown_fields[] = {
@@ -473,17 +161,21 @@ static const struct field shutdown_fields[] = {
     {"timeout", K_DURATION, OFF(shutdown.timeout_ms) - OFF(shutdown), false, 0, 0, NULL, NULL, NULL,
      NULL},
 };
+
 static const struct schema shutdown_schema = SCHEMA(shutdown_fields);
 
 #define POFF(f) offsetof(struct bw_provisioner, f)
+
 static const struct field provision_fields[] = {
     {"script", K_STRING, POFF(script), false, 0, 0, NULL, NULL, NULL, NULL},
     {"inline", K_STRLIST, POFF(inline_cmds), false, 1, 0, NULL, NULL, NULL, NULL},
     {"sudo", K_BOOL, POFF(sudo), false, 0, 0, NULL, NULL, NULL, NULL},
 };
+
 static const struct schema provision_schema = SCHEMA(provision_fields);
 
 #define EOFF(f) offsetof(struct bw_export, f)
+
 static const struct field export_fields[] = {
     {"type", K_ENUM, EOFF(type), true, 0, 0, export_type_choices, NULL, NULL, NULL},
     /* one of the exporter table's providers: checked in check_exports() */
@@ -492,38 +184,19 @@ static const struct field export_fields[] = {
     {"level", K_INT, EOFF(level), false, 0, 19, NULL, NULL, NULL, NULL},
     {"vagrantfile", K_STRING, EOFF(vagrantfile), false, 0, 0, NULL, NULL, NULL, NULL},
 };
+
 static const struct schema export_schema = SCHEMA(export_fields);
 
 #define COFF(f) offsetof(struct bw_check, f)
+
 static const struct field check_fields[] = {
     {"name", K_STRING, COFF(name), true, 0, 0, NULL, NULL, NULL, NULL},
     {"command", K_STRING, COFF(command), true, 0, 0, NULL, NULL, NULL, NULL},
     {"expect_status", K_INT, COFF(expect_status), false, 0, 255, NULL, NULL, NULL, NULL},
     {"expect_output", K_STRING, COFF(expect_output), false, 0, 0, NULL, NULL, NULL, NULL},
 };
-static const struct schema check_schema = SCHEMA(check_fields);
 
-/* Walks each element of arr with sc into a fresh array of elem-sized structs. */
-static void *walk_array(struct loader *ld, json_t *arr, const char *path, const struct schema *sc,
-                        size_t elem, size_t *count, void (*init)(void *))
-{
-    size_t n = json_array_size(arr);
-    char *items = bw_xcalloc(n + 1, elem);
-    struct bw_buf p = BW_BUF_INIT;
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = json_array_get(arr, i);
-        bw_buf_reset(&p);
-        bw_buf_addf(&p, "%s[%zu]", path, i);
-        init(items + i * elem);
-        if (!json_is_object(v))
-            bad_value(ld, p.data, v, "an object");
-        else
-            walk(ld, v, p.data, sc, items + i * elem);
-    }
-    bw_buf_release(&p);
-    *count = n;
-    return items;
-}
+static const struct schema check_schema = SCHEMA(check_fields);
 
 static void init_provisioner(void *p)
 {
@@ -543,14 +216,15 @@ static void init_check(void *p)
 static void list_provision(struct loader *ld, json_t *arr, const char *path, void *base)
 {
     struct bw_definition *def = base;
-    def->provision = walk_array(ld, arr, path, &provision_schema, sizeof(struct bw_provisioner),
-                                &def->n_provision, init_provisioner);
+    def->provision =
+        bw_schema_walk_array(ld, arr, path, &provision_schema, sizeof(struct bw_provisioner),
+                             &def->n_provision, init_provisioner);
     for (size_t i = 0; i < def->n_provision; i++) {
         struct bw_provisioner *p = &def->provision[i];
         json_t *v = json_array_get(arr, i);
         if (json_is_object(v) && !p->script == !p->inline_cmds.n) {
             char *ip = bw_xasprintf("%s[%zu]", path, i);
-            report(ld, ip, false, "expected exactly one of \"script\" or \"inline\"");
+            bw_schema_report(ld, ip, false, "expected exactly one of \"script\" or \"inline\"");
             free(ip);
         }
     }
@@ -559,15 +233,15 @@ static void list_provision(struct loader *ld, json_t *arr, const char *path, voi
 static void list_exports(struct loader *ld, json_t *arr, const char *path, void *base)
 {
     struct bw_definition *def = base;
-    def->exports = walk_array(ld, arr, path, &export_schema, sizeof(struct bw_export),
-                              &def->n_exports, init_export);
+    def->exports = bw_schema_walk_array(ld, arr, path, &export_schema, sizeof(struct bw_export),
+                                        &def->n_exports, init_export);
 }
 
 static void list_checks(struct loader *ld, json_t *arr, const char *path, void *base)
 {
     struct bw_definition *def = base;
-    def->checks = walk_array(ld, arr, path, &check_schema, sizeof(struct bw_check), &def->n_checks,
-                             init_check);
+    def->checks = bw_schema_walk_array(ld, arr, path, &check_schema, sizeof(struct bw_check),
+                                       &def->n_checks, init_check);
 }
 
 static const struct field top_fields[] = {
@@ -590,9 +264,8 @@ static const struct field top_fields[] = {
     {"exports", K_LIST, 0, false, 0, 0, NULL, NULL, list_exports, NULL},
     {"checks", K_LIST, 0, false, 0, 0, NULL, NULL, list_checks, NULL},
 };
-static const struct schema top_schema = SCHEMA(top_fields);
 
-/* ---- defaults and cross-field checks ---- */
+static const struct schema top_schema = SCHEMA(top_fields);
 
 static void set_defaults(struct bw_definition *d)
 {
@@ -657,19 +330,21 @@ static void wait_for_checks(struct loader *ld, json_t *root)
     if (!json_is_object(wf))
         return;
     if (!!d->boot.wait_for.text == !!d->boot.wait_for.regex)
-        report(ld, ".boot.wait_for", false,
-               "expected exactly one of \"text\" and \"regex\" (what the screen shows when the "
-               "guest is ready for the boot command)");
+        bw_schema_report(
+            ld, ".boot.wait_for", false,
+            "expected exactly one of \"text\" and \"regex\" (what the screen shows when the "
+            "guest is ready for the boot command)");
     if (d->boot.wait_for.text && !d->boot.wait_for.text[0])
-        report(ld, ".boot.wait_for.text", false, "got \"\", expected the text to wait for");
+        bw_schema_report(ld, ".boot.wait_for.text", false,
+                         "got \"\", expected the text to wait for");
     if (d->boot.wait_for.regex) {
         regex_t re;
         int rc = regcomp(&re, d->boot.wait_for.regex, REG_EXTENDED | REG_NOSUB);
         if (rc != 0) {
             char why[128];
             regerror(rc, &re, why, sizeof(why));
-            report(ld, ".boot.wait_for.regex", false, "not a POSIX extended regular expression: %s",
-                   why);
+            bw_schema_report(ld, ".boot.wait_for.regex", false,
+                             "not a POSIX extended regular expression: %s", why);
         } else {
             regfree(&re);
         }
@@ -685,53 +360,60 @@ static void source_checks(struct loader *ld, json_t *root)
     json_t *iso = json_object_get(root, "iso"), *image = json_object_get(root, "image");
     json_t *boot = json_object_get(root, "boot");
     if (iso && image) {
-        report(ld, ".image", true,
-               "\"iso\" and \"image\" are both given: expected one source, an installer ISO "
-               "or a disk image");
+        bw_schema_report(
+            ld, ".image", true,
+            "\"iso\" and \"image\" are both given: expected one source, an installer ISO "
+            "or a disk image");
         return;
     }
     if (!iso && !image && json_is_object(root))
-        report(ld, "", false,
-               "missing required key \"iso\" or \"image\" (the installer ISO, or a disk image "
-               "to start from)");
+        bw_schema_report(
+            ld, "", false,
+            "missing required key \"iso\" or \"image\" (the installer ISO, or a disk image "
+            "to start from)");
     const char *m = d->boot.method;
     if (strcmp(m, "keys") == 0 && !json_is_object(boot)) {
         if (!boot)
-            report(ld, "", false,
-                   "missing required key \"boot\" (an installer ISO needs a boot command, or "
-                   "method \"kernel\")");
+            bw_schema_report(
+                ld, "", false,
+                "missing required key \"boot\" (an installer ISO needs a boot command, or "
+                "method \"kernel\")");
         return;
     }
     if (strcmp(m, "keys") == 0 && !json_object_get(boot, "command"))
-        report(ld, ".boot", true,
-               "missing required key \"command\" (method \"keys\" types it at the installer's "
-               "prompt)");
+        bw_schema_report(
+            ld, ".boot", true,
+            "missing required key \"command\" (method \"keys\" types it at the installer's "
+            "prompt)");
     bool kernel = strcmp(m, "kernel") == 0;
     if (kernel && !iso)
-        report(ld, ".boot.method", false,
-               "method \"kernel\" reads the kernel and initrd out of the ISO: expected an "
-               "\"iso\" source (a disk image boots with method \"none\")");
+        bw_schema_report(
+            ld, ".boot.method", false,
+            "method \"kernel\" reads the kernel and initrd out of the ISO: expected an "
+            "\"iso\" source (a disk image boots with method \"none\")");
     /* Required with method kernel, and refused with any other. */
     static const char *const kernel_keys[] = {"kernel", "initrd", "append"};
     for (size_t i = 0; i < 3; i++) {
         bool given = json_object_get(boot, kernel_keys[i]) != NULL;
         if (kernel && !given) {
-            report(ld, ".boot", true, "missing required key \"%s\" (method \"kernel\")",
-                   kernel_keys[i]);
+            bw_schema_report(ld, ".boot", true, "missing required key \"%s\" (method \"kernel\")",
+                             kernel_keys[i]);
         } else if (!kernel && given) {
             char *p = bw_xasprintf(".boot.%s", kernel_keys[i]);
-            report(ld, p, true, "\"%s\" is used only with method \"kernel\", not \"%s\"",
-                   kernel_keys[i], m);
+            bw_schema_report(ld, p, true, "\"%s\" is used only with method \"kernel\", not \"%s\"",
+                             kernel_keys[i], m);
             free(p);
         }
     }
     if (strcmp(m, "keys") != 0 && json_object_get(boot, "command"))
-        report(ld, ".boot.command", true,
-               "\"command\" is typed only with method \"keys\"; method \"%s\" types nothing", m);
+        bw_schema_report(
+            ld, ".boot.command", true,
+            "\"command\" is typed only with method \"keys\"; method \"%s\" types nothing", m);
     if (strcmp(m, "none") == 0 && iso)
-        report(ld, ".boot.method", false,
-               "method \"none\" boots the disk as it is: expected an \"image\" source (an "
-               "installer ISO needs \"keys\" or \"kernel\")");
+        bw_schema_report(
+            ld, ".boot.method", false,
+            "method \"none\" boots the disk as it is: expected an \"image\" source (an "
+            "installer ISO needs \"keys\" or \"kernel\")");
 }
 
 /* Why rel cannot name a file inside the template (absolute, or climbing out), or NULL. */
@@ -754,10 +436,10 @@ static void check_inside(struct loader *ld, const char *jpath, const char *rel)
 {
     const char *why = rel ? outside(rel) : NULL;
     if (why)
-        report(ld, jpath, false,
-               "got \"%s\", %s: expected a path inside the template (relative to its "
-               "directory, without \"..\")",
-               rel, why);
+        bw_schema_report(ld, jpath, false,
+                         "got \"%s\", %s: expected a path inside the template (relative to its "
+                         "directory, without \"..\")",
+                         rel, why);
 }
 
 /* Every path the definition names stays inside the template (symlinks are checked when the
@@ -779,15 +461,17 @@ static void check_exports(struct loader *ld, json_t *root)
             bw_buf_adds(&b, "one of");
             for (const char *const *c = bw_exporter_providers(); *c; c++)
                 bw_buf_addf(&b, "%s \"%s\"", c == bw_exporter_providers() ? "" : ",", *c);
-            bad_value(ld, jp, json_object_get(json_array_get(arr, i), "provider"), b.data);
+            bw_schema_bad_value(ld, jp, json_object_get(json_array_get(arr, i), "provider"),
+                                b.data);
             bw_buf_release(&b);
             continue;
         }
         for (size_t k = 0; k < i; k++)
             if (d->exports[k].provider && strcmp(d->exports[k].provider, p) == 0) {
-                report(ld, jp, false,
-                       "\"%s\" is already exported at .exports[%zu]: expected each provider once",
-                       p, k);
+                bw_schema_report(
+                    ld, jp, false,
+                    "\"%s\" is already exported at .exports[%zu]: expected each provider once", p,
+                    k);
                 break;
             }
     }
@@ -806,19 +490,20 @@ static void path_checks(struct loader *ld)
         check_inside(ld, jp, name);
         for (size_t k = 0; k < i; k++)
             if (strcmp(d->http.render.v[k], name) == 0)
-                report(ld, jp, false,
-                       "\"%s\" is already at .http.render[%zu]: expected each "
-                       "answer file once",
-                       name, k);
+                bw_schema_report(ld, jp, false,
+                                 "\"%s\" is already at .http.render[%zu]: expected each "
+                                 "answer file once",
+                                 name, k);
         /* Both are served at /NAME: the rendered file would hide the seed from cloud-init. */
         for (size_t k = 0; d->cloud_init.seed && strcmp(d->cloud_init.seed, "http") == 0 &&
                            k < sizeof(seed_names) / sizeof(seed_names[0]);
              k++)
             if (strcmp(name, seed_names[k]) == 0)
-                report(ld, jp, false,
-                       "\"%s\" is served at the same path as the cloud-init seed's %s: expected "
-                       "another name (or the file under .cloud_init)",
-                       name, seed_names[k]);
+                bw_schema_report(
+                    ld, jp, false,
+                    "\"%s\" is served at the same path as the cloud-init seed's %s: expected "
+                    "another name (or the file under .cloud_init)",
+                    name, seed_names[k]);
     }
     check_inside(ld, ".ssh.private_key", d->ssh.private_key);
     const struct bw_cloud_init *ci = &d->cloud_init;
@@ -840,9 +525,10 @@ static void cross_checks(struct loader *ld, json_t *root)
 {
     struct bw_definition *d = ld->def;
     if (d->name && !is_valid_name(d->name))
-        bad_value(ld, ".name", json_object_get(root, "name"),
-                  "lower-case letters, digits, '-', '.', '_', starting with a letter or digit "
-                  "(at most 63)");
+        bw_schema_bad_value(
+            ld, ".name", json_object_get(root, "name"),
+            "lower-case letters, digits, '-', '.', '_', starting with a letter or digit "
+            "(at most 63)");
     /* A checksum with a template in it is checked once rendered (bw_prepare_source). */
     const struct bw_source *src = bw_definition_source(d);
     if (src->checksum && !strstr(src->checksum, "{{")) {
@@ -850,7 +536,7 @@ static void cross_checks(struct loader *ld, json_t *root)
         struct bw_error err = BW_ERROR_INIT;
         char *jp = bw_xasprintf("%s.checksum", bw_definition_source_key(d));
         if (bw_checksum_spec_parse(src->checksum, &spec, &err) < 0)
-            report(ld, jp, false, "%s", err.msg);
+            bw_schema_report(ld, jp, false, "%s", err.msg);
         free(jp);
         bw_checksum_spec_release(&spec);
         bw_error_release(&err);
@@ -866,14 +552,14 @@ static void cross_checks(struct loader *ld, json_t *root)
         const struct bw_driver *const *drv = bw_drivers(&n);
         for (size_t i = 0; i < n; i++)
             bw_buf_addf(&b, "%s \"%s\"", i ? "," : "", drv[i]->name);
-        bad_value(ld, ".driver", json_object_get(root, "driver"), b.data);
+        bw_schema_bad_value(ld, ".driver", json_object_get(root, "driver"), b.data);
         bw_buf_release(&b);
     }
     if (json_object_get(root, "ssh") && !d->ssh.password && !d->ssh.private_key)
-        report(ld, ".ssh", false, "expected \"password\" or \"private_key\" (or both)");
+        bw_schema_report(ld, ".ssh", false, "expected \"password\" or \"private_key\" (or both)");
     json_t *sens = json_object_get(root, "sensitive_variables");
     if (sens && !json_is_array(sens))
-        bad_value(ld, ".sensitive_variables", sens, "a list of variable names");
+        bw_schema_bad_value(ld, ".sensitive_variables", sens, "a list of variable names");
     if (json_is_array(sens)) {
         size_t i;
         json_t *item;
@@ -883,7 +569,8 @@ static void cross_checks(struct loader *ld, json_t *root)
             const struct bw_var *v = n ? bw_vars_get(&d->vars, n) : NULL;
             if (!v) {
                 char *p = bw_xasprintf(".sensitive_variables[%zu]", i);
-                bad_value(ld, p, item, "the name of a variable declared in \"variables\"");
+                bw_schema_bad_value(ld, p, item,
+                                    "the name of a variable declared in \"variables\"");
                 free(p);
             } else {
                 ((struct bw_var *)v)->sensitive = true;
@@ -910,9 +597,9 @@ static void add_builtins(struct loader *ld)
             struct bw_buf p = BW_BUF_INIT;
             bw_buf_adds(&p, ".variables");
             bw_jsonpath_add_key(&p, reserved[i]);
-            report(ld, p.data, true,
-                   "\"%s\" is a built-in variable; set it with --var %s=VALUE instead", reserved[i],
-                   reserved[i]);
+            bw_schema_report(ld, p.data, true,
+                             "\"%s\" is a built-in variable; set it with --var %s=VALUE instead",
+                             reserved[i], reserved[i]);
             bw_buf_release(&p);
         }
     }
@@ -942,9 +629,9 @@ struct bw_definition *bw_definition_load_buffer(const char *name, const char *di
     struct loader ld = {name, BW_JSONPOS_INIT, errs, def};
     bw_jsonpos_index(&ld.pos, text, len);
     if (!json_is_object(root)) {
-        bad_value(&ld, "", root, "a JSON object");
+        bw_schema_bad_value(&ld, "", root, "a JSON object");
     } else {
-        walk(&ld, root, "", &top_schema, def);
+        bw_schema_walk(&ld, root, "", &top_schema, def);
         fill_unset(def);
         add_builtins(&ld);
         cross_checks(&ld, root);

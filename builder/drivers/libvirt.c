@@ -21,6 +21,7 @@
  *   qemu+ssh:// boxwright carries them through `ssh -L/-R` to that host.
  */
 #include "libvirt_int.h"
+#include "qemu_args.h"
 #include "accel.h"
 #include "../disk/disk.h"
 #include "domxml.h"
@@ -524,10 +525,8 @@ static const char *lv_choose_accel(const char *requested, const char *uri, char 
 const struct bw_driver bw_driver_libvirt = {
     .name = "libvirt",
     .http_as_stream = true,
-    /* guestfwd on QEMU's user network (10.0.2.2 is slirp's own address, refused under
-     * restrict=on) */
-    .guest_http_ip = "10.0.2.100",
-    .guest_http_port = 8100,
+    .guest_http_ip = BW_QEMU_GUEST_HTTP_IP,
+    .guest_http_port = BW_QEMU_GUEST_HTTP_PORT,
     .describe = lv_describe,
     .choose_accel = lv_choose_accel,
     .create = lv_create,

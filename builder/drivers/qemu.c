@@ -406,10 +406,8 @@ static const char *qemu_choose_accel(const char *requested, const char *uri, cha
 const struct bw_driver bw_driver_qemu = {
     .name = "qemu",
     .http_as_stream = false,
-    /* guestfwd on QEMU's user network (10.0.2.2 is slirp's own address, refused under
-     * restrict=on) */
-    .guest_http_ip = "10.0.2.100",
-    .guest_http_port = 8100,
+    .guest_http_ip = BW_QEMU_GUEST_HTTP_IP,
+    .guest_http_port = BW_QEMU_GUEST_HTTP_PORT,
     .describe = qemu_describe,
     .choose_accel = qemu_choose_accel,
     .create = qemu_create,

@@ -9,6 +9,11 @@
 #include "driver.h"
 #include "../base/buf.h"
 
+/* Where a guest on QEMU's user network reaches boxwright's HTTP server: a guestfwd address
+ * (10.0.2.2 is slirp's own address, refused under restrict=on) and port. */
+#define BW_QEMU_GUEST_HTTP_IP   "10.0.2.100"
+#define BW_QEMU_GUEST_HTTP_PORT 8100
+
 /* Appends QEMU's user-mode netdev for s: "user,id=ID", restrict=on when isolated, the SSH
  * hostfwd on 127.0.0.1, and the guestfwd of http_guest_ip:http_guest_port to http_dest
  * ("cmd:nc -U SOCKET", "chardev:ID") when that is not NULL. */

@@ -1,8 +1,9 @@
 /*
  * boxwright - builds operating-system base boxes unattended.
  *
- * The CLI is a table: each subcommand is one file under cli/ defining one
- * struct bw_command; adding a command is that file plus one row below.
+ * The CLI is a table (cli/commands.c): each subcommand is one file under
+ * cli/ defining one struct bw_command; adding a command is that file plus
+ * one row there.
  */
 #include "cli/cli.h"
 
@@ -13,28 +14,6 @@
 #ifndef BW_VERSION
 #define BW_VERSION "0.0.0"
 #endif
-
-const struct bw_command *const bw_commands[] = {
-    &bw_cmd_templates,
-    &bw_cmd_inspect,
-    &bw_cmd_validate,
-    &bw_cmd_render,
-    &bw_cmd_keys,
-    &bw_cmd_serve,
-    &bw_cmd_iso,
-    &bw_cmd_build,
-    &bw_cmd_box,
-    &bw_cmd_help,
-    NULL,
-};
-
-const struct bw_command *bw_command_find(const char *name)
-{
-    for (size_t i = 0; bw_commands[i]; i++)
-        if (strcmp(bw_commands[i]->name, name) == 0)
-            return bw_commands[i];
-    return NULL;
-}
 
 int main(int argc, char **argv)
 {

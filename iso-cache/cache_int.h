@@ -3,7 +3,8 @@
  *
  * cache.c runs a fetch: it resolves the checksum (sums.c), looks in the
  * store (store.c: an entry per digest, locked while it is written), hashes a
- * local source once (memo.c) or downloads a remote one (download.c).
+ * local source once (memo.c) or downloads a remote one (download.c);
+ * common.c holds what they all use.
  */
 #ifndef BW_CACHE_INT_H
 #define BW_CACHE_INT_H
@@ -30,7 +31,7 @@ struct entry {
     int lock_fd;
 };
 
-/* cache.c */
+/* common.c */
 int bw_cache_mkdir_p(const char *dir, struct bw_error *err);
 void bw_cache_web_only(CURL *c);
 char *bw_cache_name_of(const char *url);

@@ -3,7 +3,8 @@
  *
  * libvirt.c is the driver (struct bw_driver's members); libvirt_events.c
  * runs the event loop thread, libvirt_storage.c moves volumes to and from a
- * remote host, libvirt_tunnel.c carries a remote VM's forwards over ssh.
+ * remote host, libvirt_tunnel.c carries a remote VM's forwards over ssh;
+ * libvirt_common.c holds what they all use.
  */
 #ifndef BW_LIBVIRT_INT_H
 #define BW_LIBVIRT_INT_H
@@ -48,7 +49,7 @@ struct ssh_target {
     bool no_verify;
 };
 
-/* libvirt.c */
+/* libvirt_common.c */
 void bw_lv_note(struct bw_vm *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 double bw_lv_now_s(void);
 void bw_lv_quiet(void *ud, virErrorPtr e);

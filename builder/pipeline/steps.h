@@ -5,7 +5,8 @@
  * with an optional cleanup that runs, in reverse, whatever happens. The
  * steps live by job: serve.c (http, seed), vm.c (disk, installer, type,
  * install, boot), provision.c (ssh, provision, shutdown), deliver.c (export,
- * validate, manifest); evidence.c keeps what a failure leaves behind.
+ * validate, manifest); evidence.c keeps what a failure leaves behind, and
+ * context.c holds what every step uses (events, interruption, rendering).
  */
 #ifndef BW_STEPS_H
 #define BW_STEPS_H
@@ -60,7 +61,7 @@ struct bw_build {
     size_t n_arts, alloc_arts;
 };
 
-/* build.c: events, interruption, rendering */
+/* context.c: events, interruption, rendering */
 void bw_build_say(struct bw_build *b, const char *kind, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 bool bw_build_from_image(const struct bw_build *b);

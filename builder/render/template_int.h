@@ -3,8 +3,8 @@
  * share (private to builder/render/).
  *
  * template_parse.c turns text into a tree of nodes, template_exec.c runs
- * it, template_funcs.c is the function library it calls; template.c holds
- * errors with positions, freeing, and bw_render.
+ * it, template_funcs.c is the function library it calls, template_tree.c
+ * holds errors with positions and freeing; template.c is bw_render.
  */
 #ifndef BW_TEMPLATE_INT_H
 #define BW_TEMPLATE_INT_H
@@ -94,7 +94,7 @@ struct exec {
 
 #define MAX_STEPS 1000000UL
 
-/* template.c */
+/* template_tree.c */
 int bw_tmpl_fail_at(const struct bw_template *t, struct bw_error *err, enum bw_errcode code,
                     size_t off, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void bw_tmpl_pipeline_free(struct pipeline *p);

@@ -1,5 +1,5 @@
 /*
- * cli - the boxwright command line: a table of subcommands (main.c), one
+ * cli - the boxwright command line: a table of subcommands (commands.c), one
  * file per subcommand, and the helpers they share.
  *
  * Exit statuses, the same for every subcommand:
@@ -28,7 +28,7 @@ struct bw_command {
 extern const struct bw_command bw_cmd_templates, bw_cmd_inspect, bw_cmd_validate, bw_cmd_render,
     bw_cmd_keys, bw_cmd_serve, bw_cmd_iso, bw_cmd_build, bw_cmd_box, bw_cmd_help;
 
-/* The command table, NULL-terminated; defined in main.c. */
+/* The command table, NULL-terminated; defined in commands.c. */
 extern const struct bw_command *const bw_commands[];
 const struct bw_command *bw_command_find(const char *name);
 /* The command list printed by `boxwright help` and on a bad command line. */

@@ -1,3 +1,5 @@
+/* What every box format shares: the box archive (reproducible with SOURCE_DATE_EPOCH), the
+ * manifest, a box's disk read back; see export.h. */
 #include "export.h"
 #include "../base/buf.h"
 #include "../base/file.h"

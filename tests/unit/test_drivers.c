@@ -8,8 +8,25 @@
 #include "../../builder/base/xmalloc.h"
 
 #include <check.h>
+#include <dirent.h>
+#include <stdbool.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
+
+static char *made[64];
+static size_t n_made;
+
+static void note_made(const char *name)
+{
+    ck_assert_uint_lt(n_made, sizeof(made) / sizeof(made[0]));
+    made[n_made++] = bw_xstrdup(name);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 /* The spec a build of `def` would use, with fixed paths and ports so the output is stable. */
 static struct bw_vm_spec spec_of(const struct bw_definition *def)
@@ -65,6 +82,7 @@ static void check_qemu_argv(const char *tmpl, const char *variant,
     for (char *const *a = bw_driver_qemu.command(vm); *a; a++)
         bw_buf_addf(&out, "%s\n", *a);
     char *name = bw_xasprintf("%s%s.argv", tmpl, variant);
+    note_made(name);
     char *msg = golden_check("qemu", name, out.data, out.len);
     ck_assert_msg(msg == NULL, "%s", msg);
     free(name);
@@ -74,12 +92,63 @@ static void check_qemu_argv(const char *tmpl, const char *variant,
     free(path);
 }
 
+/* Every template of the catalogue (a directory of templates/ with a definition.json), sorted:
+ * a new template gains its golden files, in every driver's directory, by being there. */
+static char **catalogue(size_t *n)
+{
+    DIR *d = opendir(BW_TEMPLATES);
+    ck_assert_ptr_nonnull(d);
+    char **v = NULL;
+    size_t alloc = 0;
+    *n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *def = bw_xasprintf("%s/%s/definition.json", BW_TEMPLATES, e->d_name);
+        if (e->d_name[0] != '.' && access(def, R_OK) == 0) {
+            BW_GROW(v, alloc, *n + 1);
+            v[(*n)++] = bw_xstrdup(e->d_name);
+        }
+        free(def);
+    }
+    closedir(d);
+    qsort(v, *n, sizeof(*v), by_name);
+    ck_assert_uint_ge(*n, 1);
+    return v;
+}
+
+/* Every file in tests/data/<sub>/ was compared by a case of this run: none is left over from a
+ * template or variant that is gone. */
+static void no_stale_golden_files(const char *sub, const char *suffix, char **names, size_t n)
+{
+    char **have = golden_list(sub, suffix);
+    for (char **h = have; *h; h++) {
+        bool found = false;
+        for (size_t i = 0; i < n && !found; i++)
+            found = strcmp(names[i], *h) == 0;
+        ck_assert_msg(found, "tests/data/%s/%s: no template or variant produces it", sub, *h);
+    }
+    golden_list_free(have);
+}
+
+static void forget_made(void)
+{
+    for (size_t i = 0; i < n_made; i++)
+        free(made[i]);
+    n_made = 0;
+}
+
 START_TEST(test_qemu_command_line_for_each_template)
 {
-    static const char *const templates[] = {"tiny", "debian-12-cloud"};
-    for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++)
+    size_t n;
+    char **templates = catalogue(&n);
+    for (size_t i = 0; i < n; i++) {
         check_qemu_argv(templates[i], "", NULL);
+        free(templates[i]);
+    }
+    free(templates);
     check_qemu_argv("tiny", "-kernel-user-seed", kernel_boot);
+    no_stale_golden_files("qemu", ".argv", made, n_made);
+    forget_made();
 }
 END_TEST
 
@@ -124,6 +193,7 @@ static void check_domain_xml(const char *tmpl, const char *variant,
     char *xml = bw_domain_xml(&spec, &p, &err);
     ck_assert_msg(xml != NULL, "%s", err.msg);
     char *name = bw_xasprintf("%s%s.xml", tmpl, variant);
+    note_made(name);
     char *msg = golden_check("libvirt", name, xml, strlen(xml));
     ck_assert_msg(msg == NULL, "%s", msg);
     free(name);
@@ -163,14 +233,18 @@ static void kernel_boot_xml(struct bw_vm_spec *s, struct bw_domxml_paths *p)
 
 START_TEST(test_domain_xml_for_each_template)
 {
-    static const char *const templates[] = {"tiny"};
-    for (size_t i = 0; i < sizeof(templates) / sizeof(templates[0]); i++) {
+    size_t n;
+    char **templates = catalogue(&n);
+    for (size_t i = 0; i < n; i++) {
         check_domain_xml(templates[i], "", NULL);
-        check_domain_xml(templates[i], "-remote-validate", remote_validate);
-        check_domain_xml(templates[i], "-kvm-efi-scsi-e1000", other_models);
+        free(templates[i]);
     }
-    check_domain_xml("debian-12-cloud", "", NULL);
+    free(templates);
+    check_domain_xml("tiny", "-remote-validate", remote_validate);
+    check_domain_xml("tiny", "-kvm-efi-scsi-e1000", other_models);
     check_domain_xml("tiny", "-kernel-user-seed", kernel_boot_xml);
+    no_stale_golden_files("libvirt", ".xml", made, n_made);
+    forget_made();
 }
 END_TEST
 

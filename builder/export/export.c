@@ -229,3 +229,12 @@ int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err
     archive_read_free(a);
     return rc;
 }
+
+void bw_export_vagrantfile_lines(struct bw_buf *vf, const char *lines)
+{
+    for (const char *p = lines ? lines : ""; *p;) {
+        size_t n = strcspn(p, "\n");
+        bw_buf_addf(vf, "  %.*s\n", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+}

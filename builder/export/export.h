@@ -34,6 +34,11 @@ struct bw_box_member {
 int bw_box_write(const char *box_path, const struct bw_box_member *m, size_t n,
                  const char *compression, long level, struct bw_error *err);
 
+/* Appends the definition's own Vagrantfile lines (NULL: none), indented into the
+ * Vagrant.configure block a box's Vagrantfile opens. */
+struct bw_buf;
+void bw_export_vagrantfile_lines(struct bw_buf *vf, const char *lines);
+
 /* Extracts box.img from a box (any compression libarchive reads) to dest. Returns 0 or -1. */
 int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err);
 

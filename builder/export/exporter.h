@@ -12,10 +12,18 @@
 #include "../base/error.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* What an exporter is given. */
 struct bw_export_input {
-    const char *disk;        /* the installed disk, compacted: a qcow2 */
+    const char *name;    /* the box's name (the definition's) */
+    const char *workdir; /* scratch space for converted disks, removed by the caller */
+    const char *disk;    /* the installed disk, compacted: a qcow2 */
+    uint64_t memory;     /* bytes, for formats that carry the VM's hardware */
+    long cpus;
+    bool efi;                /* the guest boots through UEFI */
+    const char *os_family;   /* "linux", "bsd", "windows" */
+    const char *os_distro;   /* "debian", "ubuntu", ... or NULL */
     bool kvm;                /* the build ran with KVM (a box may say which accelerator) */
     const char *compression; /* "gzip", "zstd" or "none" */
     long level;              /* -1 for the compression's default */
@@ -30,6 +38,7 @@ struct bw_exporter {
 };
 
 extern const struct bw_exporter bw_exporter_libvirt;
+extern const struct bw_exporter bw_exporter_virtualbox;
 
 /* The exporter for a provider; NULL if there is none. */
 const struct bw_exporter *bw_exporter_find(const char *provider);

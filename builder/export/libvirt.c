@@ -41,14 +41,7 @@ static int libvirt_write_box(const struct bw_export_input *in, const char *box_p
                 "    libvirt.driver = \"%s\"\n"
                 "  end\n",
                 in->kvm ? "kvm" : "qemu");
-    if (in->vagrantfile && *in->vagrantfile) {
-        /* The definition's own lines, indented into the configure block. */
-        for (const char *p = in->vagrantfile; *p;) {
-            size_t n = strcspn(p, "\n");
-            bw_buf_addf(&vf, "  %.*s\n", (int)n, p);
-            p += n + (p[n] == '\n');
-        }
-    }
+    bw_export_vagrantfile_lines(&vf, in->vagrantfile);
     bw_buf_adds(&vf, "end\n");
     char *vagrantfile = bw_buf_detach(&vf);
     const struct bw_box_member members[] = {

@@ -25,7 +25,14 @@ int bw_build_step_export(struct bw_build *b, struct bw_error *err)
         char *name = bw_xasprintf("%s-%s.box", b->def->name, e->provider);
         char *path = bw_xasprintf("%s/%s", b->out, name);
         struct bw_export_input in = {
+            .name = b->def->name,
+            .workdir = b->work,
             .disk = img,
+            .memory = b->def->vm.memory,
+            .cpus = b->def->vm.cpus,
+            .efi = strcmp(b->def->vm.firmware, "efi") == 0,
+            .os_family = b->def->os.family,
+            .os_distro = b->def->os.distro,
             .kvm = b->o->accel && strcmp(b->o->accel, "kvm") == 0,
             .compression = e->compression,
             .level = e->level,

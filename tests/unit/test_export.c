@@ -86,8 +86,13 @@ START_TEST(test_libvirt_box_has_metadata_vagrantfile_and_the_disk_at_its_root)
     ck_assert_int_eq(bw_buf_read_file(&orig, disk), 0);
     for (size_t c = 0; c < 3; c++) {
         char *box = bw_xasprintf("%s/tiny-%s.box", dir, comps[c]);
-        struct bw_export_input in = {disk, false, comps[c], c == 0 ? 6 : -1,
-                                     "config.ssh.shell = \"sh\"\nconfig.vm.guest = :linux"};
+        struct bw_export_input in = {.name = "tiny",
+                                     .workdir = dir,
+                                     .disk = disk,
+                                     .compression = comps[c],
+                                     .level = c == 0 ? 6 : -1,
+                                     .vagrantfile =
+                                         "config.ssh.shell = \"sh\"\nconfig.vm.guest = :linux"};
         struct bw_error err = BW_ERROR_INIT;
         ck_assert_msg(libvirt_box(&in, box, &err) == 0, "%s", err.msg);
         struct member m[4];
@@ -124,7 +129,8 @@ START_TEST(test_raw_disks_are_refused_for_libvirt_boxes)
     ck_assert_int_eq(bw_spawn_run(argv, NULL, NULL, 0, &res, &err), 0);
     bw_spawn_result_release(&res);
     char *box = bw_xasprintf("%s/x.box", dir);
-    struct bw_export_input in = {raw, true, "gzip", -1, NULL};
+    struct bw_export_input in = {
+        .name = "x", .workdir = dir, .disk = raw, .kvm = true, .compression = "gzip", .level = -1};
     ck_assert_int_eq(libvirt_box(&in, box, &err), -1);
     ck_assert_int_eq(err.code, BW_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(err.msg, "raw"));
@@ -164,7 +170,8 @@ START_TEST(test_the_same_disk_gives_the_same_box_with_source_date_epoch)
     for (size_t c = 0; c < 3; c++) {
         char *a = bw_xasprintf("%s/a-%s.box", dir, comps[c]);
         char *b = bw_xasprintf("%s/b-%s.box", dir, comps[c]);
-        struct bw_export_input in = {disk, false, comps[c], -1, NULL};
+        struct bw_export_input in = {
+            .name = "t", .workdir = dir, .disk = disk, .compression = comps[c], .level = -1};
         struct bw_error err = BW_ERROR_INIT;
         ck_assert_msg(libvirt_box(&in, a, &err) == 0, "%s", err.msg);
         struct timespec t[2] = {{1600000000 + (time_t)c, 0}, {1600000000 + (time_t)c, 0}};
@@ -184,7 +191,8 @@ START_TEST(test_the_same_disk_gives_the_same_box_with_source_date_epoch)
     }
     unsetenv("SOURCE_DATE_EPOCH");
     char *a = bw_xasprintf("%s/now-a.box", dir), *b = bw_xasprintf("%s/now-b.box", dir);
-    struct bw_export_input in = {disk, false, "gzip", -1, NULL};
+    struct bw_export_input in = {
+        .name = "t", .workdir = dir, .disk = disk, .compression = "gzip", .level = -1};
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_int_eq(libvirt_box(&in, a, &err), 0);
     sleep(1);
@@ -199,11 +207,218 @@ START_TEST(test_the_same_disk_gives_the_same_box_with_source_date_epoch)
 }
 END_TEST
 
+/* The text between `after` and the next '"' at or past where `after` first occurs; caller
+ * frees, NULL when absent. */
+static char *attr_after(const char *text, const char *after)
+{
+    const char *p = strstr(text, after);
+    if (!p)
+        return NULL;
+    p += strlen(after);
+    return bw_xstrndup(p, strcspn(p, "\""));
+}
+
+static void save(const char *path, const struct bw_buf *b)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(b->data, 1, b->len, f), b->len);
+    fclose(f);
+}
+
+/* What VirtualBox checks on import and Vagrant and Packer read, as they read it: box.ovf is
+ * well-formed XML naming the VMDK with its real size and the disk's capacity; the disk's
+ * vbox:uuid is the image attached in <vbox:Machine>; adapter 1's MAC (found the way Packer
+ * finds it) is the Vagrantfile's base_mac; the VMDK is streamOptimized with the disk's size. */
+START_TEST(test_virtualbox_box_has_an_ovf_that_matches_its_vmdk)
+{
+    char *disk = make_disk("1536M");
+    char *box = bw_xasprintf("%s/a&b-virtualbox.box", dir);
+    struct bw_export_input in = {.name = "a&b",
+                                 .workdir = dir,
+                                 .disk = disk,
+                                 .memory = 1024ULL << 20,
+                                 .cpus = 2,
+                                 .efi = true,
+                                 .os_family = "linux",
+                                 .os_distro = "debian",
+                                 .compression = "gzip",
+                                 .level = 1,
+                                 .vagrantfile = "config.vm.guest = :linux"};
+    const struct bw_exporter *x = bw_exporter_find("virtualbox");
+    ck_assert_ptr_nonnull(x);
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(x->write_box(&in, box, &err) == 0, "%s", err.msg);
+    struct member m[5];
+    size_t n = read_box(box, m, 5);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_str_eq(m[0].name, "metadata.json");
+    ck_assert_str_eq(m[1].name, "Vagrantfile");
+    ck_assert_str_eq(m[2].name, "box.ovf");
+    ck_assert_str_eq(m[3].name, "box-disk001.vmdk");
+    json_t *meta = json_loadb(m[0].data.data, m[0].data.len, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(meta, "provider")), "virtualbox");
+    json_decref(meta);
+
+    bw_buf_addc(&m[2].data, '\0');
+    const char *ovf = m[2].data.data;
+    char *ovf_path = bw_xasprintf("%s/box.ovf", dir);
+    m[2].data.len--;
+    save(ovf_path, &m[2].data);
+    char *lint[] = {"xmllint", "--noout", ovf_path, NULL};
+    struct bw_spawn_result res;
+    ck_assert_msg(bw_spawn_run(lint, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&res);
+
+    char *size = attr_after(ovf, "ovf:href=\"box-disk001.vmdk\" ovf:size=\"");
+    ck_assert_ptr_nonnull(size);
+    ck_assert_uint_eq(strtoull(size, NULL, 10), m[3].data.len);
+    char *capacity = attr_after(ovf, "ovf:capacity=\"");
+    ck_assert_str_eq(capacity, "1610612736");
+    char *disk_uuid = attr_after(ovf, "vbox:uuid=\"");
+    char *image = bw_xasprintf("<Image uuid=\"{%s}\"/>", disk_uuid);
+    ck_assert_msg(strstr(ovf, image), "the attached image is not the disk %s", disk_uuid);
+    /* Packer: <Adapter slot="0".+?MACAddress="(.+?)" */
+    const char *adapter = strstr(ovf, "<Adapter slot=\"0\"");
+    ck_assert_ptr_nonnull(adapter);
+    char *mac = attr_after(adapter, "MACAddress=\"");
+    ck_assert_uint_eq(strlen(mac), 12);
+    ck_assert_int_eq(strncmp(mac, "080027", 6), 0);
+    ck_assert_uint_eq(strspn(mac, "0123456789ABCDEF"), 12);
+    char *base_mac = bw_xasprintf("config.vm.base_mac = \"%s\"", mac);
+    ck_assert_msg(strstr(m[1].data.data, base_mac), "%s", m[1].data.data);
+    ck_assert_ptr_nonnull(strstr(m[1].data.data, "\n  config.vm.guest = :linux\nend\n"));
+    ck_assert_ptr_nonnull(strstr(adapter, "<NAT/>"));
+    ck_assert_ptr_nonnull(strstr(ovf, "OSType=\"Debian_64\""));
+    ck_assert_ptr_nonnull(strstr(ovf, "<Memory RAMSize=\"1024\"/>"));
+    ck_assert_ptr_nonnull(strstr(ovf, "<CPU count=\"2\"/>"));
+    ck_assert_ptr_nonnull(strstr(ovf, "<Firmware type=\"EFI\"/>"));
+    ck_assert_ptr_nonnull(strstr(ovf, "name=\"a&amp;b\""));
+
+    char *vmdk = bw_xasprintf("%s/check.vmdk", dir);
+    save(vmdk, &m[3].data);
+    char *probe[] = {"qemu-img", "info", "--output=json", vmdk, NULL};
+    ck_assert_msg(bw_spawn_run(probe, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+    json_t *info = json_loadb(res.out.data, res.out.len, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(info, "format")), "vmdk");
+    ck_assert_int_eq(json_integer_value(json_object_get(info, "virtual-size")), 1610612736);
+    json_t *data = json_object_get(json_object_get(info, "format-specific"), "data");
+    ck_assert_str_eq(json_string_value(json_object_get(data, "create-type")), "streamOptimized");
+    json_decref(info);
+    bw_spawn_result_release(&res);
+    char *left = bw_xasprintf("%s/box-disk001.vmdk", dir);
+    ck_assert_int_ne(access(left, F_OK), 0); /* the converted disk does not stay behind */
+
+    for (size_t i = 0; i < n; i++)
+        bw_buf_release(&m[i].data);
+    free(left);
+    free(vmdk);
+    free(base_mac);
+    free(mac);
+    free(image);
+    free(disk_uuid);
+    free(capacity);
+    free(size);
+    free(ovf_path);
+    free(box);
+    free(disk);
+}
+END_TEST
+
+/* Reproducible: with SOURCE_DATE_EPOCH the UUIDs, the MAC and the VMDK's content id come from
+ * it, and the same disk gives the same box; without it two boxes get different MACs. */
+START_TEST(test_virtualbox_box_is_reproducible_with_source_date_epoch)
+{
+    char *disk = make_disk("64M");
+    const struct bw_exporter *x = bw_exporter_find("virtualbox");
+    char hex[2][BW_HASH_MAX_HEX + 1];
+    struct bw_error err = BW_ERROR_INIT;
+    setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+    for (int i = 0; i < 2; i++) {
+        char *box = bw_xasprintf("%s/r%d.box", dir, i);
+        struct bw_export_input in = {.name = "r",
+                                     .workdir = dir,
+                                     .disk = disk,
+                                     .memory = 512ULL << 20,
+                                     .cpus = 1,
+                                     .compression = "gzip",
+                                     .level = -1};
+        ck_assert_msg(x->write_box(&in, box, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(bw_hash_file(box, BW_HASH_SHA256, hex[i], NULL, NULL, &err), 0);
+        free(box);
+    }
+    ck_assert_str_eq(hex[0], hex[1]);
+    unsetenv("SOURCE_DATE_EPOCH");
+    char *mac[2];
+    for (int i = 0; i < 2; i++) {
+        char *box = bw_xasprintf("%s/u%d.box", dir, i);
+        struct bw_export_input in = {.name = "r",
+                                     .workdir = dir,
+                                     .disk = disk,
+                                     .memory = 512ULL << 20,
+                                     .cpus = 1,
+                                     .compression = "none",
+                                     .level = -1};
+        ck_assert_msg(x->write_box(&in, box, &err) == 0, "%s", err.msg);
+        struct member m[5];
+        size_t n = read_box(box, m, 5);
+        bw_buf_addc(&m[2].data, '\0');
+        mac[i] = attr_after(m[2].data.data, "MACAddress=\"");
+        for (size_t k = 0; k < n; k++)
+            bw_buf_release(&m[k].data);
+        free(box);
+    }
+    ck_assert_str_ne(mac[0], mac[1]);
+    free(mac[0]);
+    free(mac[1]);
+    free(disk);
+}
+END_TEST
+
+/* The real vagrant (Debian's 2.3.4) takes the box as a VirtualBox box: it unpacks it and finds
+ * box.ovf and the VMDK where its VirtualBox provider will import them. (Booting it needs
+ * VirtualBox, which cannot run here.) */
+START_TEST(test_vagrant_adds_the_virtualbox_box)
+{
+    char *disk = make_disk("64M");
+    char *box = bw_xasprintf("%s/t-virtualbox.box", dir);
+    struct bw_export_input in = {.name = "t",
+                                 .workdir = dir,
+                                 .disk = disk,
+                                 .memory = 512ULL << 20,
+                                 .cpus = 1,
+                                 .compression = "gzip",
+                                 .level = 1};
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_exporter_find("virtualbox")->write_box(&in, box, &err) == 0, "%s", err.msg);
+    char *home = bw_xasprintf("%s/vagrant.d", dir);
+    setenv("VAGRANT_HOME", home, 1);
+    char *argv[] = {"vagrant",    "box",        "add", "--name", "bw-test",
+                    "--provider", "virtualbox", box,   NULL};
+    struct bw_spawn_result res;
+    int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
+    ck_assert_msg(rc == 0, "vagrant box add: %s\n%s", err.msg, res.out.data);
+    bw_spawn_result_release(&res);
+    unsetenv("VAGRANT_HOME");
+    static const char *const files[] = {"box.ovf", "box-disk001.vmdk", "metadata.json",
+                                        "Vagrantfile"};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char *f = bw_xasprintf("%s/boxes/bw-test/0/virtualbox/%s", home, files[i]);
+        ck_assert_msg(access(f, R_OK) == 0, "vagrant did not unpack %s", f);
+        free(f);
+    }
+    free(home);
+    free(box);
+    free(disk);
+}
+END_TEST
+
 START_TEST(test_manifest_lists_sizes_and_sha256)
 {
     char *disk = make_disk("64M");
     char *box = bw_xasprintf("%s/t.box", dir);
-    struct bw_export_input in = {disk, true, "gzip", 1, NULL};
+    struct bw_export_input in = {
+        .name = "t", .workdir = dir, .disk = disk, .kvm = true, .compression = "gzip", .level = 1};
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_int_eq(libvirt_box(&in, box, &err), 0);
     char *manifest = bw_xasprintf("%s/manifest.json", dir);
@@ -237,6 +452,9 @@ int main(void)
     tcase_add_test(tc, test_manifest_lists_sizes_and_sha256);
     tcase_add_test(tc, test_every_exporter_is_found_by_its_provider);
     tcase_add_test(tc, test_the_same_disk_gives_the_same_box_with_source_date_epoch);
+    tcase_add_test(tc, test_virtualbox_box_has_an_ovf_that_matches_its_vmdk);
+    tcase_add_test(tc, test_virtualbox_box_is_reproducible_with_source_date_epoch);
+    tcase_add_test(tc, test_vagrant_adds_the_virtualbox_box);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

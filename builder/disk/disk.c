@@ -3,10 +3,14 @@
 #include "../base/spawn.h"
 #include "../base/xmalloc.h"
 
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Runs qemu-img; on failure err says which image and what qemu-img printed. */
 static int qemu_img(char *const argv[], const char *image, struct bw_spawn_result *res,
@@ -95,5 +99,30 @@ int bw_disk_convert(const char *image, const char *path, const char *format, con
     struct bw_spawn_result res;
     int rc = qemu_img(argv, image, &res, err);
     bw_spawn_result_release(&res);
+    return rc;
+}
+
+int bw_disk_set_vmdk_cid(const char *vmdk, uint32_t cid, struct bw_error *err)
+{
+    int fd = open(vmdk, O_RDWR | O_CLOEXEC);
+    char head[65536];
+    ssize_t n = fd < 0 ? -1 : pread(fd, head, sizeof(head), 0);
+    int rc = -1;
+    char *at = n > 0 ? memmem(head, (size_t)n, "\nCID=", 5) : NULL;
+    bool hex8 = at && at + 5 + 8 <= head + n;
+    for (int i = 0; hex8 && i < 8; i++)
+        hex8 = isxdigit((unsigned char)at[5 + i]) != 0;
+    if (hex8) {
+        char hex[9];
+        snprintf(hex, sizeof(hex), "%08x", (unsigned)cid);
+        if (pwrite(fd, hex, 8, (off_t)(at + 5 - head)) == 8)
+            rc = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        bw_error_at(err, BW_ERR_IO, vmdk, NULL, 0, 0,
+                    "cannot set the VMDK's content id: expected CID= in a descriptor in its first "
+                    "64 KiB");
     return rc;
 }

@@ -4,7 +4,7 @@
  * One install becomes every format a box needs (qcow2, raw, VMDK, VHDX), so
  * the disk is not a hypervisor's business: qemu-img reads and writes them
  * all. The build, validation, the exporters and the libvirt driver's
- * uploads use these four calls and never spawn qemu-img themselves. Each
+ * uploads use these calls and never spawn qemu-img themselves. Each
  * call logs nothing and returns 0, or -1 with err naming the image and
  * what qemu-img said.
  */
@@ -33,5 +33,10 @@ int bw_disk_overlay(const char *path, const char *backing, const char *backing_f
  * Only the clusters in use are written: the compacted disk. */
 int bw_disk_convert(const char *image, const char *path, const char *format, const char *options,
                     struct bw_error *err);
+
+/* Sets a VMDK's content id (CID= in its descriptor, which qemu-img makes random) so that the
+ * same disk converts to the same bytes; for the sparse subformats, whose descriptor is text in
+ * the file's first sectors. */
+int bw_disk_set_vmdk_cid(const char *vmdk, uint32_t cid, struct bw_error *err);
 
 #endif

@@ -4,8 +4,8 @@
 #include <stddef.h>
 #include <string.h>
 
-static const struct bw_exporter *const exporters[] = {&bw_exporter_libvirt,
-                                                      &bw_exporter_virtualbox};
+static const struct bw_exporter *const exporters[] = {&bw_exporter_libvirt, &bw_exporter_virtualbox,
+                                                      &bw_exporter_vmware};
 
 #define N_EXPORTERS (sizeof(exporters) / sizeof(exporters[0]))
 

@@ -39,6 +39,7 @@ struct bw_exporter {
 
 extern const struct bw_exporter bw_exporter_libvirt;
 extern const struct bw_exporter bw_exporter_virtualbox;
+extern const struct bw_exporter bw_exporter_vmware;
 
 /* The exporter for a provider; NULL if there is none. */
 const struct bw_exporter *bw_exporter_find(const char *provider);

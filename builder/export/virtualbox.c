@@ -132,31 +132,6 @@ static void xml_text(struct bw_buf *b, const char *s)
     }
 }
 
-/* qemu-img gives each VMDK a random content id (CID=xxxxxxxx in the descriptor, plain text in
- * the first sectors of a streamOptimized file); a reproducible build gets one from its
- * identity instead, the same 8 characters in the same place. */
-static int fix_cid(const char *vmdk, const unsigned char *id, struct bw_error *err)
-{
-    int fd = open(vmdk, O_RDWR | O_CLOEXEC);
-    char head[65536];
-    ssize_t n = fd < 0 ? -1 : pread(fd, head, sizeof(head) - 1, 0);
-    int rc = -1;
-    if (n > 0) {
-        head[n] = '\0';
-        char *cid = memmem(head, (size_t)n, "\nCID=", 5);
-        char hex[9];
-        snprintf(hex, sizeof(hex), "%02x%02x%02x%02x", id[0], id[1], id[2], id[3]);
-        if (cid && cid + 5 + 8 <= head + n && pwrite(fd, hex, 8, (off_t)(cid + 5 - head)) == 8)
-            rc = 0;
-    }
-    if (fd >= 0)
-        close(fd);
-    if (rc < 0)
-        bw_error_at(err, BW_ERR_IO, vmdk, NULL, 0, 0,
-                    "cannot set the VMDK's content id (no CID= in its descriptor)");
-    return rc;
-}
-
 static char *ovf(const struct bw_export_input *in, uint64_t capacity, long long vmdk_size,
                  const char *disk_uuid, const char *vm_uuid, const char *mac)
 {
@@ -313,7 +288,11 @@ static int virtualbox_write_box(const struct bw_export_input *in, const char *bo
     unsigned char id[32];
     bool fixed = identity(in->name, id);
     struct stat st;
-    int rc = fixed ? fix_cid(vmdk, id + 8, err) : 0;
+    int rc = fixed ? bw_disk_set_vmdk_cid(vmdk,
+                                          (uint32_t)id[8] << 24 | (uint32_t)id[9] << 16 |
+                                              (uint32_t)id[10] << 8 | id[11],
+                                          err)
+                   : 0;
     if (rc == 0 && stat(vmdk, &st) < 0) {
         bw_error_at(err, BW_ERR_IO, vmdk, NULL, 0, 0, "qemu-img wrote no VMDK");
         rc = -1;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <fcntl.h>
+#include <regex.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -375,40 +376,122 @@ START_TEST(test_virtualbox_box_is_reproducible_with_source_date_epoch)
 }
 END_TEST
 
-/* The real vagrant (Debian's 2.3.4) takes the box as a VirtualBox box: it unpacks it and finds
- * box.ovf and the VMDK where its VirtualBox provider will import them. (Booting it needs
- * VirtualBox, which cannot run here.) */
-START_TEST(test_vagrant_adds_the_virtualbox_box)
+/* The real vagrant (Debian's 2.3.4) takes a box of every format of the table as a box for its
+ * provider: it unpacks it where that provider will import it from. (Booting the VirtualBox and
+ * VMware ones needs those hypervisors, which cannot run here; the libvirt one is brought up by
+ * tests/e2e/vagrant-up.) */
+START_TEST(test_vagrant_adds_a_box_of_every_format)
 {
     char *disk = make_disk("64M");
-    char *box = bw_xasprintf("%s/t-virtualbox.box", dir);
-    struct bw_export_input in = {.name = "t",
-                                 .workdir = dir,
-                                 .disk = disk,
-                                 .memory = 512ULL << 20,
-                                 .cpus = 1,
-                                 .compression = "gzip",
-                                 .level = 1};
-    struct bw_error err = BW_ERROR_INIT;
-    ck_assert_msg(bw_exporter_find("virtualbox")->write_box(&in, box, &err) == 0, "%s", err.msg);
     char *home = bw_xasprintf("%s/vagrant.d", dir);
     setenv("VAGRANT_HOME", home, 1);
-    char *argv[] = {"vagrant",    "box",        "add", "--name", "bw-test",
-                    "--provider", "virtualbox", box,   NULL};
-    struct bw_spawn_result res;
-    int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
-    ck_assert_msg(rc == 0, "vagrant box add: %s\n%s", err.msg, res.out.data);
-    bw_spawn_result_release(&res);
-    unsetenv("VAGRANT_HOME");
-    static const char *const files[] = {"box.ovf", "box-disk001.vmdk", "metadata.json",
-                                        "Vagrantfile"};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        char *f = bw_xasprintf("%s/boxes/bw-test/0/virtualbox/%s", home, files[i]);
-        ck_assert_msg(access(f, R_OK) == 0, "vagrant did not unpack %s", f);
-        free(f);
+    for (const char *const *p = bw_exporter_providers(); *p; p++) {
+        char *box = bw_xasprintf("%s/t-%s.box", dir, *p);
+        struct bw_export_input in = {.name = "t",
+                                     .workdir = dir,
+                                     .disk = disk,
+                                     .memory = 512ULL << 20,
+                                     .cpus = 1,
+                                     .compression = "gzip",
+                                     .level = 1};
+        struct bw_error err = BW_ERROR_INIT;
+        ck_assert_msg(bw_exporter_find(*p)->write_box(&in, box, &err) == 0, "%s", err.msg);
+        char *name = bw_xasprintf("bw-test-%s", *p);
+        char *argv[] = {"vagrant",    "box",      "add", "--name", name,
+                        "--provider", (char *)*p, box,   NULL};
+        struct bw_spawn_result res;
+        int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
+        ck_assert_msg(rc == 0, "vagrant box add (%s): %s\n%s", *p, err.msg, res.out.data);
+        bw_spawn_result_release(&res);
+        char *meta = bw_xasprintf("%s/boxes/%s/0/%s/metadata.json", home, name, *p);
+        ck_assert_msg(access(meta, R_OK) == 0, "vagrant did not unpack %s", meta);
+        free(meta);
+        free(name);
+        free(box);
     }
+    unsetenv("VAGRANT_HOME");
     free(home);
-    free(box);
+    free(disk);
+}
+END_TEST
+
+/* The VMware box: a .vmx whose every line is `key = "value"`, naming the VMDK it carries, with
+ * the definition's hardware; the VMDK monolithicSparse with the disk's size; byte-identical
+ * with SOURCE_DATE_EPOCH. */
+START_TEST(test_vmware_box_has_a_vmx_naming_its_sparse_vmdk)
+{
+    char *disk = make_disk("1536M");
+    const struct bw_exporter *x = bw_exporter_find("vmware_desktop");
+    ck_assert_ptr_nonnull(x);
+    setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+    char hex[2][BW_HASH_MAX_HEX + 1];
+    for (int i = 0; i < 2; i++) {
+        char *box = bw_xasprintf("%s/v%d.box", dir, i);
+        struct bw_export_input in = {.name = "say \"hi\"",
+                                     .workdir = dir,
+                                     .disk = disk,
+                                     .memory = 2048ULL << 20,
+                                     .cpus = 2,
+                                     .efi = true,
+                                     .os_family = "linux",
+                                     .os_distro = "debian",
+                                     .compression = "gzip",
+                                     .level = 1};
+        struct bw_error err = BW_ERROR_INIT;
+        ck_assert_msg(x->write_box(&in, box, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(bw_hash_file(box, BW_HASH_SHA256, hex[i], NULL, NULL, &err), 0);
+        if (i == 1) {
+            free(box);
+            break;
+        }
+        struct member m[5];
+        size_t n = read_box(box, m, 5);
+        ck_assert_uint_eq(n, 4);
+        ck_assert_str_eq(m[0].name, "metadata.json");
+        ck_assert_str_eq(m[2].name, "box.vmx");
+        ck_assert_str_eq(m[3].name, "disk.vmdk");
+        json_t *meta = json_loadb(m[0].data.data, m[0].data.len, 0, NULL);
+        ck_assert_str_eq(json_string_value(json_object_get(meta, "provider")), "vmware_desktop");
+        json_decref(meta);
+        bw_buf_addc(&m[2].data, '\0');
+        regex_t re;
+        ck_assert_int_eq(regcomp(&re, "^[.A-Za-z0-9_:]+ = \"[^\"]*\"$", REG_EXTENDED | REG_NOSUB),
+                         0);
+        for (char *line = m[2].data.data; *line;) {
+            size_t len = strcspn(line, "\n");
+            char *l = bw_xstrndup(line, len);
+            ck_assert_msg(regexec(&re, l, 0, NULL, 0) == 0, "not key = \"value\": %s", l);
+            free(l);
+            line += len + (line[len] == '\n');
+        }
+        regfree(&re);
+        const char *v = m[2].data.data;
+        ck_assert_ptr_nonnull(strstr(v, "\nscsi0:0.fileName = \"disk.vmdk\"\n"));
+        ck_assert_ptr_nonnull(strstr(v, "\nmemsize = \"2048\"\n"));
+        ck_assert_ptr_nonnull(strstr(v, "\nnumvcpus = \"2\"\n"));
+        ck_assert_ptr_nonnull(strstr(v, "\nfirmware = \"efi\"\n"));
+        ck_assert_ptr_nonnull(strstr(v, "\nguestOS = \"debian10-64\"\n"));
+        ck_assert_ptr_nonnull(strstr(v, "\nethernet0.connectionType = \"nat\"\n"));
+        ck_assert_ptr_nonnull(strstr(v, "\ndisplayName = \"say |22hi|22\"\n"));
+        char *vmdk = bw_xasprintf("%s/check.vmdk", dir);
+        save(vmdk, &m[3].data);
+        char *probe[] = {"qemu-img", "info", "--output=json", vmdk, NULL};
+        struct bw_spawn_result res;
+        ck_assert_msg(bw_spawn_run(probe, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+        json_t *info = json_loadb(res.out.data, res.out.len, 0, NULL);
+        ck_assert_int_eq(json_integer_value(json_object_get(info, "virtual-size")), 1610612736);
+        json_t *data = json_object_get(json_object_get(info, "format-specific"), "data");
+        ck_assert_str_eq(json_string_value(json_object_get(data, "create-type")),
+                         "monolithicSparse");
+        json_decref(info);
+        bw_spawn_result_release(&res);
+        for (size_t k = 0; k < n; k++)
+            bw_buf_release(&m[k].data);
+        free(vmdk);
+        free(box);
+    }
+    unsetenv("SOURCE_DATE_EPOCH");
+    ck_assert_str_eq(hex[0], hex[1]);
     free(disk);
 }
 END_TEST
@@ -454,7 +537,8 @@ int main(void)
     tcase_add_test(tc, test_the_same_disk_gives_the_same_box_with_source_date_epoch);
     tcase_add_test(tc, test_virtualbox_box_has_an_ovf_that_matches_its_vmdk);
     tcase_add_test(tc, test_virtualbox_box_is_reproducible_with_source_date_epoch);
-    tcase_add_test(tc, test_vagrant_adds_the_virtualbox_box);
+    tcase_add_test(tc, test_vagrant_adds_a_box_of_every_format);
+    tcase_add_test(tc, test_vmware_box_has_a_vmx_naming_its_sparse_vmdk);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

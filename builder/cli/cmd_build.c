@@ -152,6 +152,7 @@ static int run(int argc, char **argv)
                                          {"driver", required_argument, NULL, 'd'},
                                          {"libvirt-uri", required_argument, NULL, 'u'},
                                          {"libvirt-pool", required_argument, NULL, 'p'},
+                                         {"export", required_argument, NULL, 'x'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
@@ -202,6 +203,17 @@ static int run(int argc, char **argv)
         case 'p':
             o.libvirt_pool = optarg;
             break;
+        case 'x': {
+            struct bw_error xerr = BW_ERROR_INIT;
+            if (bw_build_check_exports(optarg, &xerr) < 0) {
+                bw_var_opts_release(&vo);
+                int rc = bw_cli_usage_error(&bw_cmd_build, "%s", xerr.msg);
+                bw_error_release(&xerr);
+                return rc;
+            }
+            o.exports = optarg;
+            break;
+        }
         case 'e':
             if (strcmp(optarg, "cleanup") && strcmp(optarg, "abort")) {
                 bw_var_opts_release(&vo);
@@ -274,8 +286,8 @@ const struct bw_command bw_cmd_build = {
     "usage: boxwright build [--var NAME=VALUE]... [--var-file FILE]... [--output DIR]\n"
     "                       [--force] [--on-error=cleanup|abort] [--keep] [--skip-validate]\n"
     "                       [--accel auto|kvm|tcg] [--driver qemu|libvirt]\n"
-    "                       [--libvirt-uri URI] [--libvirt-pool POOL] [--json]\n"
-    "                       TEMPLATE|FILE\n"
+    "                       [--libvirt-uri URI] [--libvirt-pool POOL]\n"
+    "                       [--export PROVIDER,...] [--json] TEMPLATE|FILE\n"
     "\n"
     "Builds a box with QEMU or libvirt. From an installer ISO: fetches it\n"
     "through the cache, serves the rendered answer files, boots the installer\n"
@@ -305,6 +317,10 @@ const struct bw_command bw_cmd_build = {
     "                      host (qemu+ssh://user@host/system) is a remote build:\n"
     "                      the ISO and disks go through the storage pool\n"
     "  --libvirt-pool POOL storage pool for remote builds (default \"default\")\n"
+    "  --export PROVIDER,... the boxes to make from the one installed disk, instead\n"
+    "                      of the definition's exports: libvirt, virtualbox,\n"
+    "                      vmware_desktop (the last two unproven on their\n"
+    "                      hypervisors, which boxwright's tests cannot run)\n"
     "  --json              one JSON event per line on stdout ({\"time\", \"step\",\n"
     "                      \"event\": step|info|warning|output|request|error,\n"
     "                      \"message\"}; a request event adds \"vm\", \"method\",\n"

@@ -57,14 +57,22 @@ struct bw_build_options {
     enum bw_on_error on_error;
     bool keep; /* keep the work directory (disk, logs) when the build ends, however it ends */
     bool skip_validate;
-    const char *accel;                        /* "tcg" (default) or "kvm" */
-    const char *driver;                       /* "qemu" or "libvirt"; NULL: the definition's */
-    const char *libvirt_uri;                  /* NULL: qemu:///system */
-    const char *libvirt_pool;                 /* NULL: "default" (remote hosts only) */
+    const char *accel;        /* "tcg" (default) or "kvm" */
+    const char *driver;       /* "qemu" or "libvirt"; NULL: the definition's */
+    const char *libvirt_uri;  /* NULL: qemu:///system */
+    const char *libvirt_pool; /* NULL: "default" (remote hosts only) */
+    /* Providers to export, comma-separated ("libvirt,virtualbox"), instead of the definition's
+     * list; each keeps the definition's settings where it lists that provider. NULL: the
+     * definition's. Checked by bw_build_check_exports(). */
+    const char *exports;
     const volatile sig_atomic_t *interrupted; /* set by the caller's signal handler */
     bw_build_event_fn on_event;
     void *ud;
 };
+
+/* Checks an --export list: known providers (the exporter table), each once, none empty.
+ * Returns 0, or -1 with err saying which and what is expected. */
+int bw_build_check_exports(const char *list, struct bw_error *err);
 
 /* Runs the build. Returns 0, or -1 with err (and the artifacts of a failure saved). */
 int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, struct bw_error *err);

@@ -14,13 +14,88 @@ static void add_artifact(struct bw_build *b, const char *name, const char *type)
         (struct bw_artifact){bw_xstrdup(name), bw_xasprintf("%s/%s", b->out, name), type};
 }
 
+/* The providers of an --export list, each a new string; *n set. NULL items are never made. */
+static char **split_list(const char *list, size_t *n)
+{
+    char **v = bw_xcalloc(strlen(list) + 2, sizeof(char *));
+    *n = 0;
+    for (const char *p = list;;) {
+        size_t len = strcspn(p, ",");
+        v[(*n)++] = bw_xstrndup(p, len);
+        if (!p[len])
+            break;
+        p += len + 1;
+    }
+    return v;
+}
+
+static void free_list(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int bw_build_check_exports(const char *list, struct bw_error *err)
+{
+    size_t n;
+    char **v = split_list(list, &n);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        bool twice = false;
+        for (size_t k = 0; k < i; k++)
+            twice = twice || strcmp(v[k], v[i]) == 0;
+        if (!bw_exporter_find(v[i]) || twice) {
+            struct bw_buf names = BW_BUF_INIT;
+            bw_buf_init(&names);
+            for (const char *const *p = bw_exporter_providers(); *p; p++)
+                bw_buf_addf(&names, "%s%s", p == bw_exporter_providers() ? "" : ", ", *p);
+            bw_error_set(err, BW_ERR_USAGE,
+                         "--export \"%s\": %s \"%s\"; expected providers, each once, "
+                         "separated by commas: %s",
+                         list, twice ? "twice" : "no such provider", v[i], names.data);
+            bw_buf_release(&names);
+            rc = -1;
+        }
+    }
+    free_list(v, n);
+    return rc;
+}
+
+/* The exports of this build: --export's providers, with the definition's settings for those
+ * it lists, or the definition's list. Pointers into the definition and into providers. */
+static size_t exports_of(const struct bw_build *b, char **providers, size_t n_providers,
+                         struct bw_export *out)
+{
+    if (!b->o->exports) {
+        for (size_t i = 0; i < b->def->n_exports; i++)
+            out[i] = b->def->exports[i];
+        return b->def->n_exports;
+    }
+    for (size_t i = 0; i < n_providers; i++) {
+        out[i] = (struct bw_export){.type = (char *)"vagrant",
+                                    .provider = providers[i],
+                                    .compression = (char *)"gzip",
+                                    .level = -1};
+        for (size_t k = 0; k < b->def->n_exports; k++)
+            if (strcmp(b->def->exports[k].provider, providers[i]) == 0)
+                out[i] = b->def->exports[k];
+    }
+    return n_providers;
+}
+
 int bw_build_step_export(struct bw_build *b, struct bw_error *err)
 {
+    size_t n_providers = 0;
+    char **providers = b->o->exports ? split_list(b->o->exports, &n_providers) : NULL;
+    struct bw_export *exports =
+        bw_xcalloc(b->def->n_exports + n_providers + 1, sizeof(struct bw_export));
+    size_t n = exports_of(b, providers, n_providers, exports);
     /* only the clusters in use: the compacted disk */
     char *img = bw_xasprintf("%s/box.img", b->out);
     int rc = bw_disk_convert(b->disk, img, "qcow2", NULL, err);
-    for (size_t i = 0; rc == 0 && i < b->def->n_exports; i++) {
-        const struct bw_export *e = &b->def->exports[i];
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct bw_export *e = &exports[i];
         const struct bw_exporter *x = bw_exporter_find(e->provider); /* the definition checked */
         char *name = bw_xasprintf("%s-%s.box", b->def->name, e->provider);
         char *path = bw_xasprintf("%s/%s", b->out, name);
@@ -49,6 +124,9 @@ int bw_build_step_export(struct bw_build *b, struct bw_error *err)
         free(name);
     }
     free(img);
+    free(exports);
+    if (providers)
+        free_list(providers, n_providers);
     return rc;
 }
 

@@ -128,6 +128,9 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     char *out = bw_xasprintf("%s/out", work);
     struct e2e_args a;
     build_args(&a, false, out);
+    /* one install, a box for every format */
+    e2e_push(&a, "--export");
+    e2e_push(&a, "libvirt,virtualbox,vmware_desktop");
     struct bw_spawn_result res;
     int status = e2e_run(a.v, cache_env, &res);
     ck_assert_msg(status == 0, "build failed (%d):\n%s", status, res.err.data);
@@ -140,17 +143,26 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     ck_assert_ptr_nonnull(strstr(res.err.data, "provisioned by boxwright"));
     bw_spawn_result_release(&res);
 
-    /* The manifest lists the box with its real size and digest. */
+    /* The manifest lists each box, in the order asked for, with its real size and digest. */
     char *manifest = bw_xasprintf("%s/manifest.json", out);
     json_t *m = json_load_file(manifest, 0, NULL);
     ck_assert_ptr_nonnull(m);
-    json_t *box = json_array_get(json_object_get(m, "artifacts"), 0);
-    ck_assert_str_eq(json_string_value(json_object_get(box, "path")), "tiny-libvirt.box");
-    char *boxfile = bw_xasprintf("%s/tiny-libvirt.box", out);
+    static const char *const boxes[] = {"tiny-libvirt.box", "tiny-virtualbox.box",
+                                        "tiny-vmware_desktop.box"};
     char hex[BW_HASH_MAX_HEX + 1];
     struct bw_error err = BW_ERROR_INIT;
-    ck_assert_int_eq(bw_hash_file(boxfile, BW_HASH_SHA256, hex, NULL, NULL, &err), 0);
-    ck_assert_str_eq(json_string_value(json_object_get(box, "sha256")), hex);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *box = json_array_get(json_object_get(m, "artifacts"), i);
+        ck_assert_str_eq(json_string_value(json_object_get(box, "path")), boxes[i]);
+        char *f = bw_xasprintf("%s/%s", out, boxes[i]);
+        struct stat st;
+        ck_assert_int_eq(stat(f, &st), 0);
+        ck_assert_int_eq(json_integer_value(json_object_get(box, "size")), st.st_size);
+        ck_assert_int_eq(bw_hash_file(f, BW_HASH_SHA256, hex, NULL, NULL, &err), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(box, "sha256")), hex);
+        free(f);
+    }
+    char *boxfile = bw_xasprintf("%s/tiny-libvirt.box", out);
     /* ... and what the guest fetched from the HTTP server. */
     json_t *fetched = json_array_get(json_object_get(m, "guest_fetched"), 0);
     ck_assert_str_eq(json_string_value(json_object_get(fetched, "path")), "answer.cfg");

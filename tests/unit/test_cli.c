@@ -274,6 +274,14 @@ START_TEST(test_inspect_says_which_path_each_driver_takes)
     ck_assert_ptr_nonnull(strstr(res.err.data, "expected qemu, libvirt"));
     ck_assert_int_eq(run("validate", "--driver", "qemu", "tiny", NULL), 2);
     ck_assert_ptr_nonnull(strstr(res.err.data, "unknown option \"--driver\""));
+    /* So are bad --export lists: an unknown provider, one twice, an empty one. */
+    ck_assert_int_eq(run("build", "--export", "libvirt,virtualbx", "tiny", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "no such provider \"virtualbx\""));
+    ck_assert_ptr_nonnull(strstr(res.err.data, "libvirt, virtualbox, vmware_desktop"));
+    ck_assert_int_eq(run("build", "--export", "virtualbox,virtualbox", "tiny", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "twice \"virtualbox\""));
+    ck_assert_int_eq(run("build", "--export", "libvirt,", "tiny", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "no such provider \"\""));
 }
 END_TEST
 

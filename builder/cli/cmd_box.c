@@ -67,7 +67,7 @@ static int validate(int argc, char **argv)
     }
     size_t len = strlen(image);
     if (len > 4 && strcmp(image + len - 4, ".box") == 0) {
-        extracted = bw_xasprintf("%s/box.img", work);
+        extracted = bw_xasprintf("%s/box-disk", work); /* qcow2 or VMDK: validation probes it */
         if (bw_box_extract_image(image, extracted, &err) < 0)
             goto fail;
         image = extracted;
@@ -120,9 +120,11 @@ const struct bw_command bw_cmd_box = {
     "                              [--driver qemu|libvirt] [--libvirt-uri URI]\n"
     "                              [--libvirt-pool POOL]\n"
     "\n"
-    "Boots the box's disk (box.img from a libvirt .box, or a qcow2 image) in QEMU\n"
-    "(or libvirtd, with --driver libvirt)\n"
-    "through a throwaway overlay, logs in over SSH as the template's user, runs\n"
+    "Boots the box's disk (box.img from a libvirt .box, the VMDK of a virtualbox\n"
+    "or vmware_desktop .box, or a qcow2, raw or VMDK image) in QEMU (or libvirtd,\n"
+    "with --driver libvirt) through a throwaway overlay; a disk that would make\n"
+    "QEMU open other files (a backing file, VMDK extents) is refused. Then logs\n"
+    "in over SSH as the template's user, runs\n"
     "the template's checks and prints a pass/fail table; --junit writes a JUnit\n"
     "XML report.\n"
     "\n"

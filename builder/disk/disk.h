@@ -34,6 +34,11 @@ int bw_disk_overlay(const char *path, const char *backing, const char *backing_f
 int bw_disk_convert(const char *image, const char *path, const char *format, const char *options,
                     struct bw_error *err);
 
+/* Refuses an image that would make QEMU open other files of this host: a backing file, an
+ * external data file, or a VMDK whose extents are other files (a text descriptor can name any
+ * path). A box from elsewhere is checked before it is booted. */
+int bw_disk_check_self_contained(const char *image, struct bw_error *err);
+
 /* Sets a VMDK's content id (CID= in its descriptor, which qemu-img makes random) so that the
  * same disk converts to the same bytes; for the sparse subformats, whose descriptor is text in
  * the file's first sectors. */

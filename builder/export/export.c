@@ -193,6 +193,13 @@ int bw_write_manifest(const char *manifest_path, const char *name, const struct 
     return rc;
 }
 
+/* Is this member the disk of a box: box.img (libvirt), or a *.vmdk (VirtualBox, VMware)? */
+static bool is_disk_member(const char *name)
+{
+    size_t n = strlen(name);
+    return strcmp(name, "box.img") == 0 || (n > 5 && strcmp(name + n - 5, ".vmdk") == 0);
+}
+
 int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err)
 {
     struct archive *a = archive_read_new();
@@ -208,7 +215,8 @@ int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err
     struct archive_entry *e;
     bool found = false;
     while (!found && archive_read_next_header(a, &e) == ARCHIVE_OK) {
-        if (strcmp(archive_entry_pathname(e), "box.img") != 0)
+        const char *name = archive_entry_pathname(e);
+        if (!is_disk_member(name))
             continue;
         found = true;
         int fd = open(dest, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -218,14 +226,15 @@ int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err
         }
         rc = archive_read_data_into_fd(a, fd) == ARCHIVE_OK ? 0 : -1;
         if (close(fd) != 0 || rc < 0) {
-            bw_error_at(err, BW_ERR_IO, box, NULL, 0, 0, "extracting box.img failed: %s",
+            bw_error_at(err, BW_ERR_IO, box, NULL, 0, 0, "extracting %s failed: %s", name,
                         archive_error_string(a));
             rc = -1;
         }
     }
     if (!found)
         bw_error_at(err, BW_ERR_NOT_FOUND, box, NULL, 0, 0,
-                    "no box.img at the root of the box (expected a libvirt box)");
+                    "no disk at the root of the box: expected box.img (libvirt) or a .vmdk "
+                    "(virtualbox, vmware_desktop)");
     archive_read_free(a);
     return rc;
 }

@@ -39,7 +39,8 @@ int bw_box_write(const char *box_path, const struct bw_box_member *m, size_t n,
 struct bw_buf;
 void bw_export_vagrantfile_lines(struct bw_buf *vf, const char *lines);
 
-/* Extracts box.img from a box (any compression libarchive reads) to dest. Returns 0 or -1. */
+/* Extracts the disk of a box (box.img, or the .vmdk of a VirtualBox or VMware box; any
+ * compression libarchive reads) to dest, whatever its format. Returns 0 or -1. */
 int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err);
 
 struct bw_artifact {

@@ -86,7 +86,8 @@ struct bw_check_result {
 };
 
 /*
- * Boots image on hv (a qcow2, through a throwaway overlay in workdir), logs in as
+ * Boots image on hv (any format qemu-img reads: qcow2, VMDK, ..., through a throwaway
+ * qcow2 overlay in workdir), logs in as
  * the definition's SSH user and runs its checks. Writes a JUnit XML report to
  * junit_path when not NULL. Fills results (caller frees with
  * bw_check_results_free). Returns the number of failed checks, or -1 when the

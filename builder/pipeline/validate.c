@@ -97,7 +97,11 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     char *overlay = bw_xasprintf("%s/validate-overlay.qcow2", workdir);
     mkdir(workdir, 0755);
     /* The image stays untouched: the VM writes to an overlay that is thrown away. */
-    if (bw_disk_overlay(overlay, image, "qcow2", 0, err) < 0)
+    uint64_t size;
+    char format[16];
+    if (bw_disk_check_self_contained(image, err) < 0 ||
+        bw_disk_info(image, &size, format, err) < 0 ||
+        bw_disk_overlay(overlay, image, format, 0, err) < 0)
         goto out;
     if (bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs) < 0 ||
         (def->ssh.password &&

@@ -1,6 +1,7 @@
 /* Disk images through qemu-img: what a build, validation and the exporters rely on. */
 #include "golden.h"
 #include "../../builder/base/digest.h"
+#include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
 #include "../../builder/disk/disk.h"
 
@@ -117,6 +118,88 @@ START_TEST(test_errors_name_the_image_and_what_qemu_img_said)
 }
 END_TEST
 
+/* A box from elsewhere is not booted when its disk would make QEMU open other host files. */
+START_TEST(test_only_self_contained_disks_are_booted)
+{
+    struct bw_error err = BW_ERROR_INIT;
+    char *base = at("base.qcow2"), *top = at("top.qcow2"), *sv = at("s.vmdk"), *flat = at("f.vmdk");
+    ck_assert_int_eq(bw_disk_create(base, 32ULL << 20, &err), 0);
+    ck_assert_int_eq(bw_disk_check_self_contained(base, &err), 0);
+    ck_assert_int_eq(bw_disk_convert(base, sv, "vmdk", "subformat=streamOptimized", &err), 0);
+    ck_assert_int_eq(bw_disk_check_self_contained(sv, &err), 0);
+    ck_assert_int_eq(bw_disk_overlay(top, base, "qcow2", 0, &err), 0);
+    ck_assert_int_eq(bw_disk_check_self_contained(top, &err), -1);
+    ck_assert_msg(strstr(err.msg, "backing file"), "%s", err.msg);
+    ck_assert_str_eq(err.file, top);
+    bw_error_release(&err);
+    ck_assert_int_eq(bw_disk_convert(base, flat, "vmdk", "subformat=monolithicFlat", &err), 0);
+    ck_assert_int_eq(bw_disk_check_self_contained(flat, &err), -1);
+    ck_assert_msg(strstr(err.msg, "extents could be any files"), "%s", err.msg);
+    bw_error_release(&err);
+    /* a hand-written descriptor naming a file of this host as its data */
+    char *evil = at("evil.vmdk");
+    FILE *f = fopen(evil, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("# Disk DescriptorFile\nversion=1\nCID=12345678\nparentCID=ffffffff\n"
+          "createType=\"monolithicFlat\"\nRW 8 FLAT \"/etc/hostname\" 0\n",
+          f);
+    fclose(f);
+    ck_assert_int_eq(bw_disk_check_self_contained(evil, &err), -1);
+    bw_error_release(&err);
+    free(evil);
+    free(flat);
+    free(sv);
+    free(top);
+    free(base);
+}
+END_TEST
+
+/* The CID is set to the 8 digits asked for whatever qemu-img wrote (it does not pad: a CID
+ * below 0x10000000 has fewer digits), and the disk stays what it was. */
+START_TEST(test_a_vmdk_content_id_can_be_fixed_whatever_its_length)
+{
+    struct bw_error err = BW_ERROR_INIT;
+    char *src = at("src.qcow2"), *vmdk = at("d.vmdk");
+    ck_assert_int_eq(bw_disk_create(src, 32ULL << 20, &err), 0);
+    static const char *const subformats[] = {"subformat=monolithicSparse",
+                                             "subformat=streamOptimized"};
+    for (size_t f = 0; f < 2; f++) {
+        ck_assert_int_eq(bw_disk_convert(src, vmdk, "vmdk", subformats[f], &err), 0);
+        /* as qemu-img writes a small CID: "CID=abc" */
+        FILE *fp = fopen(vmdk, "r+b");
+        ck_assert_ptr_nonnull(fp);
+        char head[65536];
+        size_t n = fread(head, 1, sizeof(head), fp);
+        char *cid = memmem(head, n, "\nCID=", 5) + 5;
+        size_t digits = strspn(cid, "0123456789abcdef");
+        char *end = memchr(cid, '\0', (size_t)(head + n - cid));
+        memmove(cid + 3, cid + digits, (size_t)(end - (cid + digits)));
+        memset(end - (digits - 3), 0, digits - 3);
+        memcpy(cid, "abc", 3);
+        fseek(fp, 0, SEEK_SET);
+        ck_assert_uint_eq(fwrite(head, 1, n, fp), n);
+        fclose(fp);
+        char *argv[] = {"qemu-img", "info", "--output=json", vmdk, NULL};
+        struct bw_spawn_result res;
+        ck_assert_int_eq(bw_spawn_run(argv, NULL, NULL, 0, &res, &err), 0);
+        ck_assert_ptr_nonnull(strstr(res.out.data, "\"cid\": 2748,")); /* 0xabc */
+        bw_spawn_result_release(&res);
+
+        ck_assert_msg(bw_disk_set_vmdk_cid(vmdk, 0x1234abcd, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(bw_spawn_run(argv, NULL, NULL, 0, &res, &err), 0);
+        ck_assert_msg(strstr(res.out.data, "\"cid\": 305441741,"), "%s", res.out.data);
+        ck_assert_ptr_nonnull(strstr(res.out.data, "\"virtual-size\": 33554432"));
+        bw_spawn_result_release(&res);
+        char *check[] = {"qemu-img", "check", vmdk, NULL};
+        ck_assert_msg(bw_spawn_run(check, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+        bw_spawn_result_release(&res);
+        unlink(vmdk);
+    }
+    free(vmdk);
+    free(src);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("disk");
@@ -126,6 +209,8 @@ int main(void)
     tcase_add_test(tc, test_an_overlay_grows_the_disk_and_never_writes_its_base);
     tcase_add_test(tc, test_a_disk_converts_to_each_format_a_box_needs);
     tcase_add_test(tc, test_errors_name_the_image_and_what_qemu_img_said);
+    tcase_add_test(tc, test_only_self_contained_disks_are_booted);
+    tcase_add_test(tc, test_a_vmdk_content_id_can_be_fixed_whatever_its_length);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

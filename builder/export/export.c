@@ -168,9 +168,11 @@ int bw_write_manifest(const char *manifest_path, const char *name, const struct 
             rc = -1;
             break;
         }
-        json_array_append_new(arts,
-                              json_pack("{s:s,s:s,s:I,s:s}", "path", a[i].path, "type", a[i].type,
-                                        "size", (json_int_t)st.st_size, "sha256", hex));
+        json_t *art = json_pack("{s:s,s:s,s:I,s:s}", "path", a[i].path, "type", a[i].type, "size",
+                                (json_int_t)st.st_size, "sha256", hex);
+        if (a[i].provider)
+            json_object_set_new(art, "provider", json_string(a[i].provider));
+        json_array_append_new(arts, art);
     }
     if (rc == 0) {
         char when[32];

@@ -44,9 +44,10 @@ void bw_export_vagrantfile_lines(struct bw_buf *vf, const char *lines);
 int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err);
 
 struct bw_artifact {
-    const char *path; /* as it will be listed (relative to the manifest) */
-    const char *file; /* where it is now */
-    const char *type; /* "vagrant-box", "disk", "junit", ... */
+    const char *path;     /* as it will be listed (relative to the manifest) */
+    const char *file;     /* where it is now */
+    const char *type;     /* "vagrant-box", "disk", "junit", ... */
+    const char *provider; /* a box's Vagrant provider, or NULL */
 };
 
 /* Writes manifest.json listing each artifact with size and sha256, plus the members of

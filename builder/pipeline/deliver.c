@@ -7,11 +7,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static void add_artifact(struct bw_build *b, const char *name, const char *type)
+/* provider: a box's, from the exporter table (static), or NULL */
+static void add_artifact(struct bw_build *b, const char *name, const char *type,
+                         const char *provider)
 {
     BW_GROW(b->arts, b->alloc_arts, b->n_arts + 1);
     b->arts[b->n_arts++] =
-        (struct bw_artifact){bw_xstrdup(name), bw_xasprintf("%s/%s", b->out, name), type};
+        (struct bw_artifact){bw_xstrdup(name), bw_xasprintf("%s/%s", b->out, name), type, provider};
 }
 
 /* The providers of an --export list, each a new string; *n set. NULL items are never made. */
@@ -118,7 +120,7 @@ int bw_build_step_export(struct bw_build *b, struct bw_error *err)
             struct stat st;
             stat(path, &st);
             bw_build_say(b, "info", "%s (%.1f MiB)", path, (double)st.st_size / 1048576.0);
-            add_artifact(b, name, "vagrant-box");
+            add_artifact(b, name, "vagrant-box", x->provider);
         }
         free(path);
         free(name);
@@ -148,7 +150,7 @@ int bw_build_step_validate(struct bw_build *b, struct bw_error *err)
         bw_build_say(b, "info", "%-4s %s%s%s", r[i].passed ? "PASS" : "FAIL", r[i].name,
                      r[i].problem ? ": " : "", r[i].problem ? r[i].problem : "");
     if (failed >= 0)
-        add_artifact(b, junit, "junit");
+        add_artifact(b, junit, "junit", NULL);
     if (failed > 0)
         bw_error_set(err, BW_ERR_SPAWN, "%d of %zu checks failed (report: %s)", failed, n,
                      junit_path);

@@ -42,8 +42,9 @@ static void teardown(void)
     bw_spawn_result_release(&res);
 }
 
-static const char *const commands[] = {"templates", "inspect", "validate", "render", "keys",
-                                       "serve",     "iso",     "build",    "box",    "help"};
+static const char *const commands[] = {"templates", "inspect", "validate", "render",
+                                       "keys",      "serve",   "iso",      "build",
+                                       "box",       "publish", "help"};
 
 START_TEST(test_help_lists_every_command_and_each_has_its_own)
 {

@@ -496,6 +496,139 @@ START_TEST(test_vmware_box_has_a_vmx_naming_its_sparse_vmdk)
 }
 END_TEST
 
+/* One build's output directory: a libvirt and a VirtualBox box of a disk of `size`, and the
+ * manifest that lists them, as a build writes it. */
+static char *fake_build(const char *name, const char *size)
+{
+    char *out = bw_xasprintf("%s/%s", dir, name);
+    ck_assert_int_eq(mkdir(out, 0755), 0);
+    char *disk = make_disk(size);
+    static const char *const providers[] = {"libvirt", "virtualbox"};
+    struct bw_artifact a[2];
+    char *paths[2], *files[2];
+    struct bw_error err = BW_ERROR_INIT;
+    for (size_t i = 0; i < 2; i++) {
+        paths[i] = bw_xasprintf("tiny-%s.box", providers[i]);
+        files[i] = bw_xasprintf("%s/%s", out, paths[i]);
+        struct bw_export_input in = {.name = "tiny",
+                                     .workdir = dir,
+                                     .disk = disk,
+                                     .memory = 256ULL << 20,
+                                     .cpus = 1,
+                                     .compression = "gzip",
+                                     .level = 1};
+        ck_assert_msg(bw_exporter_find(providers[i])->write_box(&in, files[i], &err) == 0, "%s",
+                      err.msg);
+        a[i] = (struct bw_artifact){paths[i], files[i], "vagrant-box", providers[i]};
+    }
+    char *manifest = bw_xasprintf("%s/manifest.json", out);
+    ck_assert_int_eq(bw_write_manifest(manifest, "tiny", a, 2, NULL, &err), 0);
+    for (size_t i = 0; i < 2; i++) {
+        free(paths[i]);
+        free(files[i]);
+    }
+    free(manifest);
+    free(disk);
+    return out;
+}
+
+static int publish(struct bw_spawn_result *res, const char *out, const char *catalog,
+                   const char *version, const char *name)
+{
+    char *argv[] = {BW_BINARY,   "publish",       (char *)out, "--catalog",  (char *)catalog,
+                    "--version", (char *)version, "--name",    (char *)name, NULL};
+    struct bw_error err = BW_ERROR_INIT;
+    bw_spawn_run(argv, NULL, NULL, 0, res, &err);
+    bw_error_release(&err);
+    return res->status;
+}
+
+static char *vagrant(const char *home, char **args)
+{
+    char *argv[16] = {"vagrant"};
+    size_t n = 1;
+    for (; args[n - 1]; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    setenv("VAGRANT_HOME", home, 1);
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
+    unsetenv("VAGRANT_HOME");
+    ck_assert_msg(rc == 0, "vagrant %s: %s\n%s", args[0], err.msg, res.out.data);
+    char *out = bw_xstrdup(res.out.data);
+    bw_spawn_result_release(&res);
+    return out;
+}
+
+/* A pipeline publishes build 1.0.0, the real vagrant adds the box from the catalogue, the
+ * pipeline publishes 2.0.0, and `vagrant box update` moves to it. */
+START_TEST(test_publish_makes_a_catalogue_vagrant_adds_and_updates_from)
+{
+    char *one = fake_build("out-1", "64M"), *two = fake_build("out-2", "96M");
+    char *catalog = bw_xasprintf("%s/catalog.json", dir);
+    struct bw_spawn_result res = {0};
+    bw_buf_init(&res.out);
+    bw_buf_init(&res.err);
+    ck_assert_msg(publish(&res, one, catalog, "1.0.0", "org/tiny") == 0, "%s", res.err.data);
+    bw_spawn_result_release(&res);
+    json_t *c = json_load_file(catalog, 0, NULL);
+    ck_assert_str_eq(json_string_value(json_object_get(c, "name")), "org/tiny");
+    json_t *v = json_array_get(json_object_get(c, "versions"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "version")), "1.0.0");
+    json_t *p = json_array_get(json_object_get(v, "providers"), 1);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "name")), "virtualbox");
+    char *box = bw_xasprintf("%s/tiny-virtualbox.box", one);
+    char *url = bw_xasprintf("file://%s", box);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "url")), url);
+    char hex[BW_HASH_MAX_HEX + 1];
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_hash_file(box, BW_HASH_SHA256, hex, NULL, NULL, &err), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(p, "checksum")), hex);
+    json_decref(c);
+
+    char *home = bw_xasprintf("%s/vagrant.d", dir);
+    char *curl = bw_xasprintf("file://%s", catalog);
+    char *add[] = {"box", "add", curl, "--provider", "libvirt", NULL};
+    free(vagrant(home, add));
+    char *list[] = {"box", "list", NULL};
+    char *l = vagrant(home, list);
+    ck_assert_msg(strstr(l, "org/tiny") && strstr(l, "(libvirt, 1.0.0)"), "%s", l);
+    free(l);
+
+    ck_assert_msg(publish(&res, two, catalog, "2.0.0", "org/tiny") == 0, "%s", res.err.data);
+    bw_spawn_result_release(&res);
+    /* published versions are never changed */
+    ck_assert_int_eq(publish(&res, two, catalog, "2.0.0", "org/tiny"), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "version 2.0.0 is already in the catalogue"));
+    bw_spawn_result_release(&res);
+    char *update[] = {"box", "update", "--box", "org/tiny", "--provider", "libvirt", NULL};
+    free(vagrant(home, update));
+    l = vagrant(home, list);
+    ck_assert_msg(strstr(l, "(libvirt, 2.0.0)"), "%s", l);
+    free(l);
+
+    /* what a pipeline gets wrong, told plainly */
+    ck_assert_int_eq(publish(&res, two, catalog, "v3", "org/tiny"), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "--version \"v3\": expected numbers"));
+    bw_spawn_result_release(&res);
+    ck_assert_int_eq(publish(&res, two, catalog, "3.0.0", "org/other"), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "the catalogue is for \"org/tiny\""));
+    bw_spawn_result_release(&res);
+    ck_assert_int_eq(publish(&res, dir, catalog, "3.0.0", "org/tiny"), 1);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "manifest.json"));
+    bw_spawn_result_release(&res);
+
+    free(curl);
+    free(home);
+    free(url);
+    free(box);
+    free(catalog);
+    free(two);
+    free(one);
+}
+END_TEST
+
 START_TEST(test_manifest_lists_sizes_and_sha256)
 {
     char *disk = make_disk("64M");
@@ -505,7 +638,7 @@ START_TEST(test_manifest_lists_sizes_and_sha256)
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_int_eq(libvirt_box(&in, box, &err), 0);
     char *manifest = bw_xasprintf("%s/manifest.json", dir);
-    struct bw_artifact a[] = {{"t.box", box, "vagrant-box"}};
+    struct bw_artifact a[] = {{"t.box", box, "vagrant-box", "libvirt"}};
     ck_assert_int_eq(bw_write_manifest(manifest, "tiny", a, 1, NULL, &err), 0);
     json_t *m = json_load_file(manifest, 0, NULL);
     ck_assert_ptr_nonnull(m);
@@ -517,6 +650,7 @@ START_TEST(test_manifest_lists_sizes_and_sha256)
     stat(box, &st);
     ck_assert_int_eq(json_integer_value(json_object_get(art, "size")), st.st_size);
     ck_assert_str_eq(json_string_value(json_object_get(m, "name")), "tiny");
+    ck_assert_str_eq(json_string_value(json_object_get(art, "provider")), "libvirt");
     json_decref(m);
     free(manifest);
     free(box);
@@ -539,6 +673,7 @@ int main(void)
     tcase_add_test(tc, test_virtualbox_box_is_reproducible_with_source_date_epoch);
     tcase_add_test(tc, test_vagrant_adds_a_box_of_every_format);
     tcase_add_test(tc, test_vmware_box_has_a_vmx_naming_its_sparse_vmdk);
+    tcase_add_test(tc, test_publish_makes_a_catalogue_vagrant_adds_and_updates_from);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

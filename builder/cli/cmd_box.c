@@ -1,7 +1,10 @@
 #include "cli.h"
 #include "../pipeline/build.h"
+#include "../base/buf.h"
 #include "../base/xmalloc.h"
+#include "../disk/disk.h"
 #include "../export/export.h"
+#include "../export/exporter.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -103,22 +106,108 @@ out:
     return status;
 }
 
+/* box export: a disk made into a box of one format, as a build's export step makes it. */
+static int export_disk(int argc, char **argv)
+{
+    static const struct option opts[] = {{"provider", required_argument, NULL, 'P'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"name", required_argument, NULL, 'n'},
+                                         {"compression", required_argument, NULL, 'c'},
+                                         {"level", required_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *provider = NULL, *output = NULL, *name = "box", *comp = "gzip";
+    long level = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
+        char *end;
+        if (c == 'P')
+            provider = optarg;
+        else if (c == 'o')
+            output = optarg;
+        else if (c == 'n')
+            name = optarg;
+        else if (c == 'c')
+            comp = optarg;
+        else if (c == 'l') {
+            level = strtol(optarg, &end, 10);
+            if (*end || end == optarg || level < 0 || level > 19)
+                return bw_cli_usage_error(&bw_cmd_box, "--level \"%s\": expected 0 to 19", optarg);
+        } else if (c == 'h')
+            return bw_cli_help(&bw_cmd_box);
+        else
+            return bw_cli_option_error(&bw_cmd_box, c, argv);
+    }
+    if (argc - optind != 1 || !provider || !output)
+        return bw_cli_usage_error(
+            &bw_cmd_box, "box export: expected DISK, --provider PROVIDER and --output BOX");
+    const struct bw_exporter *x = bw_exporter_find(provider);
+    if (!x) {
+        struct bw_buf names = BW_BUF_INIT;
+        bw_buf_init(&names);
+        for (const char *const *p = bw_exporter_providers(); *p; p++)
+            bw_buf_addf(&names, "%s%s", p == bw_exporter_providers() ? "" : ", ", *p);
+        int rc = bw_cli_usage_error(&bw_cmd_box, "--provider \"%s\": expected one of %s", provider,
+                                    names.data);
+        bw_buf_release(&names);
+        return rc;
+    }
+    if (strcmp(comp, "gzip") && strcmp(comp, "zstd") && strcmp(comp, "none"))
+        return bw_cli_usage_error(&bw_cmd_box, "--compression \"%s\": expected gzip, zstd or none",
+                                  comp);
+    char work[] = "/tmp/boxwright-export-XXXXXX";
+    struct bw_error err = BW_ERROR_INIT;
+    int rc = -1;
+    if (!mkdtemp(work)) {
+        bw_error_set(&err, BW_ERR_IO, "cannot create a work directory in /tmp");
+    } else {
+        struct bw_export_input in = {.name = name,
+                                     .workdir = work,
+                                     .disk = argv[optind],
+                                     .memory = 1024ULL << 20,
+                                     .cpus = 1,
+                                     .compression = comp,
+                                     .level = level};
+        rc = bw_disk_check_self_contained(argv[optind], &err);
+        if (rc == 0)
+            rc = x->write_box(&in, output, &err);
+        rmdir(work);
+    }
+    if (rc < 0) {
+        bw_cli_print_error(&err);
+        bw_error_release(&err);
+        return BW_EXIT_FAILED;
+    }
+    return BW_EXIT_OK;
+}
+
 static int run(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "validate") == 0)
         return validate(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "export") == 0)
+        return export_disk(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return bw_cli_help(&bw_cmd_box);
-    return bw_cli_usage_error(&bw_cmd_box, "expected: box validate BOX --template TEMPLATE");
+    return bw_cli_usage_error(&bw_cmd_box,
+                              "expected: box validate BOX --template TEMPLATE, or box export DISK "
+                              "--provider PROVIDER --output BOX");
 }
 
 const struct bw_command bw_cmd_box = {
     "box",
-    "validate a built box by booting it",
+    "validate a built box by booting it; make a box of a disk",
     "usage: boxwright box validate BOX|IMAGE --template TEMPLATE|FILE [--var NAME=VALUE]...\n"
     "                              [--junit FILE] [--accel auto|kvm|tcg]\n"
     "                              [--driver qemu|libvirt] [--libvirt-uri URI]\n"
     "                              [--libvirt-pool POOL]\n"
+    "       boxwright box export DISK --provider PROVIDER --output BOX [--name NAME]\n"
+    "                              [--compression gzip|zstd|none] [--level N]\n"
+    "\n"
+    "box export makes a box of one format (libvirt, virtualbox, vmware_desktop)\n"
+    "of a disk (qcow2, raw or VMDK), as a build's export step does; the\n"
+    "virtualbox and vmware_desktop boxes describe a 1 GiB, 1 CPU machine.\n"
+    "gzip uses pigz on every core when it is installed; zstd uses every core.\n"
     "\n"
     "Boots the box's disk (box.img from a libvirt .box, the VMDK of a virtualbox\n"
     "or vmware_desktop .box, or a qcow2, raw or VMDK image) in QEMU (or libvirtd,\n"

@@ -283,6 +283,15 @@ START_TEST(test_inspect_says_which_path_each_driver_takes)
     ck_assert_ptr_nonnull(strstr(res.err.data, "twice \"virtualbox\""));
     ck_assert_int_eq(run("build", "--export", "libvirt,", "tiny", NULL), 2);
     ck_assert_ptr_nonnull(strstr(res.err.data, "no such provider \"\""));
+    ck_assert_int_eq(run("box", "export", "d.qcow2", "--provider", "hyperv", "-o", "x.box", NULL),
+                     2);
+    ck_assert_ptr_nonnull(
+        strstr(res.err.data, "--provider \"hyperv\": expected one of libvirt, virtualbox"));
+    ck_assert_int_eq(run("box", "export", "/nonexistent.qcow2", "--provider", "libvirt", "-o",
+                         "/tmp/bw-never.box", NULL),
+                     1);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "/nonexistent.qcow2"));
+    ck_assert_int_ne(access("/tmp/bw-never.box", F_OK), 0);
 }
 END_TEST
 

@@ -142,6 +142,41 @@ START_TEST(test_raw_disks_are_refused_for_libvirt_boxes)
 }
 END_TEST
 
+/* gzip through libarchive when pigz is not installed: a box all the same, reproducible too. */
+START_TEST(test_gzip_without_pigz_is_libarchive_s_and_reproducible)
+{
+    char *disk = make_disk("64M");
+    char *bin = bw_xasprintf("%s/bin", dir);
+    char *link = bw_xasprintf("%s/qemu-img", bin);
+    ck_assert_int_eq(mkdir(bin, 0755), 0);
+    ck_assert_int_eq(symlink("/usr/bin/qemu-img", link), 0);
+    char *path = bw_xstrdup(getenv("PATH"));
+    setenv("PATH", bin, 1);
+    setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+    char hex[2][BW_HASH_MAX_HEX + 1];
+    struct bw_error err = BW_ERROR_INIT;
+    for (int i = 0; i < 2; i++) {
+        char *box = bw_xasprintf("%s/np%d.box", dir, i);
+        struct bw_export_input in = {
+            .name = "t", .workdir = dir, .disk = disk, .compression = "gzip", .level = 6};
+        ck_assert_msg(libvirt_box(&in, box, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(bw_hash_file(box, BW_HASH_SHA256, hex[i], NULL, NULL, &err), 0);
+        struct member m[4];
+        ck_assert_uint_eq(read_box(box, m, 4), 3);
+        for (size_t k = 0; k < 3; k++)
+            bw_buf_release(&m[k].data);
+        free(box);
+    }
+    setenv("PATH", path, 1);
+    unsetenv("SOURCE_DATE_EPOCH");
+    ck_assert_str_eq(hex[0], hex[1]);
+    free(path);
+    free(link);
+    free(bin);
+    free(disk);
+}
+END_TEST
+
 /* The table: every provider found by its name, none twice, nothing else found. */
 START_TEST(test_every_exporter_is_found_by_its_provider)
 {
@@ -668,6 +703,7 @@ int main(void)
     tcase_add_test(tc, test_raw_disks_are_refused_for_libvirt_boxes);
     tcase_add_test(tc, test_manifest_lists_sizes_and_sha256);
     tcase_add_test(tc, test_every_exporter_is_found_by_its_provider);
+    tcase_add_test(tc, test_gzip_without_pigz_is_libarchive_s_and_reproducible);
     tcase_add_test(tc, test_the_same_disk_gives_the_same_box_with_source_date_epoch);
     tcase_add_test(tc, test_virtualbox_box_has_an_ovf_that_matches_its_vmdk);
     tcase_add_test(tc, test_virtualbox_box_is_reproducible_with_source_date_epoch);

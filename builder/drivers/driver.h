@@ -79,6 +79,9 @@ struct bw_driver {
      * (http_socket or http_port of the spec), isolated network or not. */
     const char *guest_http_ip;
     unsigned guest_http_port;
+    /* The box provider this hypervisor runs natively: what a build exports when neither the
+     * definition nor --export names any (and the provider a box validated on it should be). */
+    const char *box_provider;
     /* One line on how a build on this driver runs: where files go and how the guest's SSH and
      * HTTP travel (caller frees). uri and pool may be NULL (the defaults). */
     char *(*describe)(const char *uri, const char *pool);

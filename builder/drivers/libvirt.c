@@ -492,6 +492,7 @@ const struct bw_driver bw_driver_libvirt = {
     .http_as_stream = true,
     .guest_http_ip = BW_QEMU_GUEST_HTTP_IP,
     .guest_http_port = BW_QEMU_GUEST_HTTP_PORT,
+    .box_provider = "libvirt",
     .describe = lv_describe,
     .choose_accel = lv_choose_accel,
     .create = lv_create,

@@ -408,6 +408,7 @@ const struct bw_driver bw_driver_qemu = {
     .http_as_stream = false,
     .guest_http_ip = BW_QEMU_GUEST_HTTP_IP,
     .guest_http_port = BW_QEMU_GUEST_HTTP_PORT,
+    .box_provider = "libvirt",
     .describe = qemu_describe,
     .choose_accel = qemu_choose_accel,
     .create = qemu_create,

@@ -65,10 +65,18 @@ int bw_build_check_exports(const char *list, struct bw_error *err)
 }
 
 /* The exports of this build: --export's providers, with the definition's settings for those
- * it lists, or the definition's list. Pointers into the definition and into providers. */
+ * it lists, or the definition's list, or without either the box the driver runs natively.
+ * Pointers into the definition and into providers. */
 static size_t exports_of(const struct bw_build *b, char **providers, size_t n_providers,
                          struct bw_export *out)
 {
+    if (!b->o->exports && b->def->n_exports == 0) { /* the driver's own kind of box */
+        out[0] = (struct bw_export){.type = (char *)"vagrant",
+                                    .provider = (char *)b->drv->box_provider,
+                                    .compression = (char *)"gzip",
+                                    .level = -1};
+        return 1;
+    }
     if (!b->o->exports) {
         for (size_t i = 0; i < b->def->n_exports; i++)
             out[i] = b->def->exports[i];

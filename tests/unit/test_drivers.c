@@ -4,6 +4,7 @@
 #include "../../builder/core/definition.h"
 #include "../../builder/drivers/domxml.h"
 #include "../../builder/drivers/driver.h"
+#include "../../builder/export/exporter.h"
 #include "../../builder/pipeline/vmspec.h"
 #include "../../builder/base/xmalloc.h"
 
@@ -285,6 +286,8 @@ START_TEST(test_every_driver_of_the_table_has_its_required_members)
                       "driver %s lacks a required member", d[i]->name);
         ck_assert_msg(d[i]->guest_http_ip && d[i]->guest_http_port,
                       "driver %s does not say where the guest reaches HTTP", d[i]->name);
+        ck_assert_msg(d[i]->box_provider && bw_exporter_find(d[i]->box_provider),
+                      "driver %s names no box provider of the exporter table", d[i]->name);
         ck_assert_ptr_nonnull(strstr(bw_driver_names(), d[i]->name));
     }
     ck_assert_ptr_null(bw_driver_find("virtualbox-typo"));

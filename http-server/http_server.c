@@ -425,28 +425,6 @@ static enum MHD_Result send_body(struct MHD_Connection *c, struct req *r, const 
     return ret;
 }
 
-static void html_escape(struct bw_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            bw_buf_adds(b, "&lt;");
-            break;
-        case '>':
-            bw_buf_adds(b, "&gt;");
-            break;
-        case '&':
-            bw_buf_adds(b, "&amp;");
-            break;
-        case '"':
-            bw_buf_adds(b, "&quot;");
-            break;
-        default:
-            bw_buf_addc(b, *s);
-        }
-    }
-}
-
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -473,13 +451,13 @@ static enum MHD_Result send_listing(struct MHD_Connection *c, struct req *r, int
     qsort(names, n, sizeof(char *), by_name);
     struct bw_buf b = BW_BUF_INIT;
     bw_buf_adds(&b, "<!DOCTYPE html>\n<html><body><h1>/");
-    html_escape(&b, rel);
+    bw_buf_add_escaped_xml(&b, rel);
     bw_buf_adds(&b, "</h1>\n<ul>\n");
     for (size_t i = 0; i < n; i++) {
         bw_buf_adds(&b, "<li><a href=\"");
-        html_escape(&b, names[i]);
+        bw_buf_add_escaped_xml(&b, names[i]);
         bw_buf_adds(&b, "\">");
-        html_escape(&b, names[i]);
+        bw_buf_add_escaped_xml(&b, names[i]);
         bw_buf_adds(&b, "</a></li>\n");
         free(names[i]);
     }

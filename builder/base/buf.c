@@ -168,3 +168,25 @@ void bw_buf_add_xml(struct bw_buf *b, const char *s)
             bw_buf_addc(b, (char)c);
     }
 }
+
+void bw_buf_add_escaped_xml(struct bw_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '&':
+            bw_buf_adds(b, "&amp;");
+            break;
+        case '<':
+            bw_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            bw_buf_adds(b, "&gt;");
+            break;
+        case '"':
+            bw_buf_adds(b, "&quot;");
+            break;
+        default:
+            bw_buf_addc(b, *s);
+        }
+    }
+}

@@ -32,6 +32,9 @@ void bw_buf_reset(struct bw_buf *b);
 void bw_buf_add(struct bw_buf *b, const void *data, size_t len);
 void bw_buf_adds(struct bw_buf *b, const char *s);
 void bw_buf_addc(struct bw_buf *b, char c);
+/* Appends s with &, <, > and " as entities: text safe in XML and HTML, in an element or a
+ * quoted attribute. */
+void bw_buf_add_escaped_xml(struct bw_buf *b, const char *s);
 void bw_buf_addf(struct bw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void bw_buf_vaddf(struct bw_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));

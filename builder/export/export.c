@@ -273,11 +273,18 @@ int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err
     return rc;
 }
 
-void bw_export_vagrantfile_lines(struct bw_buf *vf, const char *lines)
+char *bw_export_vagrantfile(const char *format_lines, const char *user_lines)
 {
-    for (const char *p = lines ? lines : ""; *p;) {
-        size_t n = strcspn(p, "\n");
-        bw_buf_addf(vf, "  %.*s\n", (int)n, p);
-        p += n + (p[n] == '\n');
-    }
+    struct bw_buf vf = BW_BUF_INIT;
+    bw_buf_adds(&vf, "# Written by boxwright.\nVagrant.configure(\"2\") do |config|\n");
+    /* the format's lines, then the definition's own, indented into the configure block */
+    const char *parts[] = {format_lines, user_lines};
+    for (size_t i = 0; i < 2; i++)
+        for (const char *p = parts[i] ? parts[i] : ""; *p;) {
+            size_t n = strcspn(p, "\n");
+            bw_buf_addf(&vf, "  %.*s\n", (int)n, p);
+            p += n + (p[n] == '\n');
+        }
+    bw_buf_adds(&vf, "end\n");
+    return bw_buf_detach(&vf);
 }

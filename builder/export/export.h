@@ -34,10 +34,9 @@ struct bw_box_member {
 int bw_box_write(const char *box_path, const struct bw_box_member *m, size_t n,
                  const char *compression, long level, struct bw_error *err);
 
-/* Appends the definition's own Vagrantfile lines (NULL: none), indented into the
- * Vagrant.configure block a box's Vagrantfile opens. */
-struct bw_buf;
-void bw_export_vagrantfile_lines(struct bw_buf *vf, const char *lines);
+/* A box's Vagrantfile: a Vagrant.configure block holding the format's lines, then the
+ * definition's own (either may be NULL), each line indented into it. Caller frees. */
+char *bw_export_vagrantfile(const char *format_lines, const char *user_lines);
 
 /* Extracts the disk of a box (box.img, or the .vmdk of a VirtualBox or VMware box; any
  * compression libarchive reads) to dest, whatever its format. Returns 0 or -1. */

@@ -33,17 +33,12 @@ static int libvirt_write_box(const struct bw_export_input *in, const char *box_p
     char *meta =
         bw_xasprintf("{\"provider\":\"libvirt\",\"format\":\"qcow2\",\"virtual_size\":%llu}\n",
                      (unsigned long long)gib);
-    struct bw_buf vf = BW_BUF_INIT;
-    bw_buf_addf(&vf,
-                "# Written by boxwright.\n"
-                "Vagrant.configure(\"2\") do |config|\n"
-                "  config.vm.provider :libvirt do |libvirt|\n"
-                "    libvirt.driver = \"%s\"\n"
-                "  end\n",
-                in->kvm ? "kvm" : "qemu");
-    bw_export_vagrantfile_lines(&vf, in->vagrantfile);
-    bw_buf_adds(&vf, "end\n");
-    char *vagrantfile = bw_buf_detach(&vf);
+    char *provider = bw_xasprintf("config.vm.provider :libvirt do |libvirt|\n"
+                                  "  libvirt.driver = \"%s\"\n"
+                                  "end\n",
+                                  in->kvm ? "kvm" : "qemu");
+    char *vagrantfile = bw_export_vagrantfile(provider, in->vagrantfile);
+    free(provider);
     const struct bw_box_member members[] = {
         {"metadata.json", meta, NULL},
         {"Vagrantfile", vagrantfile, NULL},

@@ -109,29 +109,6 @@ static void uuid_of(const unsigned char *b, char out[37])
              u[14], u[15]);
 }
 
-/* Text safe inside an XML attribute or element. */
-static void xml_text(struct bw_buf *b, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '&':
-            bw_buf_adds(b, "&amp;");
-            break;
-        case '<':
-            bw_buf_adds(b, "&lt;");
-            break;
-        case '>':
-            bw_buf_adds(b, "&gt;");
-            break;
-        case '"':
-            bw_buf_adds(b, "&quot;");
-            break;
-        default:
-            bw_buf_addc(b, *s);
-        }
-    }
-}
-
 static char *ovf(const struct bw_export_input *in, uint64_t capacity, long long vmdk_size,
                  const char *disk_uuid, const char *vm_uuid, const char *mac)
 {
@@ -142,7 +119,7 @@ static char *ovf(const struct bw_export_input *in, uint64_t capacity, long long 
     long cpus = in->cpus > 0 ? in->cpus : 1;
     struct bw_buf name = BW_BUF_INIT;
     bw_buf_init(&name);
-    xml_text(&name, in->name);
+    bw_buf_add_escaped_xml(&name, in->name);
     struct bw_buf b = BW_BUF_INIT;
     bw_buf_addf(
         &b,
@@ -303,24 +280,19 @@ static int virtualbox_write_box(const struct bw_export_input *in, const char *bo
     /* VirtualBox's own range, 08:00:27, and a unicast address */
     snprintf(mac, sizeof(mac), "080027%02X%02X%02X", id[29], id[30], id[31]);
     char *desc = ovf(in, capacity, (long long)st.st_size, disk_uuid, vm_uuid, mac);
-    struct bw_buf vf = BW_BUF_INIT;
-    bw_buf_addf(&vf,
-                "# Written by boxwright.\n"
-                "Vagrant.configure(\"2\") do |config|\n"
-                "  config.vm.base_mac = \"%s\"\n",
-                mac);
-    bw_export_vagrantfile_lines(&vf, in->vagrantfile);
-    bw_buf_adds(&vf, "end\n");
+    char *base_mac = bw_xasprintf("config.vm.base_mac = \"%s\"\n", mac);
+    char *vagrantfile = bw_export_vagrantfile(base_mac, in->vagrantfile);
+    free(base_mac);
     const struct bw_box_member members[] = {
         {"metadata.json", "{\"provider\":\"virtualbox\",\"architecture\":\"amd64\"}\n", NULL},
-        {"Vagrantfile", vf.data, NULL},
+        {"Vagrantfile", vagrantfile, NULL},
         {"box.ovf", desc, NULL},
         {VMDK_NAME, NULL, vmdk},
     };
     if (rc == 0)
         rc = bw_box_write(box_path, members, 4, in->compression, in->level, err);
     unlink(vmdk);
-    bw_buf_release(&vf);
+    free(vagrantfile);
     free(desc);
     free(vmdk);
     return rc;

@@ -95,20 +95,17 @@ static int vmware_write_box(const struct bw_export_input *in, const char *box_pa
     if (rc == 0 && epoch && *epoch)
         rc = bw_disk_set_vmdk_cid(vmdk, (uint32_t)strtoul(epoch, NULL, 10), err);
     char *desc = vmx(in);
-    struct bw_buf vf = BW_BUF_INIT;
-    bw_buf_adds(&vf, "# Written by boxwright.\nVagrant.configure(\"2\") do |config|\n");
-    bw_export_vagrantfile_lines(&vf, in->vagrantfile);
-    bw_buf_adds(&vf, "end\n");
+    char *vagrantfile = bw_export_vagrantfile(NULL, in->vagrantfile);
     const struct bw_box_member members[] = {
         {"metadata.json", "{\"provider\":\"vmware_desktop\",\"architecture\":\"amd64\"}\n", NULL},
-        {"Vagrantfile", vf.data, NULL},
+        {"Vagrantfile", vagrantfile, NULL},
         {"box.vmx", desc, NULL},
         {VMDK_NAME, NULL, vmdk},
     };
     if (rc == 0)
         rc = bw_box_write(box_path, members, 4, in->compression, in->level, err);
     unlink(vmdk);
-    bw_buf_release(&vf);
+    free(vagrantfile);
     free(desc);
     free(vmdk);
     return rc;

@@ -602,9 +602,7 @@ START_TEST(test_publish_makes_a_catalogue_vagrant_adds_and_updates_from)
 {
     char *one = fake_build("out-1", "64M"), *two = fake_build("out-2", "96M");
     char *catalog = bw_xasprintf("%s/catalog.json", dir);
-    struct bw_spawn_result res = {0};
-    bw_buf_init(&res.out);
-    bw_buf_init(&res.err);
+    struct bw_spawn_result res;
     ck_assert_msg(publish(&res, one, catalog, "1.0.0", "org/tiny") == 0, "%s", res.err.data);
     bw_spawn_result_release(&res);
     json_t *c = json_load_file(catalog, 0, NULL);

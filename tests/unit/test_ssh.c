@@ -4,8 +4,13 @@
 #include "../../builder/base/buf.h"
 #include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
+#include "../../builder/drivers/driver.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <sys/socket.h>
 #include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
@@ -51,9 +56,46 @@ static void start_sshd_after(unsigned delay_s)
     free(conf);
 }
 
+/* Does something listen on 127.0.0.1:p? */
+static bool listening(unsigned p)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/*
+ * Starts sshd now and waits until it listens. A free port can be taken by another process
+ * between our choosing it and sshd binding it (CI's machine is busy: "Address already in
+ * use"), so an sshd that exits at once is started again on another port.
+ */
 static void start_sshd(void)
 {
-    start_sshd_after(0);
+    for (int attempt = 0; attempt < 5; attempt++, port = bw_free_port()) {
+        if (listening(port)) /* somebody else's */
+            continue;
+        start_sshd_after(0);
+        for (int i = 0; i < 100; i++) {
+            if (waitpid(sshd, NULL, WNOHANG) == sshd) {
+                sshd = -1; /* it could not bind */
+                break;
+            }
+            if (listening(port)) {
+                usleep(100 * 1000);
+                if (waitpid(sshd, NULL, WNOHANG) != sshd)
+                    return;
+                sshd = -1;
+                break;
+            }
+            usleep(100 * 1000);
+        }
+        ck_assert_msg(sshd < 0, "sshd neither listens on %u nor exits after 10 s", port);
+    }
+    ck_abort_msg("sshd could not bind a port in 5 tries");
 }
 
 static void setup(void)
@@ -76,7 +118,9 @@ static void setup(void)
     bw_buf_release(&b);
     struct passwd *pw = getpwuid(getuid());
     user = bw_xstrdup(pw->pw_name);
-    port = 20000 + (unsigned)(getpid() % 20000);
+    port = bw_free_port();
+    while (listening(port))
+        port = bw_free_port();
     free(host);
     free(pub);
     free(auth);
@@ -168,7 +212,8 @@ START_TEST(test_refused_login_and_no_server_are_clear_errors_without_the_passwor
     ck_assert_ptr_null(bw_ssh_connect(&cfg, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "refused the key and the password"));
     ck_assert_ptr_null(strstr(err.msg, "s3cret-pw"));
-    struct bw_ssh_config none = {"127.0.0.1", port + 1, user, NULL, key, 1500, NULL};
+    /* a port nothing listens on: one just found free */
+    struct bw_ssh_config none = {"127.0.0.1", bw_free_port(), user, NULL, key, 1500, NULL};
     ck_assert_ptr_null(bw_ssh_connect(&none, &err));
     ck_assert_int_eq(err.code, BW_ERR_NETWORK);
     ck_assert_ptr_nonnull(strstr(err.msg, "did not become available within 1 s"));

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,4 +190,22 @@ void bw_buf_add_escaped_xml(struct bw_buf *b, const char *s)
             bw_buf_addc(b, *s);
         }
     }
+}
+
+void bw_buf_add_shell_word(struct bw_buf *b, const char *s)
+{
+    bool plain = *s != '\0';
+    for (const char *p = s; *p && plain; p++)
+        plain = isalnum((unsigned char)*p) || strchr("@%+=:,./_-", *p);
+    if (plain) {
+        bw_buf_adds(b, s);
+        return;
+    }
+    bw_buf_addc(b, '\'');
+    for (; *s; s++)
+        if (*s == '\'')
+            bw_buf_adds(b, "'\\''");
+        else
+            bw_buf_addc(b, *s);
+    bw_buf_addc(b, '\'');
 }

@@ -35,6 +35,9 @@ void bw_buf_addc(struct bw_buf *b, char c);
 /* Appends s with &, <, > and " as entities: text safe in XML and HTML, in an element or a
  * quoted attribute. */
 void bw_buf_add_escaped_xml(struct bw_buf *b, const char *s);
+/* Appends s as one word for a POSIX shell: as it is when it is made of letters, digits and
+ * @%+=:,./_- only, otherwise in single quotes (a quote inside as '\''). For showing commands. */
+void bw_buf_add_shell_word(struct bw_buf *b, const char *s);
 void bw_buf_addf(struct bw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void bw_buf_vaddf(struct bw_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));

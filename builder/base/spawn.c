@@ -24,9 +24,16 @@ void bw_spawn_set_interrupt(const volatile sig_atomic_t *flag)
     interrupt_flag = flag;
 }
 
+static int held;
+
+void bw_spawn_hold_interrupt(bool hold)
+{
+    held += hold ? 1 : -1;
+}
+
 static bool is_interrupted(void)
 {
-    return interrupt_flag && *interrupt_flag;
+    return !held && interrupt_flag && *interrupt_flag;
 }
 
 static void sleep_ms(unsigned ms)

@@ -20,6 +20,7 @@
 #include "error.h"
 
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct bw_spawn_result {
@@ -44,6 +45,10 @@ void bw_spawn_result_release(struct bw_spawn_result *res);
  * with BW_ERR_INTERRUPTED. NULL (the default): children run to their end.
  */
 void bw_spawn_set_interrupt(const volatile sig_atomic_t *flag);
+
+/* Between bw_spawn_hold_interrupt(true) and (false), children run to their end even when
+ * interrupted: the cleanup after a Ctrl-C (a VM to unregister) must not be cut short by it. */
+void bw_spawn_hold_interrupt(bool hold);
 
 /*
  * Starts argv[0] (looked up in PATH) in the background: stdin /dev/null, stdout and stderr

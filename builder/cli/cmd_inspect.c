@@ -144,14 +144,18 @@ static int run(int argc, char **argv)
     if (strcmp(def->vm.firmware, "efi") == 0 && access(bw_ovmf_path(), R_OK) != 0)
         printf("%-12s efi needs OVMF, which this host lacks (%s): apt-get install ovmf\n", "",
                bw_ovmf_path());
-    if (strcmp(def->vm.network, "isolated") == 0)
-        printf("%-12s isolated: user networking with restrict=on, no route off this host; HTTP "
-               "at {{ .HTTPIP }} = %s (guestfwd), SSH through hostfwd on 127.0.0.1\n",
-               "network", d->guest_http_ip);
+    bool isolated = strcmp(def->vm.network, "isolated") == 0;
+    if (isolated && !d->isolated_network)
+        printf("%-12s isolated: the %s driver cannot cut a guest's routes off the host, so a "
+               "build fails there: set vm.network to \"user\" to build on it\n",
+               "network", d->name);
     else
-        printf("%-12s user: NAT, the guest reaches what this host reaches; HTTP at "
-               "{{ .HTTPIP }} = %s (guestfwd), SSH through hostfwd on 127.0.0.1\n",
-               "network", d->guest_http_ip);
+        printf("%-12s %s: %s; {{ .HTTPIP }} = %s\n", "network", def->vm.network,
+               isolated ? d->isolated_network : d->user_network, d->guest_http_ip);
+    /* What the answer files and the boot command get from this driver. */
+    bw_vars_set_string(&def->vars, "HTTPIP", d->guest_http_ip, "driver")->builtin = true;
+    if (!d->guest_http_port)
+        bw_vars_set_string(&def->vars, "HTTPPort", "(a free port)", "driver")->builtin = true;
     const char *method = def->boot.method;
     if (strcmp(method, "keys") == 0) {
         printf("%-12s method keys (type the boot command), wait %s, key hold %s, key interval %s\n",
@@ -237,7 +241,7 @@ const struct bw_command bw_cmd_inspect = {
     "inspect",
     "show the resolved definition of a template or file",
     "usage: boxwright inspect [--var NAME=VALUE]... [--var-file FILE]...\n"
-    "                         [--driver qemu|libvirt] [--libvirt-uri URI]\n"
+    "                         [--driver qemu|libvirt|virtualbox] [--libvirt-uri URI]\n"
     "                         [--libvirt-pool POOL] TEMPLATE|FILE\n"
     "\n"
     "Shows what a build would use: the driver and the path its files and the\n"

@@ -12,7 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const struct bw_driver *const drivers[] = {&bw_driver_qemu, &bw_driver_libvirt};
+static const struct bw_driver *const drivers[] = {&bw_driver_qemu, &bw_driver_libvirt,
+                                                  &bw_driver_virtualbox};
 
 const struct bw_driver *const *bw_drivers(size_t *n)
 {

@@ -76,9 +76,14 @@ struct bw_driver {
     bool http_as_stream;
     /* Where the guest reaches boxwright's HTTP server ({{ .HTTPIP }}:{{ .HTTPPort }}): an
      * address and port on the guest's network that the driver forwards to the server
-     * (http_socket or http_port of the spec), isolated network or not. */
+     * (http_socket or http_port of the spec), isolated network or not. Port 0: the guest
+     * reaches the host's loopback at that address, so the port is http_port itself. */
     const char *guest_http_ip;
     unsigned guest_http_port;
+    /* How the guest's network is made, for inspect: on the isolated network (NULL: this
+     * hypervisor cannot cut a guest's routes off the host, and create() refuses it) and on
+     * plain NAT. */
+    const char *isolated_network, *user_network;
     /* The box provider this hypervisor runs natively: what a build exports when neither the
      * definition nor --export names any (and the provider a box validated on it should be). */
     const char *box_provider;
@@ -129,6 +134,7 @@ const char *bw_ovmf_path(void);
 
 extern const struct bw_driver bw_driver_qemu;
 extern const struct bw_driver bw_driver_libvirt;
+extern const struct bw_driver bw_driver_virtualbox; /* unproven: no VirtualBox runs here */
 
 /* The driver table, in order; *n is set to its length. */
 const struct bw_driver *const *bw_drivers(size_t *n);

@@ -13,6 +13,13 @@
  * (10.0.2.2 is slirp's own address, refused under restrict=on) and port. */
 #define BW_QEMU_GUEST_HTTP_IP   "10.0.2.100"
 #define BW_QEMU_GUEST_HTTP_PORT 8100
+/* The two networks both QEMU-based drivers give a guest, for inspect. */
+#define BW_QEMU_ISOLATED_NETWORK                                                                   \
+    "user networking with restrict=on, no route off this host; HTTP through guestfwd, SSH "        \
+    "through hostfwd on 127.0.0.1"
+#define BW_QEMU_USER_NETWORK                                                                       \
+    "NAT, the guest reaches what this host reaches; HTTP through guestfwd, SSH through hostfwd "   \
+    "on 127.0.0.1"
 
 /* Appends QEMU's user-mode netdev for s: "user,id=ID", restrict=on when isolated, the SSH
  * hostfwd on 127.0.0.1, and the guestfwd of http_guest_ip:http_guest_port to http_dest

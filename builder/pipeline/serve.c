@@ -186,9 +186,19 @@ int bw_build_step_http(struct bw_build *b, struct bw_error *err)
     free(dir);
     if (bw_http_bind(b->http, err) < 0)
         return -1;
-    /* Where the guest reaches the server is the driver's to say. */
+    if (b->drv->http_as_stream) {
+        uid_t uids[3];
+        b->relay = bw_http_stream_start(b->http_socket, uids, relay_users(uids), err);
+        if (!b->relay)
+            return -1;
+        bw_build_say(b, "info", "the guest's connections arrive as one stream on 127.0.0.1:%u",
+                     bw_http_stream_port(b->relay));
+    }
+    /* Where the guest reaches the server is the driver's to say (port 0: the relay's own). */
     b->http_ip = b->hv.driver->guest_http_ip;
     b->http_guest_port = b->hv.driver->guest_http_port;
+    if (!b->http_guest_port)
+        b->http_guest_port = bw_http_stream_port(b->relay);
     char port[16];
     snprintf(port, sizeof(port), "%u", b->http_guest_port);
     bw_vars_set_string(&b->def->vars, "HTTPIP", b->http_ip, "build")->builtin = true;
@@ -210,15 +220,6 @@ int bw_build_step_http(struct bw_build *b, struct bw_error *err)
                      b->http_socket, b->http_ip, port, b->def->vm.network);
     else
         rc = -1;
-    if (rc == 0 && b->drv->http_as_stream) {
-        uid_t uids[3];
-        b->relay = bw_http_stream_start(b->http_socket, uids, relay_users(uids), err);
-        if (!b->relay)
-            rc = -1;
-        else
-            bw_build_say(b, "info", "the guest's connections arrive as one stream on 127.0.0.1:%u",
-                         bw_http_stream_port(b->relay));
-    }
     return rc;
 }
 

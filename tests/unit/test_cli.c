@@ -268,11 +268,19 @@ START_TEST(test_inspect_says_which_path_each_driver_takes)
                          "qemu+tls://build1/system", NULL),
                      0);
     ck_assert_ptr_nonnull(strstr(res.out.data, "needs a qemu+ssh:// URI"));
+    /* VirtualBox: unproven, said so; what it cannot do (isolate the guest) is said before a build
+     * fails on it; the guest's HTTP address is the driver's. */
+    ck_assert_int_eq(run("inspect", "tiny", "--driver", "virtualbox", NULL), 0);
+    ck_assert_ptr_nonnull(strstr(res.out.data, "virtualbox (unproven on a real VirtualBox)"));
+    ck_assert_ptr_nonnull(
+        strstr(res.out.data, "the virtualbox driver cannot cut a guest's routes"));
+    ck_assert_ptr_nonnull(strstr(res.out.data, "url=http://10.0.2.2:(a free port)/answer.cfg"));
     /* Bad drivers are usage errors that list the good ones, for every command that takes one. */
-    ck_assert_int_eq(run("inspect", "tiny", "--driver", "virtualbox", NULL), 2);
-    ck_assert_ptr_nonnull(strstr(res.err.data, "--driver \"virtualbox\": expected qemu, libvirt"));
-    ck_assert_int_eq(run("build", "--driver", "virtualbox", "tiny", NULL), 2);
-    ck_assert_ptr_nonnull(strstr(res.err.data, "expected qemu, libvirt"));
+    ck_assert_int_eq(run("inspect", "tiny", "--driver", "vbox", NULL), 2);
+    ck_assert_ptr_nonnull(
+        strstr(res.err.data, "--driver \"vbox\": expected qemu, libvirt, virtualbox"));
+    ck_assert_int_eq(run("build", "--driver", "vbox", "tiny", NULL), 2);
+    ck_assert_ptr_nonnull(strstr(res.err.data, "expected qemu, libvirt, virtualbox"));
     ck_assert_int_eq(run("validate", "--driver", "qemu", "tiny", NULL), 2);
     ck_assert_ptr_nonnull(strstr(res.err.data, "unknown option \"--driver\""));
     /* So are bad --export lists: an unknown provider, one twice, an empty one. */

@@ -1,0 +1,188 @@
+#include "hvcli.h"
+#include "../base/xmalloc.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void bw_hvcli_init(struct bw_hvcli *c, const char *tool, const char *install, const char *log_path)
+{
+    memset(c, 0, sizeof(*c));
+    c->tool = tool;
+    c->install = install;
+    c->log_path = bw_xstrdup(log_path);
+}
+
+void bw_hvcli_release(struct bw_hvcli *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        for (char **a = c->steps[i].argv; *a; a++)
+            free(*a);
+        free(c->steps[i].argv);
+    }
+    free(c->steps);
+    free(c->log_path);
+    free(c->text[0]);
+    memset(c, 0, sizeof(*c));
+}
+
+void bw_hvcli_plan(struct bw_hvcli *c, unsigned min_version, ...)
+{
+    char **argv = NULL;
+    size_t n = 0, alloc = 0;
+    va_list ap;
+    va_start(ap, min_version);
+    for (const char *a; (a = va_arg(ap, const char *));) {
+        BW_GROW(argv, alloc, n + 2);
+        argv[n++] = bw_xstrdup(a);
+    }
+    va_end(ap);
+    BW_GROW(argv, alloc, n + 1);
+    argv[n] = NULL;
+    BW_GROW(c->steps, c->alloc, c->n + 1);
+    c->steps[c->n++] = (struct bw_hvcli_step){argv, min_version};
+}
+
+static void add_line(struct bw_buf *b, const char *tool, char *const *args)
+{
+    bw_buf_adds(b, tool);
+    for (; *args; args++) {
+        bw_buf_addc(b, ' ');
+        bw_buf_add_shell_word(b, *args);
+    }
+}
+
+char *const *bw_hvcli_command(struct bw_hvcli *c)
+{
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    for (size_t i = 0; i < c->n; i++) {
+        add_line(&b, c->tool, c->steps[i].argv);
+        if (c->steps[i].min_version)
+            bw_buf_addf(&b, "  # on %u.%u and later", c->steps[i].min_version / 100,
+                        c->steps[i].min_version % 100);
+        bw_buf_addc(&b, '\n');
+    }
+    free(c->text[0]);
+    c->text[0] = bw_buf_detach(&b);
+    c->text[1] = NULL;
+    return c->text;
+}
+
+static void log_run(struct bw_hvcli *c, char *const *args, const struct bw_spawn_result *res)
+{
+    int fd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    bw_buf_adds(&b, "$ ");
+    add_line(&b, c->tool, args);
+    bw_buf_addc(&b, '\n');
+    if (res) {
+        bw_buf_add(&b, res->out.data, res->out.len);
+        bw_buf_add(&b, res->err.data, res->err.len);
+        if (res->status)
+            bw_buf_addf(&b, "(exit status %d)\n", res->status);
+    }
+    if (write(fd, b.data, b.len) < 0) {
+        /* the log is a help, not a result */
+    }
+    close(fd);
+    bw_buf_release(&b);
+}
+
+int bw_hvcli_runv(struct bw_hvcli *c, char *const *args, struct bw_spawn_result *res,
+                  struct bw_error *err)
+{
+    size_t n = 0;
+    while (args[n])
+        n++;
+    char **argv = bw_xcalloc(n + 2, sizeof(*argv));
+    argv[0] = (char *)c->tool;
+    memcpy(argv + 1, args, n * sizeof(*argv));
+    struct bw_spawn_result mine = {0};
+    struct bw_spawn_result *r = res ? res : &mine;
+    memset(r, 0, sizeof(*r));
+    int rc = bw_spawn_run(argv, NULL, NULL, 0, r, err);
+    bool ran = rc == 0 || r->status != 0; /* a tool that never started has no status */
+    log_run(c, args, ran ? r : NULL);
+    if (rc < 0 && !ran) {
+        char *m = bw_xasprintf("%s (%s)", err->msg, c->install);
+        bw_error_set(err, BW_ERR_SPAWN, "%s", m);
+        free(m);
+    } else if (rc < 0 && r->status != 0 && err) {
+        /* These tools say what went wrong first, then details and context: quote the first. */
+        const char *e = r->err.data ? r->err.data : "";
+        while (*e == '\n')
+            e++;
+        int len = (int)strcspn(e, "\n");
+        bw_error_set(err, BW_ERR_SPAWN, "%s %s failed (exit status %d)%s%.*s", c->tool,
+                     args[0] ? args[0] : "", r->status, len ? ": " : "", len, e);
+    } else if (rc < 0) {
+        bw_error_prefix(err, "%s %s", c->tool, args[0] ? args[0] : "");
+    }
+    if (!res)
+        bw_spawn_result_release(&mine);
+    free(argv);
+    return rc;
+}
+
+int bw_hvcli_run(struct bw_hvcli *c, struct bw_spawn_result *res, struct bw_error *err, ...)
+{
+    char *args[64];
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, err);
+    for (char *a; n + 1 < sizeof(args) / sizeof(args[0]) && (a = va_arg(ap, char *));)
+        args[n++] = a;
+    va_end(ap);
+    args[n] = NULL;
+    return bw_hvcli_runv(c, args, res, err);
+}
+
+int bw_hvcli_run_plan(struct bw_hvcli *c, unsigned version, struct bw_error *err)
+{
+    for (c->done = 0; c->done < c->n; c->done++)
+        if (c->steps[c->done].min_version <= version &&
+            bw_hvcli_runv(c, c->steps[c->done].argv, NULL, err) < 0)
+            return -1;
+    return 0;
+}
+
+unsigned bw_hvcli_version(const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        unsigned major, minor;
+        int used = 0;
+        if (*p >= '0' && *p <= '9' && (p == text || !(p[-1] >= '0' && p[-1] <= '9')) &&
+            sscanf(p, "%3u.%3u%n", &major, &minor, &used) == 2 && used > 2 && minor < 100)
+            return major * 100 + minor;
+    }
+    return 0;
+}
+
+int bw_hvcli_value(const char *text, const char *key, char *out, size_t outlen)
+{
+    size_t kl = strlen(key);
+    for (const char *line = text; line && *line; line = strchr(line, '\n')) {
+        if (*line == '\n')
+            line++;
+        if (strncmp(line, key, kl) != 0 || line[kl] != '=')
+            continue;
+        const char *v = line + kl + 1;
+        bool quoted = *v == '"';
+        v += quoted;
+        size_t n = strcspn(v, quoted ? "\"\n" : "\n");
+        if (n >= outlen)
+            n = outlen - 1;
+        memcpy(out, v, n);
+        out[n] = '\0';
+        return 0;
+    }
+    return -1;
+}

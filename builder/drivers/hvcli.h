@@ -1,0 +1,61 @@
+/*
+ * hvcli - what the drivers that work through a hypervisor's own command-line
+ * tool share (VBoxManage, prlctl, vmrun).
+ *
+ * Such a driver plans the commands that make and start its VM when it is
+ * created (so that `command()` shows them before anything runs), and runs
+ * them in order when it is started. Every command it runs, planned or not,
+ * goes through here: it is appended with what it printed to the driver's log
+ * (the hypervisor_log), and a tool that is missing is named with how to get
+ * it. The tool is looked up in PATH, which is how tests put a stand-in that
+ * records and replies in its place.
+ */
+#ifndef BW_HVCLI_H
+#define BW_HVCLI_H
+
+#include "../base/buf.h"
+#include "../base/error.h"
+#include "../base/spawn.h"
+
+#include <stddef.h>
+
+struct bw_hvcli_step {
+    char **argv;          /* the tool's arguments (not the tool), NULL-terminated */
+    unsigned min_version; /* major * 100 + minor it needs, or 0 */
+};
+
+struct bw_hvcli {
+    const char *tool;    /* "VBoxManage" */
+    const char *install; /* how to get it, for the error when it is missing */
+    char *log_path;      /* where each command and its output go (0600) */
+    struct bw_hvcli_step *steps;
+    size_t n, alloc;
+    size_t done;   /* steps of the plan that ran and succeeded */
+    char *text[2]; /* the plan as shell lines: command()'s one element */
+};
+
+void bw_hvcli_init(struct bw_hvcli *c, const char *tool, const char *install, const char *log_path);
+void bw_hvcli_release(struct bw_hvcli *c);
+
+/* Adds a step: the tool's arguments, NULL-terminated (each copied). */
+void bw_hvcli_plan(struct bw_hvcli *c, unsigned min_version, ...);
+
+/* The plan as text, one shell line per step (a step that needs a version says so). */
+char *const *bw_hvcli_command(struct bw_hvcli *c);
+
+/* Runs the tool with args (NULL-terminated); res (may be NULL) gets what it printed. */
+int bw_hvcli_runv(struct bw_hvcli *c, char *const *args, struct bw_spawn_result *res,
+                  struct bw_error *err);
+int bw_hvcli_run(struct bw_hvcli *c, struct bw_spawn_result *res, struct bw_error *err, ...);
+
+/* Runs the plan's steps in order, skipping those that need a newer version than version. */
+int bw_hvcli_run_plan(struct bw_hvcli *c, unsigned version, struct bw_error *err);
+
+/* The first "major.minor" in text (as major * 100 + minor), or 0 when there is none. */
+unsigned bw_hvcli_version(const char *text);
+
+/* The value of key="value" (or key=value) in a tool's machine-readable output, copied into
+ * out; 0, or -1 when the key is not there. */
+int bw_hvcli_value(const char *text, const char *key, char *out, size_t outlen);
+
+#endif

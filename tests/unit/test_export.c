@@ -4,15 +4,21 @@
 #include "../../builder/base/buf.h"
 #include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
+#include "../../builder/drivers/driver.h"
 #include "../../builder/export/export.h"
 #include "../../builder/export/exporter.h"
 
+#include <arpa/inet.h>
 #include <archive.h>
 #include <archive_entry.h>
 #include <check.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <regex.h>
@@ -567,15 +573,24 @@ static char *fake_build(const char *name, const char *size)
     return out;
 }
 
-static int publish(struct bw_spawn_result *res, const char *out, const char *catalog,
-                   const char *version, const char *name)
+static int publish_at(struct bw_spawn_result *res, const char *out, const char *catalog,
+                      const char *version, const char *name, const char *url)
 {
-    char *argv[] = {BW_BINARY,   "publish",       (char *)out, "--catalog",  (char *)catalog,
-                    "--version", (char *)version, "--name",    (char *)name, NULL};
+    char *argv[] = {BW_BINARY,       "publish",   (char *)out,     "--catalog",
+                    (char *)catalog, "--version", (char *)version, "--name",
+                    (char *)name,    "--url",     (char *)url,     NULL};
+    if (!url)
+        argv[9] = NULL;
     struct bw_error err = BW_ERROR_INIT;
     bw_spawn_run(argv, NULL, NULL, 0, res, &err);
     bw_error_release(&err);
     return res->status;
+}
+
+static int publish(struct bw_spawn_result *res, const char *out, const char *catalog,
+                   const char *version, const char *name)
+{
+    return publish_at(res, out, catalog, version, name, NULL);
 }
 
 static char *vagrant(const char *home, char **args)
@@ -662,6 +677,78 @@ START_TEST(test_publish_makes_a_catalogue_vagrant_adds_and_updates_from)
 }
 END_TEST
 
+/* The same from a web server, as users get it: the site (the catalogue and each build's boxes)
+ * served by `boxwright serve`; vagrant checks the catalogue's URL is JSON (HEAD, Content-Type),
+ * adds version 1 from it, and updates to version 2 once it is published. */
+START_TEST(test_a_catalogue_on_a_web_server_is_added_and_updated_from)
+{
+    char *site = bw_xasprintf("%s/site", dir);
+    ck_assert_int_eq(mkdir(site, 0755), 0);
+    char *one = fake_build("site/1", "64M"), *two = fake_build("site/2", "96M");
+    unsigned port = bw_free_port();
+    char ports[16];
+    snprintf(ports, sizeof(ports), "%u", port);
+    char *serve[] = {BW_BINARY, "serve", site, "--port", ports, NULL};
+    char *log = bw_xasprintf("%s/serve.log", dir);
+    struct bw_error err = BW_ERROR_INIT;
+    pid_t pid = bw_spawn_background(serve, log, &err);
+    ck_assert_msg(pid > 0, "%s", err.msg);
+    char *catalog = bw_xasprintf("%s/catalog.json", site);
+    char *url1 = bw_xasprintf("http://127.0.0.1:%u/1", port);
+    char *url2 = bw_xasprintf("http://127.0.0.1:%u/2", port);
+    char *curl = bw_xasprintf("http://127.0.0.1:%u/catalog.json", port);
+    struct bw_spawn_result res;
+    ck_assert_msg(publish_at(&res, one, catalog, "1.0.0", "org/web", url1) == 0, "%s",
+                  res.err.data);
+    bw_spawn_result_release(&res);
+    /* The server is up once it takes a connection. */
+    bool up = false;
+    for (int i = 0; i < 300 && !up; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(fd);
+        if (!up)
+            nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+    }
+    ck_assert_msg(up, "boxwright serve did not listen on %u", port);
+    char *home = bw_xasprintf("%s/vagrant-web.d", dir);
+    char *add[] = {"box", "add", curl, "--provider", "virtualbox", NULL};
+    free(vagrant(home, add));
+    char *list[] = {"box", "list", NULL};
+    char *l = vagrant(home, list);
+    ck_assert_msg(strstr(l, "org/web") && strstr(l, "(virtualbox, 1.0.0)"), "%s", l);
+    free(l);
+    ck_assert_msg(publish_at(&res, two, catalog, "2.0.0", "org/web", url2) == 0, "%s",
+                  res.err.data);
+    bw_spawn_result_release(&res);
+    char *update[] = {"box", "update", "--box", "org/web", "--provider", "virtualbox", NULL};
+    free(vagrant(home, update));
+    l = vagrant(home, list);
+    ck_assert_msg(strstr(l, "(virtualbox, 2.0.0)"), "%s", l);
+    free(l);
+    /* vagrant took the catalogue and both boxes from the server */
+    bw_spawn_stop(pid, 2000);
+    struct bw_buf seen = BW_BUF_INIT;
+    bw_buf_init(&seen);
+    ck_assert_int_eq(bw_buf_read_file(&seen, log), 0);
+    ck_assert_msg(strstr(seen.data, "HEAD /catalog.json 200"), "%s", seen.data);
+    ck_assert_msg(strstr(seen.data, "GET /1/tiny-virtualbox.box 200"), "%s", seen.data);
+    ck_assert_msg(strstr(seen.data, "GET /2/tiny-virtualbox.box 200"), "%s", seen.data);
+    free(home);
+    free(curl);
+    free(url1);
+    free(url2);
+    free(catalog);
+    free(log);
+    free(two);
+    free(one);
+    free(site);
+    bw_buf_release(&seen);
+}
+END_TEST
+
 START_TEST(test_manifest_lists_sizes_and_sha256)
 {
     char *disk = make_disk("64M");
@@ -708,6 +795,7 @@ int main(void)
     tcase_add_test(tc, test_vagrant_adds_a_box_of_every_format);
     tcase_add_test(tc, test_vmware_box_has_a_vmx_naming_its_sparse_vmdk);
     tcase_add_test(tc, test_publish_makes_a_catalogue_vagrant_adds_and_updates_from);
+    tcase_add_test(tc, test_a_catalogue_on_a_web_server_is_added_and_updated_from);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -209,3 +209,15 @@ void bw_buf_add_shell_word(struct bw_buf *b, const char *s)
             bw_buf_addc(b, *s);
     bw_buf_addc(b, '\'');
 }
+
+void bw_buf_add_vmx(struct bw_buf *b, const char *key, const char *value)
+{
+    bw_buf_addf(b, "%s = \"", key);
+    for (const char *p = value; *p; p++) {
+        if (*p == '"' || *p == '|' || (unsigned char)*p < 0x20)
+            bw_buf_addf(b, "|%02X", (unsigned char)*p);
+        else
+            bw_buf_addc(b, *p);
+    }
+    bw_buf_adds(b, "\"\n");
+}

@@ -35,6 +35,9 @@ void bw_buf_addc(struct bw_buf *b, char c);
 /* Appends s with &, <, > and " as entities: text safe in XML and HTML, in an element or a
  * quoted attribute. */
 void bw_buf_add_escaped_xml(struct bw_buf *b, const char *s);
+/* Appends a line of VMware's .vmx format, key = "value", with | and " and control characters
+ * escaped as VMware does (|22 for "). */
+void bw_buf_add_vmx(struct bw_buf *b, const char *key, const char *value);
 /* Appends s as one word for a POSIX shell: as it is when it is made of letters, digits and
  * @%+=:,./_- only, otherwise in single quotes (a quote inside as '\''). For showing commands. */
 void bw_buf_add_shell_word(struct bw_buf *b, const char *s);

@@ -144,6 +144,13 @@ static int run(int argc, char **argv)
     if (strcmp(def->vm.firmware, "efi") == 0 && access(bw_ovmf_path(), R_OK) != 0)
         printf("%-12s efi needs OVMF, which this host lacks (%s): apt-get install ovmf\n", "",
                bw_ovmf_path());
+    char host_ip[64];
+    struct bw_error noaddr = BW_ERROR_INIT;
+    const char *http_ip =
+        d->http_host_address && d->http_host_address(host_ip, sizeof(host_ip), &noaddr) == 0
+            ? host_ip
+            : d->guest_http_ip;
+    bw_error_release(&noaddr);
     bool isolated = strcmp(def->vm.network, "isolated") == 0;
     if (isolated && !d->isolated_network)
         printf("%-12s isolated: the %s driver cannot cut a guest's routes off the host, so a "
@@ -151,9 +158,9 @@ static int run(int argc, char **argv)
                "network", d->name);
     else
         printf("%-12s %s: %s; {{ .HTTPIP }} = %s\n", "network", def->vm.network,
-               isolated ? d->isolated_network : d->user_network, d->guest_http_ip);
+               isolated ? d->isolated_network : d->user_network, http_ip);
     /* What the answer files and the boot command get from this driver. */
-    bw_vars_set_string(&def->vars, "HTTPIP", d->guest_http_ip, "driver")->builtin = true;
+    bw_vars_set_string(&def->vars, "HTTPIP", http_ip, "driver")->builtin = true;
     if (!d->guest_http_port)
         bw_vars_set_string(&def->vars, "HTTPPort", "(a free port)", "driver")->builtin = true;
     const char *method = def->boot.method;
@@ -241,8 +248,8 @@ const struct bw_command bw_cmd_inspect = {
     "inspect",
     "show the resolved definition of a template or file",
     "usage: boxwright inspect [--var NAME=VALUE]... [--var-file FILE]...\n"
-    "                         [--driver qemu|libvirt|virtualbox] [--libvirt-uri URI]\n"
-    "                         [--libvirt-pool POOL] TEMPLATE|FILE\n"
+    "                         [--driver qemu|libvirt|virtualbox|vmware]\n"
+    "                         [--libvirt-uri URI] [--libvirt-pool POOL] TEMPLATE|FILE\n"
     "\n"
     "Shows what a build would use: the driver and the path its files and the\n"
     "guest's connections take, the source, the VM, the boot command as it\n"

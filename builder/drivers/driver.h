@@ -54,6 +54,9 @@ struct bw_vm_spec {
     bool keep_disk_changes;    /* false: the disk is a throwaway (validation) */
     const char *uri;           /* hypervisor connection (libvirt URI); NULL for the default */
     const char *pool;          /* libvirt storage pool for remote hosts; NULL for "default" */
+    unsigned vnc_port; /* QEMU: the screen and keyboard on VNC at 127.0.0.1:vnc_port too (5900 and
+                        * up, no password: a user watches the install); 0 for none. VMware: the
+                        * VNC port it types through (0: a free one) */
     void (*note)(const char *msg, void *ud); /* progress worth telling the user; may be NULL */
     void *note_ud;
 };
@@ -80,6 +83,11 @@ struct bw_driver {
      * reaches the host's loopback at that address, so the port is http_port itself. */
     const char *guest_http_ip;
     unsigned guest_http_port;
+    /* NULL, or: the guest reaches the HTTP server on an address of this host that the driver
+     * finds (its NAT's host side, VMware's vmnet8), where the server then listens over TCP
+     * (per-client limits on); guest_http_ip only describes it, and guest_http_port 0 means the
+     * port the server bound there. Writes the address; 0, or -1 with err. */
+    int (*http_host_address)(char *buf, size_t len, struct bw_error *err);
     /* How the guest's network is made, for inspect: on the isolated network (NULL: this
      * hypervisor cannot cut a guest's routes off the host, and create() refuses it) and on
      * plain NAT. */
@@ -135,6 +143,7 @@ const char *bw_ovmf_path(void);
 extern const struct bw_driver bw_driver_qemu;
 extern const struct bw_driver bw_driver_libvirt;
 extern const struct bw_driver bw_driver_virtualbox; /* unproven: no VirtualBox runs here */
+extern const struct bw_driver bw_driver_vmware;     /* unproven: no VMware runs here */
 
 /* The driver table, in order; *n is set to its length. */
 const struct bw_driver *const *bw_drivers(size_t *n);

@@ -88,6 +88,10 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
     arg(vm, "none");
     arg(vm, "-vga");
     arg(vm, "std");
+    if (s->vnc_port >= 5900) {
+        arg(vm, "-vnc");
+        arg(vm, "127.0.0.1:%u", s->vnc_port - 5900);
+    }
     arg(vm, "-serial");
     arg(vm, "file:%s", vm->serial_path);
     arg(vm, "-qmp");

@@ -43,17 +43,9 @@ static const char *guest_os(const struct bw_export_input *in)
     return "other5xlinux-64";
 }
 
-/* A value of the VMX format: "..." with | and " escaped as VMware does (|22 for "). */
 static void vmx_value(struct bw_buf *b, const char *key, const char *value)
 {
-    bw_buf_addf(b, "%s = \"", key);
-    for (const char *p = value; *p; p++) {
-        if (*p == '"' || *p == '|' || (unsigned char)*p < 0x20)
-            bw_buf_addf(b, "|%02X", (unsigned char)*p);
-        else
-            bw_buf_addc(b, *p);
-    }
-    bw_buf_adds(b, "\"\n");
+    bw_buf_add_vmx(b, key, value);
 }
 
 static char *vmx(const struct bw_export_input *in)

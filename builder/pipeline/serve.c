@@ -175,6 +175,16 @@ int bw_build_step_http(struct bw_build *b, struct bw_error *err)
      * (on 127.0.0.1, 256 slow connections from anyone kept it refused). */
     b->http_socket = bw_xasprintf("%s/http.sock", b->work);
     cfg.unix_path = b->http_socket;
+    /* Or on the host address the guest's NAT leads to, over TCP, where the per-client limits
+     * keep anything else there from crowding the guest out. */
+    if (b->drv->http_host_address) {
+        if (b->drv->http_host_address(b->http_host_ip, sizeof(b->http_host_ip), err) < 0)
+            return -1;
+        cfg.unix_path = NULL;
+        cfg.bind_address = b->http_host_ip;
+        cfg.port_min = 8100;
+        cfg.port_max = 8199;
+    }
     cfg.on_event = on_http_request;
     cfg.ud = b;
     char *dir = NULL;
@@ -197,8 +207,12 @@ int bw_build_step_http(struct bw_build *b, struct bw_error *err)
     /* Where the guest reaches the server is the driver's to say (port 0: the relay's own). */
     b->http_ip = b->hv.driver->guest_http_ip;
     b->http_guest_port = b->hv.driver->guest_http_port;
-    if (!b->http_guest_port)
+    if (b->drv->http_host_address) {
+        b->http_ip = b->http_host_ip;
+        b->http_guest_port = bw_http_port(b->http);
+    } else if (!b->http_guest_port) {
         b->http_guest_port = bw_http_stream_port(b->relay);
+    }
     char port[16];
     snprintf(port, sizeof(port), "%u", b->http_guest_port);
     bw_vars_set_string(&b->def->vars, "HTTPIP", b->http_ip, "build")->builtin = true;
@@ -217,7 +231,7 @@ int bw_build_step_http(struct bw_build *b, struct bw_error *err)
     bw_errors_release(&errs);
     if (rc == 0 && bw_http_start(b->http, err) == 0)
         bw_build_say(b, "info", "serving answer files on %s (%s:%s in the guest, %s network)",
-                     b->http_socket, b->http_ip, port, b->def->vm.network);
+                     cfg.unix_path ? cfg.unix_path : "TCP", b->http_ip, port, b->def->vm.network);
     else
         rc = -1;
     return rc;

@@ -42,6 +42,7 @@ struct bw_build {
     char *append;             /* ... and the rendered command line */
     char *smbios_serial;      /* "ds=nocloud-net;s=URL" when the seed goes over HTTP */
     const char *http_ip;      /* where the guest reaches the HTTP server ... */
+    char http_host_ip[64];    /* ... when it is an address of this host (http_host_address) */
     unsigned http_guest_port; /* ... and on which port (the driver's) */
     char *http_socket;        /* where the server listens (a Unix socket in the work directory) */
     const struct bw_driver *drv;

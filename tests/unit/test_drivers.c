@@ -284,12 +284,15 @@ START_TEST(test_every_driver_of_the_table_has_its_required_members)
                           d[i]->start && d[i]->send_chord && d[i]->wait_off && d[i]->stop &&
                           d[i]->destroy,
                       "driver %s lacks a required member", d[i]->name);
-        /* Port 0 (the guest reaches the host's loopback) works only through the relay. */
-        ck_assert_msg(d[i]->guest_http_ip && (d[i]->guest_http_port || d[i]->http_as_stream),
+        /* Port 0 is the relay's (the guest reaches the host's loopback) or the port the
+         * server bound on the host address the driver finds. */
+        ck_assert_msg(d[i]->guest_http_ip && (d[i]->guest_http_port || d[i]->http_as_stream ||
+                                              d[i]->http_host_address),
                       "driver %s does not say where the guest reaches HTTP", d[i]->name);
         ck_assert_msg(d[i]->box_provider && bw_exporter_find(d[i]->box_provider),
                       "driver %s names no box provider of the exporter table", d[i]->name);
         ck_assert_ptr_nonnull(strstr(bw_driver_names(), d[i]->name));
+        ck_assert_msg(d[i]->user_network, "driver %s does not describe its network", d[i]->name);
     }
     ck_assert_ptr_null(bw_driver_find("virtualbox-typo"));
 }

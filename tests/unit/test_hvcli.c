@@ -2,8 +2,9 @@
  * The drivers that run a hypervisor's own tool (VBoxManage), against golden transcripts: a
  * stand-in on PATH (tests/fakes/transcript) answers each command from the transcript and fails
  * any command the transcript does not expect next; every case then checks that the driver
- * issued exactly the transcript's commands, no more, no fewer. VirtualBox itself cannot run
- * here: these prove what boxwright asks of it, not that VirtualBox does it.
+ * issued exactly the transcript's commands, no more, no fewer. VirtualBox and VMware cannot run
+ * here: these prove what boxwright asks of them, not that they do it. (The VMware driver's VNC
+ * client is proven against QEMU's VNC server in tests/e2e/test_typing.c.)
  */
 #include "golden.h"
 #include "../../builder/base/buf.h"
@@ -11,9 +12,15 @@
 #include "../../builder/base/xmalloc.h"
 #include "../../builder/disk/disk.h"
 #include "../../builder/drivers/driver.h"
+#include "../../builder/drivers/forward.h"
 #include "../../builder/drivers/hvcli.h"
+#include "../../builder/drivers/leases.h"
 
+#include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,16 +284,277 @@ START_TEST(test_versions_and_values)
 }
 END_TEST
 
+/* A VNC server as VMware's answers (RFB 3.8, no password, a 720x400 screen) that records what
+ * the client sends after the handshake: the key events. */
+struct fake_vnc {
+    int listener;
+    unsigned port;
+    pthread_t thread;
+    struct bw_buf got;
+};
+
+static int read_n(int fd, void *buf, size_t n)
+{
+    for (size_t got = 0; got < n;) {
+        ssize_t k = read(fd, (char *)buf + got, n - got);
+        if (k <= 0)
+            return -1;
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+static void *fake_vnc_run(void *arg)
+{
+    struct fake_vnc *v = arg;
+    int c = accept(v->listener, NULL, NULL);
+    if (c < 0)
+        return NULL;
+    uint8_t buf[64];
+    static const uint8_t init[] = {0x02, 0xd0, 0x01, 0x90, 32,  24,  0,   1,  0, 255,
+                                   0,    255,  0,    255,  16,  8,   0,   0,  0, 0,
+                                   0,    0,    0,    4,    'f', 'a', 'k', 'e'};
+    if (write(c, "RFB 003.008\n", 12) != 12 || read_n(c, buf, 12) < 0 ||
+        write(c, "\x01\x01", 2) != 2 || read_n(c, buf, 1) < 0 || write(c, "\0\0\0\0", 4) != 4 ||
+        read_n(c, buf, 1) < 0 || write(c, init, sizeof(init)) != (ssize_t)sizeof(init)) {
+        close(c);
+        return NULL;
+    }
+    ssize_t k;
+    while ((k = read(c, buf, sizeof(buf))) > 0)
+        bw_buf_add(&v->got, buf, (size_t)k);
+    close(c);
+    return NULL;
+}
+
+static void fake_vnc_start(struct fake_vnc *v)
+{
+    bw_buf_init(&v->got);
+    v->listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    ck_assert_int_eq(bind(v->listener, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(v->listener, 1), 0);
+    getsockname(v->listener, (struct sockaddr *)&sa, &sl);
+    v->port = ntohs(sa.sin_port);
+    ck_assert_int_eq(pthread_create(&v->thread, NULL, fake_vnc_run, v), 0);
+}
+
+/* A guest's SSH port: answers each line with the same line. */
+struct echo {
+    int listener;
+    unsigned port;
+    pthread_t thread;
+};
+
+static void *echo_run(void *arg)
+{
+    struct echo *e = arg;
+    int c = accept(e->listener, NULL, NULL);
+    char buf[256];
+    ssize_t k;
+    while (c >= 0 && (k = read(c, buf, sizeof(buf))) > 0)
+        if (write(c, buf, (size_t)k) != k)
+            break;
+    if (c >= 0)
+        close(c);
+    return NULL;
+}
+
+/* The VMX that start() writes, with the test's paths and ports as @WORK@, @VNC@. */
+static char *vmx_written(const char *path, unsigned vnc)
+{
+    struct bw_buf in = BW_BUF_INIT, out = BW_BUF_INIT;
+    bw_buf_init(&in);
+    bw_buf_init(&out);
+    ck_assert_int_eq(bw_buf_read_file(&in, path), 0);
+    char port[32];
+    snprintf(port, sizeof(port), "\"%u\"", vnc);
+    for (const char *p = in.data; *p;) {
+        if (strncmp(p, work, strlen(work)) == 0) {
+            bw_buf_adds(&out, "@WORK@");
+            p += strlen(work);
+        } else if (strncmp(p, port, strlen(port)) == 0) {
+            bw_buf_adds(&out, "\"@VNC@\"");
+            p += strlen(port);
+        } else {
+            bw_buf_addc(&out, *p++);
+        }
+    }
+    bw_buf_release(&in);
+    return bw_buf_detach(&out);
+}
+
+/* An installer VM on VMware Workstation: the .vmx (golden), vmrun's commands (transcript),
+ * keys over VNC as RFB key events (Shift+A: Shift down, "A" down, "A" up, Shift up), SSH
+ * through the forwarder to the address vmnet8's DHCP server gave the VM's MAC, the power-off
+ * seen in vmrun list, and the guest's writes back in the build's disk. */
+START_TEST(test_vmware_installer_life)
+{
+    begin("vmware", "vmrun", "installer-ws");
+    struct fake_vnc vnc;
+    fake_vnc_start(&vnc);
+    struct echo echo = {.listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    ck_assert_int_eq(bind(echo.listener, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(echo.listener, 1), 0);
+    getsockname(echo.listener, (struct sockaddr *)&sa, &sl);
+    echo.port = ntohs(sa.sin_port);
+    ck_assert_int_eq(pthread_create(&echo.thread, NULL, echo_run, &echo), 0);
+    /* vmnet8's DHCP server gave the VM's MAC 127.0.0.1 (an older lease says otherwise) */
+    char *leases = bw_xasprintf("%s/dhcpd.leases", work);
+    FILE *f = fopen(leases, "w");
+    fprintf(f, "lease 172.16.84.128 {\n\thardware ethernet 00:50:56:1d:13:b2;\n}\n"
+               "lease 127.0.0.1 {\n\tstarts 2 2026/12/01 20:00:02;\n"
+               "\thardware ethernet 00:50:56:1D:13:B2;\n}\n");
+    fclose(f);
+    setenv("BOXWRIGHT_VMWARE_LEASES", leases, 1);
+
+    struct bw_vm_spec s = installer_spec();
+    s.vnc_port = vnc.port;
+    s.ssh_host_port = bw_free_port();
+    s.ssh_guest_port = echo.port;
+    const struct bw_driver *d = bw_driver_find("vmware");
+    ck_assert_ptr_eq(d, &bw_driver_vmware);
+    struct bw_error err = BW_ERROR_INIT;
+    struct bw_vm *vm = d->create(&s, &err);
+    ck_assert_msg(vm != NULL, "%s", err.msg);
+    ck_assert_msg(d->start(vm, &err) == 0, "%s", err.msg);
+    char *vmx_path = bw_xasprintf("%s/boxwright-tiny-4242-installer.vmx", work);
+    char *vmx = vmx_written(vmx_path, vnc.port);
+    char *msg = golden_check("vmware", "installer-ws.vmx", vmx, strlen(vmx));
+    ck_assert_msg(msg == NULL, "%s", msg);
+    struct stat st;
+    ck_assert_int_eq(stat(vmx_path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    char *vmdk = bw_xasprintf("%s/disk.vmdk", work);
+    ck_assert_int_eq(qemu_io("vmdk", vmdk, "write -P 0x6b 2M 64k"), 0);
+    enum bw_key shift_a[] = {BW_KEY_SHIFT_L, BW_KEY_A};
+    ck_assert_msg(d->send_chord(vm, shift_a, 2, 10, &err) == 0, "%s", err.msg);
+    /* SSH through the forwarder */
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in fw = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s.ssh_host_port)};
+    fw.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(c, (struct sockaddr *)&fw, sizeof(fw)), 0);
+    ck_assert_int_eq(write(c, "SSH-2.0-test\r\n", 14), 14);
+    char back[32] = "";
+    ck_assert_int_eq(read_n(c, back, 14), 0);
+    ck_assert_int_eq(memcmp(back, "SSH-2.0-test\r\n", 14), 0);
+    close(c);
+    ck_assert_msg(d->wait_off(vm, 60000, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(qemu_io("qcow2", s.disk, "read -P 0x6b 2M 64k"), 0);
+    d->destroy(vm);
+    ck_assert_int_ne(access(vmdk, F_OK), 0);
+    /* What went over VNC after the handshake: SetPixelFormat (20 bytes), SetEncodings (12:
+     * raw, DesktopSize), then the chord as four key events. */
+    pthread_join(vnc.thread, NULL);
+    static const uint8_t keys[] = {4, 1, 0, 0, 0, 0, 0xff, 0xe1, 4, 1, 0, 0, 0, 0, 0,    'A',
+                                   4, 0, 0, 0, 0, 0, 0,    'A',  4, 0, 0, 0, 0, 0, 0xff, 0xe1};
+    ck_assert_uint_eq(vnc.got.len, 20 + 12 + sizeof(keys));
+    ck_assert_int_eq(vnc.got.data[0], 0);
+    ck_assert_int_eq(vnc.got.data[20], 2);
+    ck_assert_int_eq(memcmp(vnc.got.data + 32, keys, sizeof(keys)), 0);
+    close(vnc.listener);
+    bw_buf_release(&vnc.got);
+    pthread_join(echo.thread, NULL);
+    close(echo.listener);
+    unsetenv("BOXWRIGHT_VMWARE_LEASES");
+    free(leases);
+    free(vmdk);
+    free(msg);
+    free(vmx);
+    free(vmx_path);
+    end();
+}
+END_TEST
+
+START_TEST(test_vmware_refusals)
+{
+    begin("vmware", "vmrun", "running");
+    struct bw_vm_spec s = installer_spec();
+    struct bw_error err = BW_ERROR_INIT;
+    struct bw_vm *vm = bw_driver_vmware.create(&s, &err);
+    ck_assert_int_eq(bw_driver_vmware.start(vm, &err), -1);
+    ck_assert_msg(strstr(err.msg, "VMware is already running ") &&
+                      strstr(err.msg, "vmrun -T ws stop "),
+                  "%s", err.msg);
+    bw_error_release(&err);
+    bw_driver_vmware.destroy(vm);
+    end();
+    /* No vmrun at all. */
+    begin("vmware", "vmrun", "none");
+    setenv("PATH", "/nonexistent", 1);
+    vm = bw_driver_vmware.create(&s, &err);
+    ck_assert_int_eq(bw_driver_vmware.start(vm, &err), -1);
+    ck_assert_msg(strstr(err.msg, "vmrun") && strstr(err.msg, "VMware Workstation"), "%s", err.msg);
+    bw_error_release(&err);
+    bw_driver_vmware.destroy(vm);
+    end();
+    s.isolated = true;
+    ck_assert_ptr_null(bw_driver_vmware.create(&s, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "vm.network \"isolated\""));
+    s.isolated = false;
+    s.nic_model = "rtl8139";
+    ck_assert_ptr_null(bw_driver_vmware.create(&s, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "(rtl8139)"));
+    bw_error_release(&err);
+    /* Where the guest reaches HTTP: vmnet8's address, or the one named. */
+    char ip[64];
+    setenv("BOXWRIGHT_VMWARE_HOST_IP", "172.16.84.1", 1);
+    ck_assert_int_eq(bw_driver_vmware.http_host_address(ip, sizeof(ip), &err), 0);
+    ck_assert_str_eq(ip, "172.16.84.1");
+    unsetenv("BOXWRIGHT_VMWARE_HOST_IP");
+    ck_assert_int_eq(bw_driver_vmware.http_host_address(ip, sizeof(ip), &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no vmnet8 interface"));
+    bw_error_release(&err);
+}
+END_TEST
+
+static int lease(const char *text, const char *mac, char *ip)
+{
+    return bw_dhcp_lease_find(text, strlen(text), mac, ip, 16);
+}
+
+/* The newest lease of the MAC (dhcpd appends), any case; nothing from a block that is not a
+ * lease, an address too long for the buffer, or another MAC. */
+START_TEST(test_dhcp_leases)
+{
+    struct bw_buf f = BW_BUF_INIT;
+    bw_buf_init(&f);
+    ck_assert_int_eq(bw_buf_read_file(&f, BW_TEST_DATA "/../fuzz/corpus/leases/vmnet8"), 0);
+    char ip[16];
+    ck_assert_int_eq(lease(f.data, "00:50:56:2a:0b:0c", ip), 0);
+    ck_assert_str_eq(ip, "172.16.84.130");
+    ck_assert_int_eq(lease(f.data, "00:0C:29:AA:BB:CC", ip), 0);
+    ck_assert_str_eq(ip, "172.16.84.129");
+    ck_assert_int_eq(lease(f.data, "00:50:56:2a:0b:0d", ip), -1);
+    ck_assert_int_eq(lease(f.data, "00:50:56:2a:0b", ip), -1); /* a prefix is not the MAC */
+    ck_assert_int_eq(
+        lease("host x {\n hardware ethernet 00:50:56:01:02:03;\n}\n", "00:50:56:01:02:03", ip), -1);
+    ck_assert_int_eq(lease("lease fe80:0000:0000:0000:1111:2222 {\n hardware ethernet "
+                           "00:50:56:01:02:03;\n}\n",
+                           "00:50:56:01:02:03", ip),
+                     -1);
+    bw_buf_release(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hvcli");
-    TCase *tc = tcase_create("virtualbox");
+    TCase *tc = tcase_create("hypervisor-tools");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_virtualbox_installer_life);
     tcase_add_test(tc, test_virtualbox_61_stopped);
     tcase_add_test(tc, test_virtualbox_failures);
     tcase_add_test(tc, test_virtualbox_missing_and_refused);
     tcase_add_test(tc, test_versions_and_values);
+    tcase_add_test(tc, test_vmware_installer_life);
+    tcase_add_test(tc, test_vmware_refusals);
+    tcase_add_test(tc, test_dhcp_leases);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,450 @@
+/*
+ * The VMware driver: Workstation (Linux) and Fusion (macOS) through vmrun,
+ * keys and screen over VNC, as Packer's vmware-iso drives them.
+ *
+ * Unproven on a real VMware: it cannot run on the machines this project is
+ * built on. tests/unit/test_hvcli.c holds the vmrun commands and the .vmx to
+ * golden files (a stand-in vmrun on PATH); the VNC client (rfb.c) is proven
+ * against QEMU's own VNC server, typing into a real guest; the DHCP leases
+ * reading and the SSH forwarding are tested on their own.
+ *
+ * The VM is a .vmx in the build's work directory: the disk (VMware reads no
+ * qcow2: the build's disk is converted to a monolithicSparse VMDK next to it
+ * and back once the VM is off), ISOs on IDE, NAT (vmnet8) with a MAC of
+ * VMware's static range, the serial port to a file, and VNC on 127.0.0.1
+ * (RemoteDisplay.vnc: VMware's only way in for keys before the guest has
+ * tools). VMware's NAT forwards no port per VM, so SSH comes through a
+ * forwarder on 127.0.0.1 to the address vmnet8's DHCP server gave the MAC,
+ * and the guest reaches the HTTP server on vmnet8's host address, where the
+ * server listens. VMware's NAT has no restrict: the isolated network is
+ * refused. VMware has no virtio: the "virtio" models become LSI Logic SCSI
+ * and e1000, what Packer's vmware-iso defaults to.
+ */
+#include "driver.h"
+#include "forward.h"
+#include "hvcli.h"
+#include "leases.h"
+#include "rfb.h"
+#include "../bootcmd/encodings.h"
+#include "../disk/disk.h"
+#include "../base/buf.h"
+#include "../base/file.h"
+#include "../base/xmalloc.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TOOL "vmrun"
+#define INSTALL                                                                                    \
+    "the vmware driver needs VMware Workstation (Linux) or Fusion (macOS): its vmrun on PATH"
+#ifdef __APPLE__
+#define HOST_TYPE "fusion"
+#define LEASES    "/var/db/vmware/vmnet-dhcpd-vmnet8.leases"
+#else
+#define HOST_TYPE "ws"
+#define LEASES    "/etc/vmware/vmnet8/dhcpd/dhcpd.leases"
+#endif
+
+struct bw_vm {
+    struct bw_hvcli cli;
+    char *name, *workdir, *vmx_path, *vmx, *vmdk, *disk, *serial_path;
+    unsigned vnc_port, ssh_host_port, ssh_guest_port;
+    char mac[18];
+    bool keep, ran, running, synced;
+    struct bw_rfb *rfb;
+    struct bw_forward *ssh;
+};
+
+static const struct {
+    const char *model, *prefix, *dev; /* the disk: controller keys, its virtualDev */
+} controllers[] = {
+    {"virtio", "scsi0", "lsilogic"}, {"scsi", "scsi0", "lsilogic"}, {"sata", "sata0", NULL},
+    {"nvme", "nvme0", NULL},         {"ide", "ide0", NULL},
+};
+
+static const struct {
+    const char *model, *dev;
+} nics[] = {{"virtio", "e1000"}, {"e1000", "e1000"}};
+
+static void vmx_value(struct bw_buf *b, const char *key, const char *value)
+{
+    bw_buf_add_vmx(b, key, value);
+}
+
+static void vmware_destroy(struct bw_vm *vm);
+
+static struct bw_vm *fail(struct bw_vm *vm, struct bw_error *err, const char *why,
+                          const char *value)
+{
+    bw_error_set(err, BW_ERR_UNSUPPORTED, "vmware: %s (%s)", why, value);
+    vmware_destroy(vm);
+    return NULL;
+}
+
+/* A MAC of VMware's static range (00:50:56:00:00:00 to 00:50:56:3F:FF:FF) from the VM's name:
+ * the same name, the same MAC, so its DHCP lease is found again. */
+static void mac_of(const char *name, char mac[18])
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    snprintf(mac, 18, "00:50:56:%02x:%02x:%02x", (h >> 16) & 0x3f, (h >> 8) & 0xff, h & 0xff);
+}
+
+static struct bw_vm *vmware_create(const struct bw_vm_spec *s, struct bw_error *err)
+{
+    struct bw_vm *vm = bw_xcalloc(1, sizeof(*vm));
+    char *log = bw_xasprintf("%s/vmrun.log", s->workdir);
+    bw_hvcli_init(&vm->cli, TOOL, INSTALL, log);
+    free(log);
+    vm->name = bw_xstrdup(s->name);
+    vm->workdir = bw_xstrdup(s->workdir);
+    vm->serial_path = bw_xasprintf("%s/serial.log", s->workdir);
+    vm->vmx_path = bw_xasprintf("%s/%s.vmx", s->workdir, s->name);
+    vm->keep = s->keep_disk_changes;
+    vm->ssh_host_port = s->ssh_host_port;
+    vm->ssh_guest_port = s->ssh_guest_port ? s->ssh_guest_port : 22;
+    if (s->isolated)
+        return fail(vm, err,
+                    "VMware's NAT cannot cut the guest's routes off the host: set vm.network to "
+                    "\"user\" to build on VMware",
+                    "vm.network \"isolated\"");
+    if (s->kernel)
+        return fail(vm, err,
+                    "VMware cannot boot a kernel directly: boot.method \"kernel\" needs the qemu "
+                    "or libvirt driver",
+                    s->kernel);
+    const char *dm = s->disk_model ? s->disk_model : "virtio";
+    size_t d = 0;
+    while (d < sizeof(controllers) / sizeof(controllers[0]) && strcmp(controllers[d].model, dm))
+        d++;
+    if (d == sizeof(controllers) / sizeof(controllers[0]))
+        return fail(vm, err, "this disk model is not supported", dm);
+    const char *nm = s->nic_model ? s->nic_model : "virtio";
+    size_t k = 0;
+    while (k < sizeof(nics) / sizeof(nics[0]) && strcmp(nics[k].model, nm))
+        k++;
+    if (k == sizeof(nics) / sizeof(nics[0]))
+        return fail(vm, err, "this NIC model is not supported", nm);
+    mac_of(s->name, vm->mac);
+    vm->vnc_port = s->vnc_port; /* or, when 0, a free one at start */
+    char num[32], key[64];
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    vmx_value(&b, ".encoding", "UTF-8");
+    vmx_value(&b, "config.version", "8");
+    vmx_value(&b, "virtualHW.version", "14");
+    vmx_value(&b, "displayName", s->name);
+    vmx_value(&b, "guestOS", "other5xlinux-64");
+    snprintf(num, sizeof(num), "%llu", (unsigned long long)(s->memory >> 20));
+    vmx_value(&b, "memsize", num);
+    snprintf(num, sizeof(num), "%ld", s->cpus > 0 ? s->cpus : 1);
+    vmx_value(&b, "numvcpus", num);
+    if (s->firmware && strcmp(s->firmware, "efi") == 0)
+        vmx_value(&b, "firmware", "efi");
+    vmx_value(&b, "pciBridge0.present", "TRUE");
+    if (s->disk) {
+        vm->disk = bw_xstrdup(s->disk);
+        vm->vmdk = bw_xasprintf("%s/disk.vmdk", s->workdir);
+        const char *p = controllers[d].prefix;
+        snprintf(key, sizeof(key), "%s.present", p);
+        vmx_value(&b, key, "TRUE");
+        if (controllers[d].dev) {
+            snprintf(key, sizeof(key), "%s.virtualDev", p);
+            vmx_value(&b, key, controllers[d].dev);
+        }
+        snprintf(key, sizeof(key), "%s:0.present", p);
+        vmx_value(&b, key, "TRUE");
+        snprintf(key, sizeof(key), "%s:0.fileName", p);
+        vmx_value(&b, key, vm->vmdk);
+    }
+    const char *cds[2] = {s->iso, s->seed_iso};
+    for (int i = 0; i < 2; i++)
+        if (cds[i]) {
+            snprintf(key, sizeof(key), "ide1:%d.present", i);
+            vmx_value(&b, key, "TRUE");
+            snprintf(key, sizeof(key), "ide1:%d.deviceType", i);
+            vmx_value(&b, key, "cdrom-image");
+            snprintf(key, sizeof(key), "ide1:%d.fileName", i);
+            vmx_value(&b, key, cds[i]);
+        }
+    vmx_value(&b, "ethernet0.present", "TRUE");
+    vmx_value(&b, "ethernet0.connectionType", "nat");
+    vmx_value(&b, "ethernet0.virtualDev", nics[k].dev);
+    vmx_value(&b, "ethernet0.addressType", "static");
+    vmx_value(&b, "ethernet0.address", vm->mac);
+    vmx_value(&b, "serial0.present", "TRUE");
+    vmx_value(&b, "serial0.fileType", "file");
+    vmx_value(&b, "serial0.fileName", vm->serial_path);
+    if (s->smbios_serial) {
+        /* cloud-init's ds= in the SMBIOS serial: unverified on VMware. */
+        vmx_value(&b, "serialNumber.reflectHost", "FALSE");
+        vmx_value(&b, "serialNumber", s->smbios_serial);
+    }
+    vmx_value(&b, "RemoteDisplay.vnc.enabled", "TRUE");
+    vmx_value(&b, "RemoteDisplay.vnc.ip", "127.0.0.1");
+    vm->vmx = bw_buf_detach(&b);
+    bw_hvcli_plan(&vm->cli, 0, "-T", HOST_TYPE, "start", vm->vmx_path, "nogui", NULL);
+    return vm;
+}
+
+static char *const *vmware_command(const struct bw_vm *vm)
+{
+    struct bw_vm *m = (struct bw_vm *)vm;
+    char *const *plan = bw_hvcli_command(&m->cli);
+    char *both = bw_xasprintf("# %s\n%s%s", m->vmx_path, m->vmx, plan[0]);
+    free(m->cli.text[0]);
+    m->cli.text[0] = both;
+    return m->cli.text;
+}
+
+/* Is the VM's .vmx among those vmrun lists as running? */
+static int is_running(struct bw_vm *vm, bool *running, struct bw_error *err)
+{
+    struct bw_spawn_result r;
+    int rc = bw_hvcli_run(&vm->cli, &r, err, "-T", HOST_TYPE, "list", NULL);
+    *running = false;
+    for (char *l = strtok(r.out.data, "\n"); rc == 0 && l; l = strtok(NULL, "\n"))
+        *running |= strcmp(l, vm->vmx_path) == 0;
+    bw_spawn_result_release(&r);
+    return rc;
+}
+
+static int guest_address(void *ud, char *host, size_t hostlen)
+{
+    struct bw_vm *vm = ud;
+    const char *path = getenv("BOXWRIGHT_VMWARE_LEASES");
+    struct bw_buf text = BW_BUF_INIT;
+    bw_buf_init(&text);
+    int rc = bw_buf_read_file(&text, path && *path ? path : LEASES);
+    if (rc == 0)
+        rc = bw_dhcp_lease_find(text.data, text.len, vm->mac, host, hostlen);
+    bw_buf_release(&text);
+    return rc;
+}
+
+static int vmware_start(struct bw_vm *vm, struct bw_error *err)
+{
+    bool running;
+    if (is_running(vm, &running, err) < 0)
+        return -1;
+    if (running) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED,
+                     "VMware is already running %s (a build that was killed?): stop it with "
+                     "`vmrun -T %s stop %s hard` and build again",
+                     vm->vmx_path, HOST_TYPE, vm->vmx_path);
+        return -1;
+    }
+    if (vm->vmdk &&
+        bw_disk_convert(vm->disk, vm->vmdk, "vmdk", "subformat=monolithicSparse", err) < 0)
+        return -1;
+    /* The VNC port is chosen now, free on this host: it goes into the .vmx. */
+    if (!vm->vnc_port)
+        vm->vnc_port = bw_free_port();
+    char *vmx = bw_xasprintf("%sRemoteDisplay.vnc.port = \"%u\"\n", vm->vmx, vm->vnc_port);
+    int wrote = bw_file_write(vm->vmx_path, vmx, strlen(vmx), 0600, err);
+    free(vmx);
+    if (wrote < 0)
+        return -1;
+    if (bw_hvcli_run_plan(&vm->cli, 0, err) < 0)
+        return -1;
+    vm->ran = vm->running = true;
+    if (!(vm->rfb = bw_rfb_connect("127.0.0.1", vm->vnc_port, 30000, err)))
+        return -1;
+    if (vm->ssh_host_port && !(vm->ssh = bw_forward_start(vm->ssh_host_port, vm->ssh_guest_port,
+                                                          guest_address, vm, err)))
+        return -1;
+    return 0;
+}
+
+static int vmware_send_chord(struct bw_vm *vm, const enum bw_key *keys, size_t n, unsigned hold_ms,
+                             struct bw_error *err)
+{
+    if (!vm->rfb) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED, "vmware: the VM is not running");
+        return -1;
+    }
+    return bw_rfb_chord(vm->rfb, keys, n, hold_ms, err);
+}
+
+static int sync_disk(struct bw_vm *vm, struct bw_error *err)
+{
+    if (!vm->keep || !vm->vmdk || !vm->ran || vm->synced)
+        return 0;
+    vm->synced = true;
+    return bw_disk_convert(vm->vmdk, vm->disk, "qcow2", NULL, err);
+}
+
+static void went_off(struct bw_vm *vm)
+{
+    vm->running = false;
+    bw_rfb_close(vm->rfb);
+    vm->rfb = NULL;
+    bw_forward_stop(vm->ssh);
+    vm->ssh = NULL;
+}
+
+static int vmware_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *err)
+{
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (vm->running) {
+        bool running;
+        if (is_running(vm, &running, err) < 0)
+            return -1;
+        if (!running) {
+            went_off(vm);
+            break;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t ms = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000 +
+                      (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000);
+        if (ms >= timeout_ms) {
+            bw_error_set(err, BW_ERR_INTERRUPTED,
+                         "the guest did not power off within %llu s (serial console: %s)",
+                         (unsigned long long)(timeout_ms / 1000), vm->serial_path);
+            return -1;
+        }
+        nanosleep(&(struct timespec){0, 500 * 1000 * 1000}, NULL); /* each look is a vmrun */
+    }
+    return sync_disk(vm, err);
+}
+
+static char *vmware_screenshot(struct bw_vm *vm, const char *base, bool quick, struct bw_error *err)
+{
+    (void)quick; /* the VNC framebuffer, as a PPM */
+    if (!vm->rfb) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED, "no screenshot: the VM is not running");
+        return NULL;
+    }
+    char *ppm = bw_xasprintf("%s.ppm", base);
+    if (bw_rfb_screenshot(vm->rfb, ppm, err) < 0) {
+        free(ppm);
+        return NULL;
+    }
+    return ppm;
+}
+
+static const char *vmware_serial_log(const struct bw_vm *vm)
+{
+    return vm->serial_path;
+}
+
+static const char *vmware_hypervisor_log(const struct bw_vm *vm)
+{
+    return vm->cli.log_path;
+}
+
+static int vmware_stop(struct bw_vm *vm, struct bw_error *err)
+{
+    if (!vm->running)
+        return sync_disk(vm, err);
+    struct bw_error ignored = BW_ERROR_INIT;
+    bw_hvcli_run(&vm->cli, NULL, &ignored, "-T", HOST_TYPE, "stop", vm->vmx_path, "hard", NULL);
+    bw_error_release(&ignored);
+    int rc = vmware_wait_off(vm, 10000, &ignored);
+    bw_error_release(&ignored);
+    if (rc < 0) {
+        went_off(vm);
+        vm->ran = false; /* a VM that would not stop: its disk cannot be trusted */
+    }
+    return 0;
+}
+
+static void vmware_destroy(struct bw_vm *vm)
+{
+    if (!vm)
+        return;
+    struct bw_error ignored = BW_ERROR_INIT;
+    bw_spawn_hold_interrupt(true);
+    vmware_stop(vm, &ignored);
+    bw_spawn_hold_interrupt(false);
+    bw_error_release(&ignored);
+    went_off(vm);
+    if (vm->vmdk)
+        remove(vm->vmdk);
+    bw_hvcli_release(&vm->cli);
+    free(vm->name);
+    free(vm->workdir);
+    free(vm->vmx_path);
+    free(vm->vmx);
+    free(vm->vmdk);
+    free(vm->disk);
+    free(vm->serial_path);
+    free(vm);
+}
+
+/* vmnet8's address on this host: where the guest reaches the HTTP server. */
+static int vmware_http_host_address(char *buf, size_t len, struct bw_error *err)
+{
+    const char *set = getenv("BOXWRIGHT_VMWARE_HOST_IP");
+    if (set && *set) {
+        snprintf(buf, len, "%s", set);
+        return 0;
+    }
+    struct ifaddrs *ifs = NULL, *i;
+    int rc = -1;
+    if (getifaddrs(&ifs) == 0)
+        for (i = ifs; i && rc < 0; i = i->ifa_next)
+            if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+                strcmp(i->ifa_name, "vmnet8") == 0 &&
+                inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
+                          (socklen_t)len))
+                rc = 0;
+    freeifaddrs(ifs);
+    if (rc < 0)
+        bw_error_set(err, BW_ERR_NOT_FOUND,
+                     "vmware: this host has no vmnet8 interface with an IPv4 address (VMware's "
+                     "NAT network), where the guest would reach the HTTP server; "
+                     "BOXWRIGHT_VMWARE_HOST_IP names another");
+    return rc;
+}
+
+static char *vmware_describe(const char *uri, const char *pool)
+{
+    (void)uri;
+    (void)pool;
+    return bw_xstrdup("vmware (unproven on a real VMware): vmrun -T " HOST_TYPE
+                      ", keys and screen over VNC on 127.0.0.1; the disk as a VMDK next to the "
+                      ".vmx, converted back when it is off; the guest's HTTP on vmnet8's host "
+                      "address, its SSH through a forwarder on 127.0.0.1 to its DHCP address");
+}
+
+static const char *vmware_choose_accel(const char *requested, const char *uri, char *why,
+                                       size_t whylen)
+{
+    (void)uri;
+    snprintf(why, whylen, "vmware runs guests on the host's VT-x or AMD-V%s",
+             strcmp(requested, "tcg") == 0 ? " (it has no TCG: --accel tcg does not apply)" : "");
+    return "kvm";
+}
+
+const struct bw_driver bw_driver_vmware = {
+    .name = "vmware",
+    .guest_http_ip = "(vmnet8's address)",
+    .guest_http_port = 0, /* the port the server bound on vmnet8's address */
+    .http_host_address = vmware_http_host_address,
+    .isolated_network = NULL,
+    .user_network = "VMware's NAT (vmnet8), the guest reaches what this host reaches; HTTP on "
+                    "vmnet8's host address, SSH through a forwarder on 127.0.0.1",
+    .box_provider = "vmware_desktop",
+    .describe = vmware_describe,
+    .choose_accel = vmware_choose_accel,
+    .create = vmware_create,
+    .command = vmware_command,
+    .start = vmware_start,
+    .send_chord = vmware_send_chord,
+    .send_key = NULL,
+    .read_memory = NULL,
+    .wait_off = vmware_wait_off,
+    .screenshot = vmware_screenshot,
+    .serial_log = vmware_serial_log,
+    .hypervisor_log = vmware_hypervisor_log,
+    .stop = vmware_stop,
+    .destroy = vmware_destroy,
+};

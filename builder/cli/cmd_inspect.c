@@ -248,8 +248,8 @@ const struct bw_command bw_cmd_inspect = {
     "inspect",
     "show the resolved definition of a template or file",
     "usage: boxwright inspect [--var NAME=VALUE]... [--var-file FILE]...\n"
-    "                         [--driver qemu|libvirt|virtualbox|vmware]\n"
-    "                         [--libvirt-uri URI] [--libvirt-pool POOL] TEMPLATE|FILE\n"
+    "                         [--driver NAME] [--libvirt-uri URI]\n"
+    "                         [--libvirt-pool POOL] TEMPLATE|FILE\n"
     "\n"
     "Shows what a build would use: the driver and the path its files and the\n"
     "guest's connections take, the source, the VM, the boot command as it\n"

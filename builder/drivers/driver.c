@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 static const struct bw_driver *const drivers[] = {&bw_driver_qemu, &bw_driver_libvirt,
-                                                  &bw_driver_virtualbox, &bw_driver_vmware};
+                                                  &bw_driver_virtualbox, &bw_driver_vmware,
+                                                  &bw_driver_parallels};
 
 const struct bw_driver *const *bw_drivers(size_t *n)
 {

@@ -144,6 +144,7 @@ extern const struct bw_driver bw_driver_qemu;
 extern const struct bw_driver bw_driver_libvirt;
 extern const struct bw_driver bw_driver_virtualbox; /* unproven: no VirtualBox runs here */
 extern const struct bw_driver bw_driver_vmware;     /* unproven: no VMware runs here */
+extern const struct bw_driver bw_driver_parallels;  /* unproven: no Parallels runs here */
 
 /* The driver table, in order; *n is set to its length. */
 const struct bw_driver *const *bw_drivers(size_t *n);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 void bw_hvcli_init(struct bw_hvcli *c, const char *tool, const char *install, const char *log_path)
@@ -73,7 +74,8 @@ char *const *bw_hvcli_command(struct bw_hvcli *c)
     return c->text;
 }
 
-static void log_run(struct bw_hvcli *c, char *const *args, const struct bw_spawn_result *res)
+static void log_run(struct bw_hvcli *c, char *const *args, const char *input, size_t len,
+                    const struct bw_spawn_result *res)
 {
     int fd = open(c->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -83,6 +85,11 @@ static void log_run(struct bw_hvcli *c, char *const *args, const struct bw_spawn
     bw_buf_adds(&b, "$ ");
     add_line(&b, c->tool, args);
     bw_buf_addc(&b, '\n');
+    if (input && len) {
+        bw_buf_add(&b, input, len);
+        if (input[len - 1] != '\n')
+            bw_buf_addc(&b, '\n');
+    }
     if (res) {
         bw_buf_add(&b, res->out.data, res->out.len);
         bw_buf_add(&b, res->err.data, res->err.len);
@@ -96,8 +103,22 @@ static void log_run(struct bw_hvcli *c, char *const *args, const struct bw_spawn
     bw_buf_release(&b);
 }
 
+/* What a command does, for messages: its first word, after vmrun's "-T HOSTTYPE". */
+static const char *subcommand(char *const *args)
+{
+    if (args[0] && strcmp(args[0], "-T") == 0 && args[1] && args[2])
+        return args[2];
+    return args[0] ? args[0] : "";
+}
+
 int bw_hvcli_runv(struct bw_hvcli *c, char *const *args, struct bw_spawn_result *res,
                   struct bw_error *err)
+{
+    return bw_hvcli_runv_input(c, args, NULL, 0, res, err);
+}
+
+int bw_hvcli_runv_input(struct bw_hvcli *c, char *const *args, const char *input, size_t len,
+                        struct bw_spawn_result *res, struct bw_error *err)
 {
     size_t n = 0;
     while (args[n])
@@ -108,9 +129,9 @@ int bw_hvcli_runv(struct bw_hvcli *c, char *const *args, struct bw_spawn_result 
     struct bw_spawn_result mine = {0};
     struct bw_spawn_result *r = res ? res : &mine;
     memset(r, 0, sizeof(*r));
-    int rc = bw_spawn_run(argv, NULL, NULL, 0, r, err);
+    int rc = bw_spawn_run(argv, NULL, input, len, r, err);
     bool ran = rc == 0 || r->status != 0; /* a tool that never started has no status */
-    log_run(c, args, ran ? r : NULL);
+    log_run(c, args, input, len, ran ? r : NULL);
     if (rc < 0 && !ran) {
         char *m = bw_xasprintf("%s (%s)", err->msg, c->install);
         bw_error_set(err, BW_ERR_SPAWN, "%s", m);
@@ -120,11 +141,11 @@ int bw_hvcli_runv(struct bw_hvcli *c, char *const *args, struct bw_spawn_result 
         const char *e = r->err.data ? r->err.data : "";
         while (*e == '\n')
             e++;
-        int len = (int)strcspn(e, "\n");
+        int first = (int)strcspn(e, "\n");
         bw_error_set(err, BW_ERR_SPAWN, "%s %s failed (exit status %d)%s%.*s", c->tool,
-                     args[0] ? args[0] : "", r->status, len ? ": " : "", len, e);
+                     subcommand(args), r->status, first ? ": " : "", first, e);
     } else if (rc < 0) {
-        bw_error_prefix(err, "%s %s", c->tool, args[0] ? args[0] : "");
+        bw_error_prefix(err, "%s %s", c->tool, subcommand(args));
     }
     if (!res)
         bw_spawn_result_release(&mine);
@@ -185,4 +206,28 @@ int bw_hvcli_value(const char *text, const char *key, char *out, size_t outlen)
         return 0;
     }
     return -1;
+}
+
+int bw_hvcli_wait_off(int (*is_off)(void *ud, bool *off, struct bw_error *err), void *ud,
+                      uint64_t timeout_ms, const char *serial, struct bw_error *err)
+{
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        bool off = false;
+        if (is_off(ud, &off, err) < 0)
+            return -1;
+        if (off)
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uint64_t ms = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000 +
+                      (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000);
+        if (ms >= timeout_ms) {
+            bw_error_set(err, BW_ERR_INTERRUPTED,
+                         "the guest did not power off within %llu s (serial console: %s)",
+                         (unsigned long long)(timeout_ms / 1000), serial);
+            return -1;
+        }
+        nanosleep(&(struct timespec){0, 500 * 1000 * 1000}, NULL);
+    }
 }

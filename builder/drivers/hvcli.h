@@ -17,7 +17,9 @@
 #include "../base/error.h"
 #include "../base/spawn.h"
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct bw_hvcli_step {
     char **argv;          /* the tool's arguments (not the tool), NULL-terminated */
@@ -46,10 +48,18 @@ char *const *bw_hvcli_command(struct bw_hvcli *c);
 /* Runs the tool with args (NULL-terminated); res (may be NULL) gets what it printed. */
 int bw_hvcli_runv(struct bw_hvcli *c, char *const *args, struct bw_spawn_result *res,
                   struct bw_error *err);
+/* The same with input[0..len) on its standard input (logged after the command). */
+int bw_hvcli_runv_input(struct bw_hvcli *c, char *const *args, const char *input, size_t len,
+                        struct bw_spawn_result *res, struct bw_error *err);
 int bw_hvcli_run(struct bw_hvcli *c, struct bw_spawn_result *res, struct bw_error *err, ...);
 
 /* Runs the plan's steps in order, skipping those that need a newer version than version. */
 int bw_hvcli_run_plan(struct bw_hvcli *c, unsigned version, struct bw_error *err);
+
+/* Polls is_off (each look runs the tool: every half second) until the VM is off, or fails with
+ * BW_ERR_INTERRUPTED after timeout_ms, naming the serial console. 0 once off; -1 with err. */
+int bw_hvcli_wait_off(int (*is_off)(void *ud, bool *off, struct bw_error *err), void *ud,
+                      uint64_t timeout_ms, const char *serial, struct bw_error *err);
 
 /* The first "major.minor" in text (as major * 100 + minor), or 0 when there is none. */
 unsigned bw_hvcli_version(const char *text);

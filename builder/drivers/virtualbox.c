@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define TOOL        "VBoxManage"
 #define INSTALL     "the virtualbox driver needs VirtualBox 6.1 or later: its VBoxManage on PATH"
@@ -240,43 +239,29 @@ static int sync_disk(struct bw_vm *vm, struct bw_error *err)
     return bw_disk_convert(vm->vdi, vm->disk, "qcow2", NULL, err);
 }
 
-static void nap(unsigned ms)
+/* Off, or a state that will not come back: the VM died under the guest. */
+static int vbox_is_off(void *ud, bool *off, struct bw_error *err)
 {
-    nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
+    struct bw_vm *vm = ud;
+    char state[64];
+    if (vm_state(vm, state, sizeof(state), err) < 0)
+        return -1;
+    if (strcmp(state, "aborted") == 0 || strcmp(state, "gurumeditation") == 0) {
+        bw_error_set(err, BW_ERR_SPAWN,
+                     "the VM stopped in state \"%s\" (VirtualBox's log: %s/%s/Logs/VBox.log)",
+                     state, vm->workdir, vm->name);
+        vm->running = false;
+        vm->ran = false; /* its disk cannot be trusted */
+        return -1;
+    }
+    *off = strcmp(state, "poweroff") == 0;
+    return 0;
 }
 
 static int vbox_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *err)
 {
-    if (!vm->running)
-        return sync_disk(vm, err);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
-        char state[64];
-        if (vm_state(vm, state, sizeof(state), err) < 0)
-            return -1;
-        if (strcmp(state, "poweroff") == 0)
-            break;
-        if (strcmp(state, "aborted") == 0 || strcmp(state, "gurumeditation") == 0) {
-            bw_error_set(err, BW_ERR_SPAWN,
-                         "the VM stopped in state \"%s\" (VirtualBox's log: %s/%s/Logs/VBox.log)",
-                         state, vm->workdir, vm->name);
-            vm->running = false;
-            vm->ran = false; /* its disk cannot be trusted */
-            return -1;
-        }
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        uint64_t ms = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000 +
-                      (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000);
-        if (ms >= timeout_ms) {
-            bw_error_set(err, BW_ERR_INTERRUPTED,
-                         "the guest did not power off within %llu s (serial console: %s)",
-                         (unsigned long long)(timeout_ms / 1000), vm->serial_path);
-            return -1;
-        }
-        nap(500); /* each look is a VBoxManage run */
-    }
+    if (vm->running && bw_hvcli_wait_off(vbox_is_off, vm, timeout_ms, vm->serial_path, err) < 0)
+        return -1;
     vm->running = false;
     return sync_disk(vm, err);
 }

@@ -37,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define TOOL "vmrun"
 #define INSTALL                                                                                    \
@@ -289,29 +288,19 @@ static void went_off(struct bw_vm *vm)
     vm->ssh = NULL;
 }
 
+static int vmware_is_off(void *ud, bool *off, struct bw_error *err)
+{
+    bool running;
+    int rc = is_running(ud, &running, err);
+    *off = !running;
+    return rc;
+}
+
 static int vmware_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *err)
 {
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (vm->running) {
-        bool running;
-        if (is_running(vm, &running, err) < 0)
-            return -1;
-        if (!running) {
-            went_off(vm);
-            break;
-        }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        uint64_t ms = (uint64_t)(now.tv_sec - t0.tv_sec) * 1000 +
-                      (uint64_t)((now.tv_nsec - t0.tv_nsec) / 1000000);
-        if (ms >= timeout_ms) {
-            bw_error_set(err, BW_ERR_INTERRUPTED,
-                         "the guest did not power off within %llu s (serial console: %s)",
-                         (unsigned long long)(timeout_ms / 1000), vm->serial_path);
-            return -1;
-        }
-        nanosleep(&(struct timespec){0, 500 * 1000 * 1000}, NULL); /* each look is a vmrun */
-    }
+    if (vm->running && bw_hvcli_wait_off(vmware_is_off, vm, timeout_ms, vm->serial_path, err) < 0)
+        return -1;
+    went_off(vm);
     return sync_disk(vm, err);
 }
 

@@ -542,6 +542,97 @@ START_TEST(test_dhcp_leases)
 }
 END_TEST
 
+/* An installer VM on Parallels Desktop 19: the plan and keys (scan codes as send-key-event's
+ * JSON on its standard input) as transcripts, the disk Parallels made (written here as the
+ * Parallels-format image qemu-img reads) back in the build's qcow2 once the VM stops. */
+START_TEST(test_parallels_installer_life)
+{
+    begin("parallels", "prlctl", "installer-19");
+    struct bw_vm_spec s = installer_spec();
+    s.nic_model = "virtio";
+    const struct bw_driver *d = bw_driver_find("parallels");
+    ck_assert_ptr_eq(d, &bw_driver_parallels);
+    struct bw_error err = BW_ERROR_INIT;
+    struct bw_vm *vm = d->create(&s, &err);
+    ck_assert_msg(vm != NULL, "%s", err.msg);
+    ck_assert_msg(d->start(vm, &err) == 0, "%s", err.msg);
+    /* What Parallels made and the guest wrote to. */
+    char *bundle = bw_xasprintf("%s/boxwright-tiny-4242-installer.pvm/harddisk.hdd", work);
+    char *mk = bw_xasprintf("mkdir -p '%s'", bundle);
+    ck_assert_int_eq(system(mk), 0);
+    char *hds =
+        bw_xasprintf("%s/harddisk.hdd.0.{5fbaabe3-6958-40ff-92a7-860e329aab41}.hds", bundle);
+    char *argv[] = {"qemu-img", "create", "-q", "-f", "parallels", hds, "16M", NULL};
+    struct bw_spawn_result r;
+    ck_assert_msg(bw_spawn_run(argv, NULL, NULL, 0, &r, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&r);
+    ck_assert_int_eq(qemu_io("parallels", hds, "write -P 0x3c 3M 64k"), 0);
+    enum bw_key shift_a[] = {BW_KEY_SHIFT_L, BW_KEY_A}, up[] = {BW_KEY_UP};
+    ck_assert_msg(d->send_chord(vm, shift_a, 2, 100, &err) == 0, "%s", err.msg);
+    ck_assert_msg(d->send_chord(vm, up, 1, 100, &err) == 0, "%s", err.msg);
+    char *base = bw_xasprintf("%s/screen", work);
+    char *png = d->screenshot(vm, base, false, &err);
+    ck_assert_msg(png != NULL, "%s", err.msg);
+    ck_assert_msg(d->wait_off(vm, 60000, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(qemu_io("qcow2", s.disk, "read -P 0x3c 3M 64k"), 0);
+    d->destroy(vm);
+    free(png);
+    free(base);
+    free(hds);
+    free(mk);
+    free(bundle);
+    end();
+}
+END_TEST
+
+START_TEST(test_parallels_refusals)
+{
+    struct bw_error err = BW_ERROR_INIT;
+    begin("parallels", "prlctl", "old");
+    struct bw_vm_spec s = installer_spec();
+    struct bw_vm *vm = bw_driver_parallels.create(&s, &err);
+    ck_assert_int_eq(bw_driver_parallels.start(vm, &err), -1);
+    ck_assert_msg(strstr(err.msg, "\"prlctl version 18.3.2 (53621)\": expected Parallels Desktop "
+                                  "19 or later"),
+                  "%s", err.msg);
+    bw_error_release(&err);
+    bw_driver_parallels.destroy(vm);
+    end();
+    begin("parallels", "prlctl", "exists");
+    s = installer_spec();
+    vm = bw_driver_parallels.create(&s, &err);
+    ck_assert_int_eq(bw_driver_parallels.start(vm, &err), -1);
+    ck_assert_msg(strstr(err.msg, "Parallels already has a VM named"), "%s", err.msg);
+    bw_error_release(&err);
+    bw_driver_parallels.destroy(vm);
+    end();
+    /* What Parallels cannot do is refused before anything runs. */
+    s.smbios_serial = "ds=nocloud-net;s=http://10.211.55.2:8100/";
+    ck_assert_ptr_null(bw_driver_parallels.create(&s, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "cloud_init.seed \"http\""));
+    s.smbios_serial = NULL;
+    s.iso = NULL; /* a disk image source */
+    ck_assert_ptr_null(bw_driver_parallels.create(&s, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "attaches only disks it made"));
+    s.isolated = true;
+    ck_assert_ptr_null(bw_driver_parallels.create(&s, &err));
+    ck_assert_ptr_nonnull(strstr(err.msg, "vm.network \"isolated\""));
+    bw_error_release(&err);
+    /* Parallels' own leases: the lease that began last wins, whatever the case. */
+    struct bw_buf f = BW_BUF_INIT;
+    bw_buf_init(&f);
+    ck_assert_int_eq(bw_buf_read_file(&f, BW_TEST_DATA "/../fuzz/corpus/leases/parallels"), 0);
+    char ip[16];
+    ck_assert_int_eq(bw_parallels_lease_find(f.data, f.len, "00:1c:42:f5:93:fb", ip, sizeof(ip)),
+                     0);
+    ck_assert_str_eq(ip, "10.211.55.183");
+    ck_assert_int_eq(bw_parallels_lease_find(f.data, f.len, "001C42AABBCC", ip, sizeof(ip)), 0);
+    ck_assert_str_eq(ip, "10.211.55.182");
+    ck_assert_int_eq(bw_parallels_lease_find(f.data, f.len, "001C42AABBCD", ip, sizeof(ip)), -1);
+    bw_buf_release(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hvcli");
@@ -555,6 +646,8 @@ int main(void)
     tcase_add_test(tc, test_vmware_installer_life);
     tcase_add_test(tc, test_vmware_refusals);
     tcase_add_test(tc, test_dhcp_leases);
+    tcase_add_test(tc, test_parallels_installer_life);
+    tcase_add_test(tc, test_parallels_refusals);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

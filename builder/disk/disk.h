@@ -44,4 +44,9 @@ int bw_disk_check_self_contained(const char *image, struct bw_error *err);
  * the file's first sectors. */
 int bw_disk_set_vmdk_cid(const char *vmdk, uint32_t cid, struct bw_error *err);
 
+/* Sets the identifiers qemu-img makes random in a VHDX (the headers' write GUIDs and sequence
+ * numbers, the stale log entry's GUID, the disk's Page 83 id) from seed, checksums recomputed,
+ * so that the same disk converts to the same bytes. */
+int bw_disk_set_vhdx_ids(const char *vhdx, uint64_t seed, struct bw_error *err);
+
 #endif

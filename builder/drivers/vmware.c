@@ -227,10 +227,38 @@ static int guest_address(void *ud, char *host, size_t hostlen)
     return rc;
 }
 
+/* The .vmx is virtual hardware version 14: Workstation 14 or later. (Fusion's version is not
+ * asked: its app bundle has no command that prints it.) */
+static int check_version(struct bw_vm *vm, struct bw_error *err)
+{
+#ifdef __APPLE__
+    (void)vm;
+    (void)err;
+    return 0;
+#else
+    struct bw_hvcli ws;
+    bw_hvcli_init(&ws, "vmware", INSTALL, vm->cli.log_path);
+    struct bw_spawn_result r;
+    int rc = bw_hvcli_run(&ws, &r, err, "-v", NULL);
+    unsigned version = rc == 0 ? bw_hvcli_version(r.out.data) : 0;
+    bw_buf_rtrim(&r.out);
+    if (rc == 0 && version < 1400) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED,
+                     "vmware -v says \"%s\": expected VMware Workstation 14 or later (the VM is "
+                     "virtual hardware version 14)",
+                     r.out.data);
+        rc = -1;
+    }
+    bw_spawn_result_release(&r);
+    bw_hvcli_release(&ws);
+    return rc;
+#endif
+}
+
 static int vmware_start(struct bw_vm *vm, struct bw_error *err)
 {
     bool running;
-    if (is_running(vm, &running, err) < 0)
+    if (check_version(vm, err) < 0 || is_running(vm, &running, err) < 0)
         return -1;
     if (running) {
         bw_error_set(err, BW_ERR_UNSUPPORTED,

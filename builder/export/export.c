@@ -227,11 +227,13 @@ int bw_write_manifest(const char *manifest_path, const char *name, const struct 
     return rc;
 }
 
-/* Is this member the disk of a box: box.img (libvirt), or a *.vmdk (VirtualBox, VMware)? */
+/* Is this member the disk of a box: box.img (libvirt), a *.vmdk (VirtualBox, VMware), or a
+ * *.vhdx (Hyper-V, in "Virtual Hard Disks/")? */
 static bool is_disk_member(const char *name)
 {
     size_t n = strlen(name);
-    return strcmp(name, "box.img") == 0 || (n > 5 && strcmp(name + n - 5, ".vmdk") == 0);
+    return strcmp(name, "box.img") == 0 || (n > 5 && strcmp(name + n - 5, ".vmdk") == 0) ||
+           (n > 5 && strcmp(name + n - 5, ".vhdx") == 0);
 }
 
 int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err)
@@ -267,8 +269,8 @@ int bw_box_extract_image(const char *box, const char *dest, struct bw_error *err
     }
     if (!found)
         bw_error_at(err, BW_ERR_NOT_FOUND, box, NULL, 0, 0,
-                    "no disk at the root of the box: expected box.img (libvirt) or a .vmdk "
-                    "(virtualbox, vmware_desktop)");
+                    "no disk in the box: expected box.img (libvirt), a .vmdk (virtualbox, "
+                    "vmware_desktop) or a .vhdx (hyperv)");
     archive_read_free(a);
     return rc;
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 static const struct bw_exporter *const exporters[] = {&bw_exporter_libvirt, &bw_exporter_virtualbox,
-                                                      &bw_exporter_vmware};
+                                                      &bw_exporter_vmware, &bw_exporter_hyperv};
 
 #define N_EXPORTERS (sizeof(exporters) / sizeof(exporters[0]))
 

@@ -40,6 +40,7 @@ struct bw_exporter {
 extern const struct bw_exporter bw_exporter_libvirt;
 extern const struct bw_exporter bw_exporter_virtualbox;
 extern const struct bw_exporter bw_exporter_vmware;
+extern const struct bw_exporter bw_exporter_hyperv; /* unproven: no Hyper-V runs here */
 
 /* The exporter for a provider; NULL if there is none. */
 const struct bw_exporter *bw_exporter_find(const char *provider);

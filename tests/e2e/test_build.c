@@ -130,7 +130,7 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     build_args(&a, false, out);
     /* one install, a box for every format */
     e2e_push(&a, "--export");
-    e2e_push(&a, "libvirt,virtualbox,vmware_desktop");
+    e2e_push(&a, "libvirt,virtualbox,vmware_desktop,hyperv");
     struct bw_spawn_result res;
     int status = e2e_run(a.v, cache_env, &res);
     ck_assert_msg(status == 0, "build failed (%d):\n%s", status, res.err.data);
@@ -148,10 +148,10 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     json_t *m = json_load_file(manifest, 0, NULL);
     ck_assert_ptr_nonnull(m);
     static const char *const boxes[] = {"tiny-libvirt.box", "tiny-virtualbox.box",
-                                        "tiny-vmware_desktop.box"};
+                                        "tiny-vmware_desktop.box", "tiny-hyperv.box"};
     char hex[BW_HASH_MAX_HEX + 1];
     struct bw_error err = BW_ERROR_INIT;
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         json_t *box = json_array_get(json_object_get(m, "artifacts"), i);
         ck_assert_str_eq(json_string_value(json_object_get(box, "path")), boxes[i]);
         char *f = bw_xasprintf("%s/%s", out, boxes[i]);
@@ -200,9 +200,9 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     ck_assert_msg(status == 0, "box validate failed:\n%s%s", res.out.data, res.err.data);
     ck_assert_ptr_nonnull(strstr(res.out.data, "5 passed, 0 failed"));
     bw_spawn_result_release(&res);
-    /* The disk inside the VirtualBox and VMware boxes boots too (QEMU reads their VMDKs; the
-     * drivers do not matter here, so once, through QEMU). */
-    for (size_t i = 1; !libvirt && i < 3; i++) {
+    /* The disk inside the VirtualBox, VMware and Hyper-V boxes boots too (QEMU reads their
+     * VMDKs and the VHDX; the drivers do not matter here, so once, through QEMU). */
+    for (size_t i = 1; !libvirt && i < 4; i++) {
         char *f = bw_xasprintf("%s/%s", out, boxes[i]);
         v.v[3] = f;
         status = e2e_run(v.v, cache_env, &res);

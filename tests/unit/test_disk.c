@@ -200,6 +200,58 @@ START_TEST(test_a_vmdk_content_id_can_be_fixed_whatever_its_length)
 }
 END_TEST
 
+/* The same disk converts to the same VHDX once its identifiers are set from one seed; qemu-img
+ * still reads it (checksums right: it refuses a header whose CRC-32C is wrong), and the data is
+ * the disk's. A file that is no VHDX is refused. */
+START_TEST(test_a_vhdx_is_made_reproducible)
+{
+    struct bw_error err = BW_ERROR_INIT;
+    char *src = at("src.qcow2"), *a = at("a.vhdx"), *b = at("b.vhdx");
+    ck_assert_int_eq(bw_disk_create(src, 64ULL << 20, &err), 0);
+    char *io[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 1M", src, NULL};
+    struct bw_spawn_result res;
+    ck_assert_int_eq(bw_spawn_run(io, NULL, NULL, 0, &res, &err), 0);
+    bw_spawn_result_release(&res);
+    char hex[2][BW_HASH_MAX_HEX + 1];
+    char *paths[2] = {a, b};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(bw_disk_convert(src, paths[i], "vhdx", "subformat=dynamic", &err), 0);
+        ck_assert_int_eq(bw_hash_file(paths[i], BW_HASH_SHA256, hex[i], NULL, NULL, &err), 0);
+    }
+    ck_assert_str_ne(hex[0], hex[1]); /* qemu-img makes them random */
+    for (int i = 0; i < 2; i++) {
+        ck_assert_msg(bw_disk_set_vhdx_ids(paths[i], 1700000000, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(bw_hash_file(paths[i], BW_HASH_SHA256, hex[i], NULL, NULL, &err), 0);
+    }
+    ck_assert_str_eq(hex[0], hex[1]);
+    char *check[] = {"qemu-img", "check", "-f", "vhdx", a, NULL};
+    ck_assert_msg(bw_spawn_run(check, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&res);
+    char *read[] = {"qemu-io", "-f", "vhdx", "-c", "read -P 0x5a 1M 1M", a, NULL};
+    ck_assert_int_eq(bw_spawn_run(read, NULL, NULL, 0, &res, &err), 0);
+    ck_assert_msg(!strstr(res.out.data, "failed"), "%s", res.out.data);
+    bw_spawn_result_release(&res);
+    /* A broken header checksum is what qemu-img would refuse: prove the check can fail. */
+    FILE *fp = fopen(a, "r+b");
+    fseek(fp, 0x10000 + 100, SEEK_SET);
+    fputc(0x42, fp);
+    fseek(fp, 0x20000 + 100, SEEK_SET);
+    fputc(0x42, fp);
+    fclose(fp);
+    char *info_argv[] = {"qemu-img", "info", "-f", "vhdx", a, NULL};
+    ck_assert_int_ne(bw_spawn_run(info_argv, NULL, NULL, 0, &res, &err), 0);
+    bw_spawn_result_release(&res);
+    bw_error_release(&err);
+    ck_assert_int_eq(bw_disk_set_vhdx_ids(src, 1, &err), -1);
+    ck_assert_msg(strstr(err.file, "src.qcow2") && strstr(err.msg, "expected two headers"), "%s",
+                  err.msg);
+    bw_error_release(&err);
+    free(a);
+    free(b);
+    free(src);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("disk");
@@ -211,6 +263,7 @@ int main(void)
     tcase_add_test(tc, test_errors_name_the_image_and_what_qemu_img_said);
     tcase_add_test(tc, test_only_self_contained_disks_are_booted);
     tcase_add_test(tc, test_a_vmdk_content_id_can_be_fixed_whatever_its_length);
+    tcase_add_test(tc, test_a_vhdx_is_made_reproducible);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

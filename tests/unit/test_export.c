@@ -5,6 +5,7 @@
 #include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
 #include "../../builder/drivers/driver.h"
+#include "../../builder/disk/disk.h"
 #include "../../builder/export/export.h"
 #include "../../builder/export/exporter.h"
 
@@ -537,6 +538,103 @@ START_TEST(test_vmware_box_has_a_vmx_naming_its_sparse_vmdk)
 }
 END_TEST
 
+/* What xmllint's XPath finds in a file: the value as Vagrant's import_vm_xml.ps1 reads it. */
+static char *xpath(const char *file, const char *expr)
+{
+    char *argv[] = {"xmllint", "--xpath", (char *)expr, (char *)file, NULL};
+    struct bw_spawn_result res;
+    struct bw_error err = BW_ERROR_INIT;
+    int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
+    bw_buf_rtrim(&res.out);
+    char *out = bw_xstrdup(rc == 0 ? res.out.data : "");
+    bw_spawn_result_release(&res);
+    bw_error_release(&err);
+    return out;
+}
+
+/* The Hyper-V box: "Virtual Machines/box.xml" with every value Vagrant's Hyper-V import reads
+ * (the generation, name, processors, memory, boot device, the drive on SCSI for generation 2 or
+ * IDE for 1), "Virtual Hard Disks/disk.vhdx" with the disk's size; byte-identical with
+ * SOURCE_DATE_EPOCH. */
+START_TEST(test_hyperv_box_has_what_vagrant_s_import_reads)
+{
+    char *disk = make_disk("1536M");
+    const struct bw_exporter *x = bw_exporter_find("hyperv");
+    ck_assert_ptr_nonnull(x);
+    setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+    char hex[3][BW_HASH_MAX_HEX + 1];
+    for (int i = 0; i < 3; i++) {
+        char *box = bw_xasprintf("%s/h%d.box", dir, i);
+        struct bw_export_input in = {.name = "a <b> & c",
+                                     .workdir = dir,
+                                     .disk = disk,
+                                     .memory = 2048ULL << 20,
+                                     .cpus = 2,
+                                     .efi = i < 2,
+                                     .compression = "gzip",
+                                     .level = 1};
+        struct bw_error err = BW_ERROR_INIT;
+        ck_assert_msg(x->write_box(&in, box, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(bw_hash_file(box, BW_HASH_SHA256, hex[i], NULL, NULL, &err), 0);
+        struct member m[5];
+        size_t n = read_box(box, m, 5);
+        ck_assert_uint_eq(n, 4);
+        ck_assert_str_eq(m[0].name, "metadata.json");
+        ck_assert_str_eq(m[2].name, "Virtual Machines/box.xml");
+        ck_assert_str_eq(m[3].name, "Virtual Hard Disks/disk.vhdx");
+        ck_assert_ptr_nonnull(strstr(m[0].data.data, "\"provider\":\"hyperv\""));
+        char *xml = bw_xasprintf("%s/box%d.xml", dir, i);
+        save(xml, &m[1 + 1].data);
+        char *lint[] = {"xmllint", "--noout", xml, NULL};
+        struct bw_spawn_result res;
+        ck_assert_msg(bw_spawn_run(lint, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+        bw_spawn_result_release(&res);
+        static const struct {
+            const char *expr, *efi, *bios;
+        } reads[] = {
+            {"string(/configuration/properties/subtype)", "1", "0"}, /* generation - 1 */
+            {"string(/configuration/properties/name)", "a <b> & c", "a <b> & c"},
+            {"string(/configuration/settings/processors/count)", "2", "2"},
+            {"string(//memory/bank/size)", "2048", "2048"},
+            {"string(//memory/bank/limit)", "2048", "2048"},
+            {"string(//memory/bank/dynamic_memory_enabled)", "False", "False"},
+            {"string(//boot/device0)", "HardDrive", "HardDrive"},
+            {"string(//secure_boot_enabled)", "False", "False"},
+            {"count(//*[starts-with(name(.),'controller')]/*[pathname][type='VHD'])", "1", "1"},
+            {"count(//*[starts-with(name(.),'controller')]/../ChannelInstanceGuid)", "1", "0"},
+        };
+        for (size_t k = 0; k < sizeof(reads) / sizeof(reads[0]); k++) {
+            char *v = xpath(xml, reads[k].expr);
+            ck_assert_msg(strcmp(v, in.efi ? reads[k].efi : reads[k].bios) == 0, "%s: %s",
+                          reads[k].expr, v);
+            free(v);
+        }
+        char *vhdx = bw_xasprintf("%s/check%d.vhdx", dir, i);
+        save(vhdx, &m[3].data);
+        uint64_t size;
+        char fmt[16];
+        ck_assert_msg(bw_disk_info(vhdx, &size, fmt, &err) == 0, "%s", err.msg);
+        ck_assert_str_eq(fmt, "vhdx");
+        ck_assert_uint_eq(size, 1536ULL << 20);
+        /* validation finds the disk in it */
+        char *out = bw_xasprintf("%s/out%d.vhdx", dir, i);
+        ck_assert_msg(bw_box_extract_image(box, out, &err) == 0, "%s", err.msg);
+        ck_assert_msg(bw_disk_info(out, &size, fmt, &err) == 0, "%s", err.msg);
+        ck_assert_str_eq(fmt, "vhdx");
+        for (size_t k = 0; k < n; k++)
+            bw_buf_release(&m[k].data);
+        free(out);
+        free(vhdx);
+        free(xml);
+        free(box);
+    }
+    unsetenv("SOURCE_DATE_EPOCH");
+    ck_assert_str_eq(hex[0], hex[1]);
+    ck_assert_str_ne(hex[0], hex[2]);
+    free(disk);
+}
+END_TEST
+
 /* One build's output directory: a libvirt and a VirtualBox box of a disk of `size`, and the
  * manifest that lists them, as a build writes it. */
 static char *fake_build(const char *name, const char *size)
@@ -794,6 +892,7 @@ int main(void)
     tcase_add_test(tc, test_virtualbox_box_is_reproducible_with_source_date_epoch);
     tcase_add_test(tc, test_vagrant_adds_a_box_of_every_format);
     tcase_add_test(tc, test_vmware_box_has_a_vmx_naming_its_sparse_vmdk);
+    tcase_add_test(tc, test_hyperv_box_has_what_vagrant_s_import_reads);
     tcase_add_test(tc, test_publish_makes_a_catalogue_vagrant_adds_and_updates_from);
     tcase_add_test(tc, test_a_catalogue_on_a_web_server_is_added_and_updated_from);
     suite_add_tcase(s, tc);

@@ -42,6 +42,11 @@ static void begin(const char *driver, const char *tool, const char *name)
     char *link = bw_xasprintf("%s/%s", fakebin, tool);
     ck_assert_int_eq(symlink(BW_TEST_DATA "/../fakes/transcript", link), 0);
     free(link);
+    if (strcmp(tool, "vmrun") == 0) { /* Workstation's version comes from `vmware -v` */
+        link = bw_xasprintf("%s/vmware", fakebin);
+        ck_assert_int_eq(symlink(BW_TEST_DATA "/../fakes/transcript", link), 0);
+        free(link);
+    }
     char *t = bw_xasprintf("%s/%s/%s.transcript", BW_TEST_DATA, driver, name);
     char *log = bw_xasprintf("%s/calls.log", work);
     setenv("BW_FAKE_TRANSCRIPT", t, 1);
@@ -473,6 +478,17 @@ END_TEST
 
 START_TEST(test_vmware_refusals)
 {
+    begin("vmware", "vmrun", "old");
+    struct bw_vm_spec o = installer_spec();
+    struct bw_error e = BW_ERROR_INIT;
+    struct bw_vm *old = bw_driver_vmware.create(&o, &e);
+    ck_assert_int_eq(bw_driver_vmware.start(old, &e), -1);
+    ck_assert_msg(strstr(e.msg, "\"VMware Workstation 12.5.9 build-7535481\": expected VMware "
+                                "Workstation 14 or later"),
+                  "%s", e.msg);
+    bw_error_release(&e);
+    bw_driver_vmware.destroy(old);
+    end();
     begin("vmware", "vmrun", "running");
     struct bw_vm_spec s = installer_spec();
     struct bw_error err = BW_ERROR_INIT;

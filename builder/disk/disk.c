@@ -75,11 +75,13 @@ int bw_disk_check_self_contained(const char *image, struct bw_error *err)
                   "could be any files)";
         else if (json_array_size(extents) != 1)
             why = "it is a VMDK of more than one extent";
-    } else if (strcmp(format, "qcow2") && strcmp(format, "raw"))
-        why = "its format is none of qcow2, raw and VMDK";
+    } else if (strcmp(format, "qcow2") && strcmp(format, "raw") && strcmp(format, "vhdx"))
+        /* (a differencing VHDX, the one kind that names another file, QEMU does not open) */
+        why = "its format is none of qcow2, raw, VMDK and VHDX";
     if (why)
         bw_error_at(err, BW_ERR_UNSUPPORTED, image, NULL, 0, 0,
-                    "not booted: %s; expected one self-contained qcow2, raw or VMDK file", why);
+                    "not booted: %s; expected one self-contained qcow2, raw, VMDK or VHDX file",
+                    why);
     json_decref(info);
     return why ? -1 : 0;
 }

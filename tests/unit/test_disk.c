@@ -127,6 +127,15 @@ START_TEST(test_only_self_contained_disks_are_booted)
     ck_assert_int_eq(bw_disk_check_self_contained(base, &err), 0);
     ck_assert_int_eq(bw_disk_convert(base, sv, "vmdk", "subformat=streamOptimized", &err), 0);
     ck_assert_int_eq(bw_disk_check_self_contained(sv, &err), 0);
+    char *vhdx = at("h.vhdx"), *vpc = at("h.vhd");
+    ck_assert_int_eq(bw_disk_convert(base, vhdx, "vhdx", "subformat=dynamic", &err), 0);
+    ck_assert_int_eq(bw_disk_check_self_contained(vhdx, &err), 0);
+    ck_assert_int_eq(bw_disk_convert(base, vpc, "vpc", NULL, &err), 0);
+    ck_assert_int_eq(bw_disk_check_self_contained(vpc, &err), -1);
+    ck_assert_msg(strstr(err.msg, "none of qcow2, raw, VMDK and VHDX"), "%s", err.msg);
+    bw_error_release(&err);
+    free(vhdx);
+    free(vpc);
     ck_assert_int_eq(bw_disk_overlay(top, base, "qcow2", 0, &err), 0);
     ck_assert_int_eq(bw_disk_check_self_contained(top, &err), -1);
     ck_assert_msg(strstr(err.msg, "backing file"), "%s", err.msg);

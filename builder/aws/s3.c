@@ -87,15 +87,6 @@ static void where(const struct bw_aws_target *t, struct bw_buf *host, struct bw_
     bw_buf_release(&key);
 }
 
-static void sha256_hex(const void *data, size_t len, char hex[65])
-{
-    unsigned char md[32];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-}
-
 /* One signed request; 0 with r filled (any HTTP status), or -1 when no answer came. */
 static int request(const struct bw_aws_target *t, const char *method, const char *query,
                    const void *body, size_t len, const char *md5_b64, struct resp *r,
@@ -113,7 +104,7 @@ static int request(const struct bw_aws_target *t, const char *method, const char
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &tm);
-    sha256_hex(body ? body : "", len, payload);
+    bw_sigv4_sha256_hex(body ? body : "", len, payload);
     struct bw_sigv4_header h[5] = {
         {"Host", host.data}, {"X-Amz-Content-SHA256", payload}, {"X-Amz-Date", date}};
     size_t nh = 3;

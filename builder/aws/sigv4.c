@@ -178,7 +178,7 @@ static void header_value(struct bw_buf *out, const char *v)
     }
 }
 
-static void sha256_hex(const void *data, size_t len, char hex[65])
+void bw_sigv4_sha256_hex(const void *data, size_t len, char hex[65])
 {
     unsigned char md[32];
     unsigned int mdlen = 0;
@@ -243,7 +243,7 @@ int bw_sigv4_sign(const struct bw_sigv4_request *req, const struct bw_sigv4_cred
     }
     bw_buf_addf(&cr, "\n%s\n%s", signed_headers.data, req->payload_sha256);
     char cr_hash[65];
-    sha256_hex(cr.data, cr.len, cr_hash);
+    bw_sigv4_sha256_hex(cr.data, cr.len, cr_hash);
     char day[9];
     memcpy(day, amz_date, 8);
     day[8] = '\0';

@@ -52,6 +52,9 @@ int bw_sigv4_sign(const struct bw_sigv4_request *req, const struct bw_sigv4_cred
                   enum bw_sigv4_flavor flavor, struct bw_sigv4_signed *out, struct bw_error *err);
 void bw_sigv4_signed_release(struct bw_sigv4_signed *s);
 
+/* The hex SHA-256 of data: a payload's hash as SigV4 signs it. */
+void bw_sigv4_sha256_hex(const void *data, size_t len, char hex[65]);
+
 /* The Authorization header with its signature masked, for --dry-run and logs. */
 char *bw_sigv4_masked(const char *authorization);
 

@@ -231,3 +231,97 @@ int bw_hvcli_wait_off(int (*is_off)(void *ud, bool *off, struct bw_error *err), 
         nanosleep(&(struct timespec){0, 500 * 1000 * 1000}, NULL);
     }
 }
+
+void bw_hvcli_vm_init(struct bw_hvcli_vm *v, const char *tool, const char *install,
+                      const char *log_name, const struct bw_vm_spec *s)
+{
+    char *log = bw_xasprintf("%s/%s", s->workdir, log_name);
+    bw_hvcli_init(&v->cli, tool, install, log);
+    free(log);
+    v->name = bw_xstrdup(s->name);
+    v->workdir = bw_xstrdup(s->workdir);
+    v->serial = bw_xasprintf("%s/serial.log", s->workdir);
+    v->ssh_host_port = s->ssh_host_port;
+    v->ssh_guest_port = s->ssh_guest_port ? s->ssh_guest_port : 22;
+    v->keep = s->keep_disk_changes;
+}
+
+void bw_hvcli_vm_release(struct bw_hvcli_vm *v)
+{
+    bw_hvcli_release(&v->cli);
+    free(v->name);
+    free(v->workdir);
+    free(v->serial);
+}
+
+struct bw_vm *bw_hvcli_refuse(struct bw_error *err, const char *hypervisor, const char *why,
+                              const char *value)
+{
+    bw_error_set(err, BW_ERR_UNSUPPORTED, "%s: %s (%s)", hypervisor, why, value);
+    return NULL;
+}
+
+const char *bw_hvcli_lookup(const char *const (*table)[2], size_t n, const char *key)
+{
+    for (size_t i = 0; key && i < n; i++)
+        if (strcmp(table[i][0], key) == 0)
+            return table[i][1];
+    return NULL;
+}
+
+uint32_t bw_hvcli_name_hash(const char *name)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    return h;
+}
+
+const char *bw_hvcli_choose_accel(const char *hypervisor, const char *requested, char *why,
+                                  size_t whylen)
+{
+    snprintf(why, whylen, "%s runs guests on the host's hardware virtualization (VT-x, AMD-V)%s",
+             hypervisor,
+             strcmp(requested, "tcg") == 0 ? "; it has no TCG: --accel tcg does not apply" : "");
+    return "kvm";
+}
+
+char *bw_hvcli_capture(struct bw_hvcli *c, const char *base, struct bw_error *err, ...)
+{
+    char *args[16];
+    size_t n = 0;
+    va_list ap;
+    va_start(ap, err);
+    for (char *a; n + 2 < sizeof(args) / sizeof(args[0]) && (a = va_arg(ap, char *));)
+        args[n++] = a;
+    va_end(ap);
+    char *png = bw_xasprintf("%s.png", base);
+    args[n++] = png;
+    args[n] = NULL;
+    if (bw_hvcli_runv(c, args, NULL, err) < 0) {
+        free(png);
+        return NULL;
+    }
+    return png;
+}
+
+int bw_hvcli_vm_check(const struct bw_vm_spec *s, const char *hypervisor, const char *display,
+                      struct bw_error *err)
+{
+    if (s->isolated) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED,
+                     "%s: %s's NAT cannot cut the guest's routes off the host (QEMU's restrict=on "
+                     "has no equal there): set vm.network to \"user\" to build on %s "
+                     "(vm.network \"isolated\")",
+                     hypervisor, display, display);
+        return -1;
+    }
+    if (s->kernel) {
+        bw_error_set(err, BW_ERR_UNSUPPORTED,
+                     "%s: %s cannot boot a kernel directly: boot.method \"kernel\" needs the qemu "
+                     "or libvirt driver (%s)",
+                     hypervisor, display, s->kernel);
+        return -1;
+    }
+    return 0;
+}

@@ -16,6 +16,7 @@
 #include "../base/buf.h"
 #include "../base/error.h"
 #include "../base/spawn.h"
+#include "driver.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,6 +56,45 @@ int bw_hvcli_run(struct bw_hvcli *c, struct bw_spawn_result *res, struct bw_erro
 
 /* Runs the plan's steps in order, skipping those that need a newer version than version. */
 int bw_hvcli_run_plan(struct bw_hvcli *c, unsigned version, struct bw_error *err);
+
+/* What every VM of a tool-driven driver keeps: its tool, names and paths, the SSH port it is
+ * reached on, and where it is in its life (its disk goes back into the build's once, after it
+ * ran and is off, when the build keeps its changes). */
+struct bw_hvcli_vm {
+    struct bw_hvcli cli;
+    char *name, *workdir, *serial; /* serial: the serial console's file in workdir */
+    unsigned ssh_host_port, ssh_guest_port;
+    bool keep, ran, running, synced;
+};
+
+/* Fills v from the spec; the tool's log is workdir/log_name. */
+void bw_hvcli_vm_init(struct bw_hvcli_vm *v, const char *tool, const char *install,
+                      const char *log_name, const struct bw_vm_spec *s);
+void bw_hvcli_vm_release(struct bw_hvcli_vm *v);
+
+/* What none of these hypervisors can do, refused before anything runs (the isolated network: their
+ * NAT has no restrict; direct kernel boot): 0, or -1 with err naming the hypervisor (shown as
+ * display, "VirtualBox"). */
+int bw_hvcli_vm_check(const struct bw_vm_spec *s, const char *hypervisor, const char *display,
+                      struct bw_error *err);
+
+/* The error for what a hypervisor cannot do: "<hypervisor>: <why> (<value>)". NULL. */
+struct bw_vm *bw_hvcli_refuse(struct bw_error *err, const char *hypervisor, const char *why,
+                              const char *value);
+
+/* table[i][0] is a key, table[i][1] its value: the value for key, or NULL. */
+const char *bw_hvcli_lookup(const char *const (*table)[2], size_t n, const char *key);
+
+/* A number from a VM's name (FNV-1a), for MACs that stay the same for the same name. */
+uint32_t bw_hvcli_name_hash(const char *name);
+
+/* These hypervisors run guests on the host's hardware virtualization: "kvm", and why. */
+const char *bw_hvcli_choose_accel(const char *hypervisor, const char *requested, char *why,
+                                  size_t whylen);
+
+/* Runs the tool with args (NULL-terminated) and base + ".png" as the last: the screenshot's
+ * path (caller frees), or NULL with err. */
+char *bw_hvcli_capture(struct bw_hvcli *c, const char *base, struct bw_error *err, ...);
 
 /* Polls is_off (each look runs the tool: every half second) until the VM is off, or fails with
  * BW_ERR_INTERRUPTED after timeout_ms, naming the serial console. 0 once off; -1 with err. */

@@ -41,64 +41,41 @@
 #define LEASES      "/Library/Preferences/Parallels/parallels_dhcp_leases"
 
 struct bw_vm {
-    struct bw_hvcli cli;
-    char *name, *workdir, *disk, *serial_path;
-    unsigned ssh_host_port, ssh_guest_port;
+    struct bw_hvcli_vm v;
+    char *disk;
     char mac[13];
-    bool keep, ran, running, synced;
     struct bw_forward *ssh;
 };
 
-static const struct {
-    const char *model, *iface;
-} disks[] = {
+static const char *const disks[][2] = {
     {"virtio", "sata"}, {"sata", "sata"}, {"scsi", "scsi"}, {"nvme", "nvme"}, {"ide", "ide"}};
 
-static const struct {
-    const char *model, *adapter;
-} nics[] = {{"virtio", "virtio"}, {"e1000", "e1000"}};
+static const char *const nics[][2] = {{"virtio", "virtio"}, {"e1000", "e1000"}};
 
 static void prl_destroy(struct bw_vm *vm);
 
 static struct bw_vm *fail(struct bw_vm *vm, struct bw_error *err, const char *why,
                           const char *value)
 {
-    bw_error_set(err, BW_ERR_UNSUPPORTED, "parallels: %s (%s)", why, value);
     prl_destroy(vm);
-    return NULL;
+    return bw_hvcli_refuse(err, "parallels", why, value);
 }
 
 /* A MAC of Parallels' range (00:1C:42) from the VM's name, as prlctl writes it: 12 digits. */
 static void mac_of(const char *name, char mac[13])
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
+    uint32_t h = bw_hvcli_name_hash(name);
     snprintf(mac, 13, "001C42%02X%02X%02X", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
 }
 
 static struct bw_vm *prl_create(const struct bw_vm_spec *s, struct bw_error *err)
 {
     struct bw_vm *vm = bw_xcalloc(1, sizeof(*vm));
-    char *log = bw_xasprintf("%s/prlctl.log", s->workdir);
-    bw_hvcli_init(&vm->cli, TOOL, INSTALL, log);
-    free(log);
-    vm->name = bw_xstrdup(s->name);
-    vm->workdir = bw_xstrdup(s->workdir);
-    vm->serial_path = bw_xasprintf("%s/serial.log", s->workdir);
-    vm->keep = s->keep_disk_changes;
-    vm->ssh_host_port = s->ssh_host_port;
-    vm->ssh_guest_port = s->ssh_guest_port ? s->ssh_guest_port : 22;
-    if (s->isolated)
-        return fail(vm, err,
-                    "Parallels' Shared network cannot cut the guest's routes off the host: set "
-                    "vm.network to \"user\" to build on Parallels",
-                    "vm.network \"isolated\"");
-    if (s->kernel)
-        return fail(vm, err,
-                    "Parallels cannot boot a kernel directly: boot.method \"kernel\" needs the "
-                    "qemu or libvirt driver",
-                    s->kernel);
+    bw_hvcli_vm_init(&vm->v, TOOL, INSTALL, "prlctl.log", s);
+    if (bw_hvcli_vm_check(s, "parallels", "Parallels", err) < 0) {
+        prl_destroy(vm);
+        return NULL;
+    }
     if (s->smbios_serial)
         return fail(vm, err,
                     "prlctl cannot set the SMBIOS serial that tells cloud-init where its seed is: "
@@ -110,16 +87,12 @@ static struct bw_vm *prl_create(const struct bw_vm_spec *s, struct bw_error *err
                     "qemu, libvirt, virtualbox or vmware driver",
                     s->disk);
     const char *dm = s->disk_model ? s->disk_model : "virtio";
-    size_t d = 0;
-    while (d < sizeof(disks) / sizeof(disks[0]) && strcmp(disks[d].model, dm))
-        d++;
-    if (d == sizeof(disks) / sizeof(disks[0]))
+    const char *iface = bw_hvcli_lookup(disks, sizeof(disks) / sizeof(disks[0]), dm);
+    if (!iface)
         return fail(vm, err, "this disk model is not supported", dm);
     const char *nm = s->nic_model ? s->nic_model : "virtio";
-    size_t k = 0;
-    while (k < sizeof(nics) / sizeof(nics[0]) && strcmp(nics[k].model, nm))
-        k++;
-    if (k == sizeof(nics) / sizeof(nics[0]))
+    const char *adapter = bw_hvcli_lookup(nics, sizeof(nics) / sizeof(nics[0]), nm);
+    if (!adapter)
         return fail(vm, err, "this NIC model is not supported", nm);
     mac_of(s->name, vm->mac);
     char mem[32], cpus[32], size[32] = "";
@@ -137,33 +110,33 @@ static struct bw_vm *prl_create(const struct bw_vm_spec *s, struct bw_error *err
     }
     bool efi = s->firmware && strcmp(s->firmware, "efi") == 0;
     const char *n = s->name;
-    bw_hvcli_plan(&vm->cli, 0, "create", n, "--distribution", "linux", "--dst", s->workdir,
+    bw_hvcli_plan(&vm->v.cli, 0, "create", n, "--distribution", "linux", "--dst", s->workdir,
                   "--no-hdd", NULL);
-    bw_hvcli_plan(&vm->cli, 0, "set", n, "--cpus", cpus, "--memsize", mem, NULL);
-    bw_hvcli_plan(&vm->cli, 0, "set", n, "--startup-view", "headless", "--on-shutdown", "close",
+    bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--cpus", cpus, "--memsize", mem, NULL);
+    bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--startup-view", "headless", "--on-shutdown", "close",
                   "--efi-boot", efi ? "on" : "off", NULL);
     if (s->disk)
-        bw_hvcli_plan(&vm->cli, 0, "set", n, "--device-add", "hdd", "--type", "expand", "--size",
-                      size, "--iface", disks[d].iface, NULL);
+        bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--device-add", "hdd", "--type", "expand", "--size",
+                      size, "--iface", iface, NULL);
     if (s->iso)
-        bw_hvcli_plan(&vm->cli, 0, "set", n, "--device-add", "cdrom", "--image", s->iso, "--enable",
-                      "--connect", NULL);
-    if (s->seed_iso)
-        bw_hvcli_plan(&vm->cli, 0, "set", n, "--device-add", "cdrom", "--image", s->seed_iso,
+        bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--device-add", "cdrom", "--image", s->iso,
                       "--enable", "--connect", NULL);
-    bw_hvcli_plan(&vm->cli, 0, "set", n, "--device-set", "net0", "--type", "shared", "--mac",
-                  vm->mac, "--adapter-type", nics[k].adapter, NULL);
-    bw_hvcli_plan(&vm->cli, 0, "set", n, "--device-add", "serial", "--output", vm->serial_path,
+    if (s->seed_iso)
+        bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--device-add", "cdrom", "--image", s->seed_iso,
+                      "--enable", "--connect", NULL);
+    bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--device-set", "net0", "--type", "shared", "--mac",
+                  vm->mac, "--adapter-type", adapter, NULL);
+    bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--device-add", "serial", "--output", vm->v.serial,
                   NULL);
-    bw_hvcli_plan(&vm->cli, 0, "set", n, "--device-bootorder", s->iso ? "hdd0 cdrom0" : "hdd0",
+    bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--device-bootorder", s->iso ? "hdd0 cdrom0" : "hdd0",
                   NULL);
-    bw_hvcli_plan(&vm->cli, 0, "start", n, NULL);
+    bw_hvcli_plan(&vm->v.cli, 0, "start", n, NULL);
     return vm;
 }
 
 static char *const *prl_command(const struct bw_vm *vm)
 {
-    return bw_hvcli_command(&((struct bw_vm *)vm)->cli);
+    return bw_hvcli_command(&((struct bw_vm *)vm)->v.cli);
 }
 
 static int guest_address(void *ud, char *host, size_t hostlen)
@@ -182,7 +155,7 @@ static int guest_address(void *ud, char *host, size_t hostlen)
 static int prl_start(struct bw_vm *vm, struct bw_error *err)
 {
     struct bw_spawn_result r;
-    if (bw_hvcli_run(&vm->cli, &r, err, "--version", NULL) < 0) {
+    if (bw_hvcli_run(&vm->v.cli, &r, err, "--version", NULL) < 0) {
         bw_spawn_result_release(&r);
         return -1;
     }
@@ -198,21 +171,22 @@ static int prl_start(struct bw_vm *vm, struct bw_error *err)
     }
     bw_spawn_result_release(&r);
     struct bw_error none = BW_ERROR_INIT;
-    int exists = bw_hvcli_run(&vm->cli, NULL, &none, "list", vm->name, "--no-header", "--output",
-                              "status", NULL) == 0;
+    int exists = bw_hvcli_run(&vm->v.cli, NULL, &none, "list", vm->v.name, "--no-header",
+                              "--output", "status", NULL) == 0;
     bw_error_release(&none);
     if (exists) {
         bw_error_set(err, BW_ERR_UNSUPPORTED,
                      "Parallels already has a VM named \"%s\" (a build that was killed?): remove "
                      "it with `prlctl delete %s` and build again",
-                     vm->name, vm->name);
+                     vm->v.name, vm->v.name);
         return -1;
     }
-    if (bw_hvcli_run_plan(&vm->cli, version, err) < 0)
+    if (bw_hvcli_run_plan(&vm->v.cli, version, err) < 0)
         return -1;
-    vm->ran = vm->running = true;
-    if (vm->ssh_host_port && !(vm->ssh = bw_forward_start(vm->ssh_host_port, vm->ssh_guest_port,
-                                                          guest_address, vm, err)))
+    vm->v.ran = vm->v.running = true;
+    if (vm->v.ssh_host_port &&
+        !(vm->ssh =
+              bw_forward_start(vm->v.ssh_host_port, vm->v.ssh_guest_port, guest_address, vm, err)))
         return -1;
     return 0;
 }
@@ -239,8 +213,8 @@ static int prl_send_chord(struct bw_vm *vm, const enum bw_key *keys, size_t n, u
     for (size_t i = n; i-- > 0;)
         add_event(&json, keys[i], true, 0);
     bw_buf_adds(&json, "]\n");
-    char *args[] = {"send-key-event", vm->name, "-j", NULL};
-    int rc = bw_hvcli_runv_input(&vm->cli, args, json.data, json.len, NULL, err);
+    char *args[] = {"send-key-event", vm->v.name, "-j", NULL};
+    int rc = bw_hvcli_runv_input(&vm->v.cli, args, json.data, json.len, NULL, err);
     bw_buf_release(&json);
     return rc;
 }
@@ -249,8 +223,8 @@ static int prl_is_off(void *ud, bool *off, struct bw_error *err)
 {
     struct bw_vm *vm = ud;
     struct bw_spawn_result r;
-    int rc = bw_hvcli_run(&vm->cli, &r, err, "list", vm->name, "--no-header", "--output", "status",
-                          NULL);
+    int rc = bw_hvcli_run(&vm->v.cli, &r, err, "list", vm->v.name, "--no-header", "--output",
+                          "status", NULL);
     bw_buf_rtrim(&r.out);
     *off = rc == 0 && strcmp(r.out.data, "stopped") == 0;
     bw_spawn_result_release(&r);
@@ -260,10 +234,10 @@ static int prl_is_off(void *ud, bool *off, struct bw_error *err)
 /* The disk Parallels made, back into the build's qcow2: the image file in its bundle. */
 static int sync_disk(struct bw_vm *vm, struct bw_error *err)
 {
-    if (!vm->keep || !vm->disk || !vm->ran || vm->synced)
+    if (!vm->v.keep || !vm->disk || !vm->v.ran || vm->v.synced)
         return 0;
-    vm->synced = true;
-    char *pvm = bw_xasprintf("%s/%s.pvm", vm->workdir, vm->name);
+    vm->v.synced = true;
+    char *pvm = bw_xasprintf("%s/%s.pvm", vm->v.workdir, vm->v.name);
     char *found = NULL;
     DIR *d = opendir(pvm);
     for (struct dirent *e; d && !found && (e = readdir(d));) {
@@ -296,9 +270,9 @@ static int sync_disk(struct bw_vm *vm, struct bw_error *err)
 
 static int prl_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *err)
 {
-    if (vm->running && bw_hvcli_wait_off(prl_is_off, vm, timeout_ms, vm->serial_path, err) < 0)
+    if (vm->v.running && bw_hvcli_wait_off(prl_is_off, vm, timeout_ms, vm->v.serial, err) < 0)
         return -1;
-    vm->running = false;
+    vm->v.running = false;
     bw_forward_stop(vm->ssh);
     vm->ssh = NULL;
     return sync_disk(vm, err);
@@ -307,34 +281,29 @@ static int prl_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *
 static char *prl_screenshot(struct bw_vm *vm, const char *base, bool quick, struct bw_error *err)
 {
     (void)quick; /* PNG is what prlctl capture writes */
-    char *png = bw_xasprintf("%s.png", base);
-    if (bw_hvcli_run(&vm->cli, NULL, err, "capture", vm->name, "--file", png, NULL) < 0) {
-        free(png);
-        return NULL;
-    }
-    return png;
+    return bw_hvcli_capture(&vm->v.cli, base, err, "capture", vm->v.name, "--file", NULL);
 }
 
 static const char *prl_serial_log(const struct bw_vm *vm)
 {
-    return vm->serial_path;
+    return vm->v.serial;
 }
 
 static const char *prl_hypervisor_log(const struct bw_vm *vm)
 {
-    return vm->cli.log_path;
+    return vm->v.cli.log_path;
 }
 
 static int prl_stop(struct bw_vm *vm, struct bw_error *err)
 {
-    if (!vm->running)
+    if (!vm->v.running)
         return sync_disk(vm, err);
     struct bw_error ignored = BW_ERROR_INIT;
-    bw_hvcli_run(&vm->cli, NULL, &ignored, "stop", vm->name, "--kill", NULL);
+    bw_hvcli_run(&vm->v.cli, NULL, &ignored, "stop", vm->v.name, "--kill", NULL);
     bw_error_release(&ignored);
     if (prl_wait_off(vm, 10000, &ignored) < 0) {
-        vm->running = false;
-        vm->ran = false; /* a VM that would not stop: its disk cannot be trusted */
+        vm->v.running = false;
+        vm->v.ran = false; /* a VM that would not stop: its disk cannot be trusted */
     }
     bw_error_release(&ignored);
     return 0;
@@ -348,16 +317,13 @@ static void prl_destroy(struct bw_vm *vm)
     bw_spawn_hold_interrupt(true);
     prl_stop(vm, &ignored);
     bw_error_release(&ignored);
-    if (vm->cli.done > 0) /* create ran */
-        bw_hvcli_run(&vm->cli, NULL, &ignored, "unregister", vm->name, NULL);
+    if (vm->v.cli.done > 0) /* create ran */
+        bw_hvcli_run(&vm->v.cli, NULL, &ignored, "unregister", vm->v.name, NULL);
     bw_error_release(&ignored);
     bw_spawn_hold_interrupt(false);
     bw_forward_stop(vm->ssh);
-    bw_hvcli_release(&vm->cli);
-    free(vm->name);
-    free(vm->workdir);
+    bw_hvcli_vm_release(&vm->v);
     free(vm->disk);
-    free(vm->serial_path);
     free(vm);
 }
 
@@ -403,9 +369,7 @@ static const char *prl_choose_accel(const char *requested, const char *uri, char
                                     size_t whylen)
 {
     (void)uri;
-    snprintf(why, whylen, "parallels runs guests on the host's hardware virtualization%s",
-             strcmp(requested, "tcg") == 0 ? " (it has no TCG: --accel tcg does not apply)" : "");
-    return "kvm";
+    return bw_hvcli_choose_accel("parallels", requested, why, whylen);
 }
 
 const struct bw_driver bw_driver_parallels = {

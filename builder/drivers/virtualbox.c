@@ -41,9 +41,8 @@
 #define MIN_VERSION 601 /* 6.1: virtio-scsi, and the oldest release with updates */
 
 struct bw_vm {
-    struct bw_hvcli cli;
-    char *name, *workdir, *serial_path, *disk, *vdi;
-    bool keep, ran, running, synced;
+    struct bw_hvcli_vm v;
+    char *disk, *vdi;
 };
 
 static const struct {
@@ -53,41 +52,25 @@ static const struct {
     {"scsi", "scsi", "LsiLogic"},   {"nvme", "pcie", "NVMe"},
 };
 
-static const struct {
-    const char *model, *nictype;
-} nics[] = {{"virtio", "virtio"}, {"e1000", "82540EM"}};
+static const char *const nics[][2] = {{"virtio", "virtio"}, {"e1000", "82540EM"}};
 
 static void vbox_destroy(struct bw_vm *vm);
 
 static struct bw_vm *fail(struct bw_vm *vm, struct bw_error *err, const char *why,
                           const char *value)
 {
-    bw_error_set(err, BW_ERR_UNSUPPORTED, "virtualbox: %s (%s)", why, value);
     vbox_destroy(vm);
-    return NULL;
+    return bw_hvcli_refuse(err, "virtualbox", why, value);
 }
 
 static struct bw_vm *vbox_create(const struct bw_vm_spec *s, struct bw_error *err)
 {
     struct bw_vm *vm = bw_xcalloc(1, sizeof(*vm));
-    char *log = bw_xasprintf("%s/virtualbox.log", s->workdir);
-    bw_hvcli_init(&vm->cli, TOOL, INSTALL, log);
-    free(log);
-    vm->name = bw_xstrdup(s->name);
-    vm->workdir = bw_xstrdup(s->workdir);
-    vm->serial_path = bw_xasprintf("%s/serial.log", s->workdir);
-    vm->keep = s->keep_disk_changes;
-    if (s->isolated)
-        return fail(vm, err,
-                    "VirtualBox's NAT cannot cut the guest's routes off the host (QEMU's "
-                    "restrict=on has no equal there): set vm.network to \"user\" to build on "
-                    "VirtualBox",
-                    "vm.network \"isolated\"");
-    if (s->kernel)
-        return fail(vm, err,
-                    "VirtualBox cannot boot a kernel directly: boot.method \"kernel\" needs the "
-                    "qemu or libvirt driver",
-                    s->kernel);
+    bw_hvcli_vm_init(&vm->v, TOOL, INSTALL, "virtualbox.log", s);
+    if (bw_hvcli_vm_check(s, "virtualbox", "VirtualBox", err) < 0) {
+        vbox_destroy(vm);
+        return NULL;
+    }
     const char *dm = s->disk_model ? s->disk_model : "virtio";
     size_t d = 0;
     while (d < sizeof(controllers) / sizeof(controllers[0]) && strcmp(controllers[d].model, dm))
@@ -95,69 +78,68 @@ static struct bw_vm *vbox_create(const struct bw_vm_spec *s, struct bw_error *er
     if (d == sizeof(controllers) / sizeof(controllers[0]))
         return fail(vm, err, "this disk model is not supported", dm);
     const char *nm = s->nic_model ? s->nic_model : "virtio";
-    size_t k = 0;
-    while (k < sizeof(nics) / sizeof(nics[0]) && strcmp(nics[k].model, nm))
-        k++;
-    if (k == sizeof(nics) / sizeof(nics[0]))
+    const char *nictype = bw_hvcli_lookup(nics, sizeof(nics) / sizeof(nics[0]), nm);
+    if (!nictype)
         return fail(vm, err, "this NIC model is not supported", nm);
     bool efi = s->firmware && strcmp(s->firmware, "efi") == 0;
     char mem[32], cpus[32], pf[96], uart[16] = "0x3F8";
     snprintf(mem, sizeof(mem), "%llu", (unsigned long long)(s->memory >> 20));
     snprintf(cpus, sizeof(cpus), "%ld", s->cpus > 0 ? s->cpus : 1);
-    bw_hvcli_plan(&vm->cli, 0, "createvm", "--name", s->name, "--ostype", "Linux_64",
+    bw_hvcli_plan(&vm->v.cli, 0, "createvm", "--name", s->name, "--ostype", "Linux_64",
                   "--basefolder", s->workdir, "--register", NULL);
-    bw_hvcli_plan(&vm->cli, 0, "modifyvm", s->name, "--memory", mem, "--cpus", cpus, "--firmware",
+    bw_hvcli_plan(&vm->v.cli, 0, "modifyvm", s->name, "--memory", mem, "--cpus", cpus, "--firmware",
                   efi ? "efi" : "bios", "--ioapic", "on", "--rtcuseutc", "on", "--boot1", "disk",
                   "--boot2", "dvd", "--boot3", "none", "--boot4", "none", "--uart1", uart, "4",
-                  "--uartmode1", "file", vm->serial_path, "--nic1", "nat", "--nictype1",
-                  nics[k].nictype, NULL);
+                  "--uartmode1", "file", vm->v.serial, "--nic1", "nat", "--nictype1", nictype,
+                  NULL);
     if (s->ssh_host_port) {
         snprintf(pf, sizeof(pf), "ssh,tcp,127.0.0.1,%u,,%u", s->ssh_host_port,
-                 s->ssh_guest_port ? s->ssh_guest_port : 22);
-        bw_hvcli_plan(&vm->cli, 0, "modifyvm", s->name, "--natpf1", pf, NULL);
+                 vm->v.ssh_guest_port);
+        bw_hvcli_plan(&vm->v.cli, 0, "modifyvm", s->name, "--natpf1", pf, NULL);
     }
     if (s->http_port)
-        bw_hvcli_plan(&vm->cli, 700, "modifyvm", s->name, "--nat-localhostreachable1", "on", NULL);
+        bw_hvcli_plan(&vm->v.cli, 700, "modifyvm", s->name, "--nat-localhostreachable1", "on",
+                      NULL);
     if (s->disk) {
         vm->disk = bw_xstrdup(s->disk);
         vm->vdi = bw_xasprintf("%s/disk.vdi", s->workdir);
-        bw_hvcli_plan(&vm->cli, 0, "storagectl", s->name, "--name", "Disk", "--add",
+        bw_hvcli_plan(&vm->v.cli, 0, "storagectl", s->name, "--name", "Disk", "--add",
                       controllers[d].bus, "--controller", controllers[d].controller, "--bootable",
                       "on", NULL);
-        bw_hvcli_plan(&vm->cli, 0, "storageattach", s->name, "--storagectl", "Disk", "--port", "0",
-                      "--device", "0", "--type", "hdd", "--medium", vm->vdi, NULL);
+        bw_hvcli_plan(&vm->v.cli, 0, "storageattach", s->name, "--storagectl", "Disk", "--port",
+                      "0", "--device", "0", "--type", "hdd", "--medium", vm->vdi, NULL);
     }
     if (s->iso || s->seed_iso)
-        bw_hvcli_plan(&vm->cli, 0, "storagectl", s->name, "--name", "CD", "--add", "ide",
+        bw_hvcli_plan(&vm->v.cli, 0, "storagectl", s->name, "--name", "CD", "--add", "ide",
                       "--controller", "PIIX4", NULL);
     if (s->iso)
-        bw_hvcli_plan(&vm->cli, 0, "storageattach", s->name, "--storagectl", "CD", "--port", "0",
+        bw_hvcli_plan(&vm->v.cli, 0, "storageattach", s->name, "--storagectl", "CD", "--port", "0",
                       "--device", "0", "--type", "dvddrive", "--medium", s->iso, NULL);
     if (s->seed_iso)
-        bw_hvcli_plan(&vm->cli, 0, "storageattach", s->name, "--storagectl", "CD", "--port", "1",
+        bw_hvcli_plan(&vm->v.cli, 0, "storageattach", s->name, "--storagectl", "CD", "--port", "1",
                       "--device", "0", "--type", "dvddrive", "--medium", s->seed_iso, NULL);
     if (s->smbios_serial) {
         /* "string:" keeps a value that looks like a number a string. */
         char *key = bw_xasprintf("VBoxInternal/Devices/%s/0/Config/DmiSystemSerial",
                                  efi ? "efi" : "pcbios");
         char *val = bw_xasprintf("string:%s", s->smbios_serial);
-        bw_hvcli_plan(&vm->cli, 0, "setextradata", s->name, key, val, NULL);
+        bw_hvcli_plan(&vm->v.cli, 0, "setextradata", s->name, key, val, NULL);
         free(key);
         free(val);
     }
-    bw_hvcli_plan(&vm->cli, 0, "startvm", s->name, "--type", "headless", NULL);
+    bw_hvcli_plan(&vm->v.cli, 0, "startvm", s->name, "--type", "headless", NULL);
     return vm;
 }
 
 static char *const *vbox_command(const struct bw_vm *vm)
 {
-    return bw_hvcli_command(&((struct bw_vm *)vm)->cli);
+    return bw_hvcli_command(&((struct bw_vm *)vm)->v.cli);
 }
 
 static int vbox_start(struct bw_vm *vm, struct bw_error *err)
 {
     struct bw_spawn_result r;
-    if (bw_hvcli_run(&vm->cli, &r, err, "--version", NULL) < 0) {
+    if (bw_hvcli_run(&vm->v.cli, &r, err, "--version", NULL) < 0) {
         bw_spawn_result_release(&r);
         return -1;
     }
@@ -173,22 +155,22 @@ static int vbox_start(struct bw_vm *vm, struct bw_error *err)
     bw_spawn_result_release(&r);
     /* A VM of that name left by a build that was killed: never take it over. */
     struct bw_error none = BW_ERROR_INIT;
-    int exists =
-        bw_hvcli_run(&vm->cli, NULL, &none, "showvminfo", vm->name, "--machinereadable", NULL) == 0;
+    int exists = bw_hvcli_run(&vm->v.cli, NULL, &none, "showvminfo", vm->v.name,
+                              "--machinereadable", NULL) == 0;
     bw_error_release(&none);
     if (exists) {
         bw_error_set(err, BW_ERR_UNSUPPORTED,
                      "VirtualBox already has a VM named \"%s\" (a build that was killed?): "
                      "remove it with `VBoxManage unregistervm %s --delete` and build again",
-                     vm->name, vm->name);
+                     vm->v.name, vm->v.name);
         return -1;
     }
     if (vm->vdi && bw_disk_convert(vm->disk, vm->vdi, "vdi", NULL, err) < 0)
         return -1;
     /* Once createvm has run, destroy() unregisters the VM whatever fails next. */
-    if (bw_hvcli_run_plan(&vm->cli, version, err) < 0)
+    if (bw_hvcli_run_plan(&vm->v.cli, version, err) < 0)
         return -1;
-    vm->ran = vm->running = true;
+    vm->v.ran = vm->v.running = true;
     return 0;
 }
 
@@ -200,7 +182,7 @@ static int vbox_send_chord(struct bw_vm *vm, const enum bw_key *keys, size_t n, 
         bw_error_set(err, BW_ERR_UNSUPPORTED, "virtualbox: a chord of %zu keys (at most 4)", n);
         return -1;
     }
-    char *args[3 + 8 * 4 + 1] = {"controlvm", vm->name, "keyboardputscancode"};
+    char *args[3 + 8 * 4 + 1] = {"controlvm", vm->v.name, "keyboardputscancode"};
     char hex[8 * 4][3];
     size_t a = 3, h = 0;
     for (size_t pass = 0; pass < 2; pass++)
@@ -213,17 +195,17 @@ static int vbox_send_chord(struct bw_vm *vm, const enum bw_key *keys, size_t n, 
             }
         }
     args[a] = NULL;
-    return bw_hvcli_runv(&vm->cli, args, NULL, err);
+    return bw_hvcli_runv(&vm->v.cli, args, NULL, err);
 }
 
 /* VMState from showvminfo: "running", "poweroff", "aborted", ... */
 static int vm_state(struct bw_vm *vm, char *state, size_t len, struct bw_error *err)
 {
     struct bw_spawn_result r;
-    int rc = bw_hvcli_run(&vm->cli, &r, err, "showvminfo", vm->name, "--machinereadable", NULL);
+    int rc = bw_hvcli_run(&vm->v.cli, &r, err, "showvminfo", vm->v.name, "--machinereadable", NULL);
     if (rc == 0 && bw_hvcli_value(r.out.data, "VMState", state, len) < 0) {
         bw_error_set(err, BW_ERR_SPAWN, "VBoxManage showvminfo %s: no VMState in what it said",
-                     vm->name);
+                     vm->v.name);
         rc = -1;
     }
     bw_spawn_result_release(&r);
@@ -233,9 +215,9 @@ static int vm_state(struct bw_vm *vm, char *state, size_t len, struct bw_error *
 /* Once the VM is off, what the guest wrote goes back into the build's disk. */
 static int sync_disk(struct bw_vm *vm, struct bw_error *err)
 {
-    if (!vm->keep || !vm->vdi || !vm->ran || vm->synced)
+    if (!vm->v.keep || !vm->vdi || !vm->v.ran || vm->v.synced)
         return 0;
-    vm->synced = true;
+    vm->v.synced = true;
     return bw_disk_convert(vm->vdi, vm->disk, "qcow2", NULL, err);
 }
 
@@ -249,9 +231,9 @@ static int vbox_is_off(void *ud, bool *off, struct bw_error *err)
     if (strcmp(state, "aborted") == 0 || strcmp(state, "gurumeditation") == 0) {
         bw_error_set(err, BW_ERR_SPAWN,
                      "the VM stopped in state \"%s\" (VirtualBox's log: %s/%s/Logs/VBox.log)",
-                     state, vm->workdir, vm->name);
-        vm->running = false;
-        vm->ran = false; /* its disk cannot be trusted */
+                     state, vm->v.workdir, vm->v.name);
+        vm->v.running = false;
+        vm->v.ran = false; /* its disk cannot be trusted */
         return -1;
     }
     *off = strcmp(state, "poweroff") == 0;
@@ -260,45 +242,40 @@ static int vbox_is_off(void *ud, bool *off, struct bw_error *err)
 
 static int vbox_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *err)
 {
-    if (vm->running && bw_hvcli_wait_off(vbox_is_off, vm, timeout_ms, vm->serial_path, err) < 0)
+    if (vm->v.running && bw_hvcli_wait_off(vbox_is_off, vm, timeout_ms, vm->v.serial, err) < 0)
         return -1;
-    vm->running = false;
+    vm->v.running = false;
     return sync_disk(vm, err);
 }
 
 static char *vbox_screenshot(struct bw_vm *vm, const char *base, bool quick, struct bw_error *err)
 {
     (void)quick; /* PNG is all VirtualBox writes */
-    char *png = bw_xasprintf("%s.png", base);
-    if (bw_hvcli_run(&vm->cli, NULL, err, "controlvm", vm->name, "screenshotpng", png, NULL) < 0) {
-        free(png);
-        return NULL;
-    }
-    return png;
+    return bw_hvcli_capture(&vm->v.cli, base, err, "controlvm", vm->v.name, "screenshotpng", NULL);
 }
 
 static const char *vbox_serial_log(const struct bw_vm *vm)
 {
-    return vm->serial_path;
+    return vm->v.serial;
 }
 
 static const char *vbox_hypervisor_log(const struct bw_vm *vm)
 {
-    return vm->cli.log_path;
+    return vm->v.cli.log_path;
 }
 
 static int vbox_stop(struct bw_vm *vm, struct bw_error *err)
 {
-    if (!vm->running)
+    if (!vm->v.running)
         return sync_disk(vm, err);
     struct bw_error ignored = BW_ERROR_INIT;
-    bw_hvcli_run(&vm->cli, NULL, &ignored, "controlvm", vm->name, "poweroff", NULL);
+    bw_hvcli_run(&vm->v.cli, NULL, &ignored, "controlvm", vm->v.name, "poweroff", NULL);
     bw_error_release(&ignored);
     int rc = vbox_wait_off(vm, 10000, &ignored);
     bw_error_release(&ignored);
     if (rc < 0) {
-        vm->running = false;
-        vm->ran = false; /* a VM that would not stop: its disk cannot be trusted */
+        vm->v.running = false;
+        vm->v.ran = false; /* a VM that would not stop: its disk cannot be trusted */
         return 0;
     }
     return 0;
@@ -313,23 +290,20 @@ static void vbox_destroy(struct bw_vm *vm)
     vbox_stop(vm, &ignored);
     bw_error_release(&ignored);
     /* The ISOs that were attached first: --delete removes the media attached to the VM. */
-    for (size_t i = 0; i < vm->cli.done && i < vm->cli.n; i++) {
-        char **a = vm->cli.steps[i].argv;
+    for (size_t i = 0; i < vm->v.cli.done && i < vm->v.cli.n; i++) {
+        char **a = vm->v.cli.steps[i].argv;
         if (strcmp(a[0], "storageattach") == 0 && strcmp(a[9], "dvddrive") == 0)
-            bw_hvcli_run(&vm->cli, NULL, &ignored, "storageattach", vm->name, "--storagectl", "CD",
-                         "--port", a[5], "--device", "0", "--medium", "none", NULL);
+            bw_hvcli_run(&vm->v.cli, NULL, &ignored, "storageattach", vm->v.name, "--storagectl",
+                         "CD", "--port", a[5], "--device", "0", "--medium", "none", NULL);
         bw_error_release(&ignored);
     }
-    if (vm->cli.done > 0) /* createvm ran */
-        bw_hvcli_run(&vm->cli, NULL, &ignored, "unregistervm", vm->name, "--delete", NULL);
+    if (vm->v.cli.done > 0) /* createvm ran */
+        bw_hvcli_run(&vm->v.cli, NULL, &ignored, "unregistervm", vm->v.name, "--delete", NULL);
     bw_error_release(&ignored);
     bw_spawn_hold_interrupt(false);
     if (vm->vdi)
         remove(vm->vdi);
-    bw_hvcli_release(&vm->cli);
-    free(vm->name);
-    free(vm->workdir);
-    free(vm->serial_path);
+    bw_hvcli_vm_release(&vm->v);
     free(vm->disk);
     free(vm->vdi);
     free(vm);
@@ -349,9 +323,7 @@ static const char *vbox_choose_accel(const char *requested, const char *uri, cha
                                      size_t whylen)
 {
     (void)uri;
-    snprintf(why, whylen, "virtualbox runs guests on the host's VT-x or AMD-V%s",
-             strcmp(requested, "tcg") == 0 ? " (it has no TCG: --accel tcg does not apply)" : "");
-    return "kvm";
+    return bw_hvcli_choose_accel("virtualbox", requested, why, whylen);
 }
 
 const struct bw_driver bw_driver_virtualbox = {

@@ -50,11 +50,10 @@
 #endif
 
 struct bw_vm {
-    struct bw_hvcli cli;
-    char *name, *workdir, *vmx_path, *vmx, *vmdk, *disk, *serial_path;
-    unsigned vnc_port, ssh_host_port, ssh_guest_port;
+    struct bw_hvcli_vm v;
+    char *vmx_path, *vmx, *vmdk, *disk;
+    unsigned vnc_port;
     char mac[18];
-    bool keep, ran, running, synced;
     struct bw_rfb *rfb;
     struct bw_forward *ssh;
 };
@@ -66,9 +65,7 @@ static const struct {
     {"nvme", "nvme0", NULL},         {"ide", "ide0", NULL},
 };
 
-static const struct {
-    const char *model, *dev;
-} nics[] = {{"virtio", "e1000"}, {"e1000", "e1000"}};
+static const char *const nics[][2] = {{"virtio", "e1000"}, {"e1000", "e1000"}};
 
 static void vmx_value(struct bw_buf *b, const char *key, const char *value)
 {
@@ -80,44 +77,27 @@ static void vmware_destroy(struct bw_vm *vm);
 static struct bw_vm *fail(struct bw_vm *vm, struct bw_error *err, const char *why,
                           const char *value)
 {
-    bw_error_set(err, BW_ERR_UNSUPPORTED, "vmware: %s (%s)", why, value);
     vmware_destroy(vm);
-    return NULL;
+    return bw_hvcli_refuse(err, "vmware", why, value);
 }
 
 /* A MAC of VMware's static range (00:50:56:00:00:00 to 00:50:56:3F:FF:FF) from the VM's name:
  * the same name, the same MAC, so its DHCP lease is found again. */
 static void mac_of(const char *name, char mac[18])
 {
-    uint32_t h = 2166136261u;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (uint8_t)*p) * 16777619u;
+    uint32_t h = bw_hvcli_name_hash(name);
     snprintf(mac, 18, "00:50:56:%02x:%02x:%02x", (h >> 16) & 0x3f, (h >> 8) & 0xff, h & 0xff);
 }
 
 static struct bw_vm *vmware_create(const struct bw_vm_spec *s, struct bw_error *err)
 {
     struct bw_vm *vm = bw_xcalloc(1, sizeof(*vm));
-    char *log = bw_xasprintf("%s/vmrun.log", s->workdir);
-    bw_hvcli_init(&vm->cli, TOOL, INSTALL, log);
-    free(log);
-    vm->name = bw_xstrdup(s->name);
-    vm->workdir = bw_xstrdup(s->workdir);
-    vm->serial_path = bw_xasprintf("%s/serial.log", s->workdir);
+    bw_hvcli_vm_init(&vm->v, TOOL, INSTALL, "vmrun.log", s);
     vm->vmx_path = bw_xasprintf("%s/%s.vmx", s->workdir, s->name);
-    vm->keep = s->keep_disk_changes;
-    vm->ssh_host_port = s->ssh_host_port;
-    vm->ssh_guest_port = s->ssh_guest_port ? s->ssh_guest_port : 22;
-    if (s->isolated)
-        return fail(vm, err,
-                    "VMware's NAT cannot cut the guest's routes off the host: set vm.network to "
-                    "\"user\" to build on VMware",
-                    "vm.network \"isolated\"");
-    if (s->kernel)
-        return fail(vm, err,
-                    "VMware cannot boot a kernel directly: boot.method \"kernel\" needs the qemu "
-                    "or libvirt driver",
-                    s->kernel);
+    if (bw_hvcli_vm_check(s, "vmware", "VMware", err) < 0) {
+        vmware_destroy(vm);
+        return NULL;
+    }
     const char *dm = s->disk_model ? s->disk_model : "virtio";
     size_t d = 0;
     while (d < sizeof(controllers) / sizeof(controllers[0]) && strcmp(controllers[d].model, dm))
@@ -125,10 +105,8 @@ static struct bw_vm *vmware_create(const struct bw_vm_spec *s, struct bw_error *
     if (d == sizeof(controllers) / sizeof(controllers[0]))
         return fail(vm, err, "this disk model is not supported", dm);
     const char *nm = s->nic_model ? s->nic_model : "virtio";
-    size_t k = 0;
-    while (k < sizeof(nics) / sizeof(nics[0]) && strcmp(nics[k].model, nm))
-        k++;
-    if (k == sizeof(nics) / sizeof(nics[0]))
+    const char *nic = bw_hvcli_lookup(nics, sizeof(nics) / sizeof(nics[0]), nm);
+    if (!nic)
         return fail(vm, err, "this NIC model is not supported", nm);
     mac_of(s->name, vm->mac);
     vm->vnc_port = s->vnc_port; /* or, when 0, a free one at start */
@@ -174,12 +152,12 @@ static struct bw_vm *vmware_create(const struct bw_vm_spec *s, struct bw_error *
         }
     vmx_value(&b, "ethernet0.present", "TRUE");
     vmx_value(&b, "ethernet0.connectionType", "nat");
-    vmx_value(&b, "ethernet0.virtualDev", nics[k].dev);
+    vmx_value(&b, "ethernet0.virtualDev", nic);
     vmx_value(&b, "ethernet0.addressType", "static");
     vmx_value(&b, "ethernet0.address", vm->mac);
     vmx_value(&b, "serial0.present", "TRUE");
     vmx_value(&b, "serial0.fileType", "file");
-    vmx_value(&b, "serial0.fileName", vm->serial_path);
+    vmx_value(&b, "serial0.fileName", vm->v.serial);
     if (s->smbios_serial) {
         /* cloud-init's ds= in the SMBIOS serial: unverified on VMware. */
         vmx_value(&b, "serialNumber.reflectHost", "FALSE");
@@ -188,25 +166,25 @@ static struct bw_vm *vmware_create(const struct bw_vm_spec *s, struct bw_error *
     vmx_value(&b, "RemoteDisplay.vnc.enabled", "TRUE");
     vmx_value(&b, "RemoteDisplay.vnc.ip", "127.0.0.1");
     vm->vmx = bw_buf_detach(&b);
-    bw_hvcli_plan(&vm->cli, 0, "-T", HOST_TYPE, "start", vm->vmx_path, "nogui", NULL);
+    bw_hvcli_plan(&vm->v.cli, 0, "-T", HOST_TYPE, "start", vm->vmx_path, "nogui", NULL);
     return vm;
 }
 
 static char *const *vmware_command(const struct bw_vm *vm)
 {
     struct bw_vm *m = (struct bw_vm *)vm;
-    char *const *plan = bw_hvcli_command(&m->cli);
+    char *const *plan = bw_hvcli_command(&m->v.cli);
     char *both = bw_xasprintf("# %s\n%s%s", m->vmx_path, m->vmx, plan[0]);
-    free(m->cli.text[0]);
-    m->cli.text[0] = both;
-    return m->cli.text;
+    free(m->v.cli.text[0]);
+    m->v.cli.text[0] = both;
+    return m->v.cli.text;
 }
 
 /* Is the VM's .vmx among those vmrun lists as running? */
 static int is_running(struct bw_vm *vm, bool *running, struct bw_error *err)
 {
     struct bw_spawn_result r;
-    int rc = bw_hvcli_run(&vm->cli, &r, err, "-T", HOST_TYPE, "list", NULL);
+    int rc = bw_hvcli_run(&vm->v.cli, &r, err, "-T", HOST_TYPE, "list", NULL);
     *running = false;
     for (char *l = strtok(r.out.data, "\n"); rc == 0 && l; l = strtok(NULL, "\n"))
         *running |= strcmp(l, vm->vmx_path) == 0;
@@ -237,7 +215,7 @@ static int check_version(struct bw_vm *vm, struct bw_error *err)
     return 0;
 #else
     struct bw_hvcli ws;
-    bw_hvcli_init(&ws, "vmware", INSTALL, vm->cli.log_path);
+    bw_hvcli_init(&ws, "vmware", INSTALL, vm->v.cli.log_path);
     struct bw_spawn_result r;
     int rc = bw_hvcli_run(&ws, &r, err, "-v", NULL);
     unsigned version = rc == 0 ? bw_hvcli_version(r.out.data) : 0;
@@ -278,13 +256,14 @@ static int vmware_start(struct bw_vm *vm, struct bw_error *err)
     free(vmx);
     if (wrote < 0)
         return -1;
-    if (bw_hvcli_run_plan(&vm->cli, 0, err) < 0)
+    if (bw_hvcli_run_plan(&vm->v.cli, 0, err) < 0)
         return -1;
-    vm->ran = vm->running = true;
+    vm->v.ran = vm->v.running = true;
     if (!(vm->rfb = bw_rfb_connect("127.0.0.1", vm->vnc_port, 30000, err)))
         return -1;
-    if (vm->ssh_host_port && !(vm->ssh = bw_forward_start(vm->ssh_host_port, vm->ssh_guest_port,
-                                                          guest_address, vm, err)))
+    if (vm->v.ssh_host_port &&
+        !(vm->ssh =
+              bw_forward_start(vm->v.ssh_host_port, vm->v.ssh_guest_port, guest_address, vm, err)))
         return -1;
     return 0;
 }
@@ -301,15 +280,15 @@ static int vmware_send_chord(struct bw_vm *vm, const enum bw_key *keys, size_t n
 
 static int sync_disk(struct bw_vm *vm, struct bw_error *err)
 {
-    if (!vm->keep || !vm->vmdk || !vm->ran || vm->synced)
+    if (!vm->v.keep || !vm->vmdk || !vm->v.ran || vm->v.synced)
         return 0;
-    vm->synced = true;
+    vm->v.synced = true;
     return bw_disk_convert(vm->vmdk, vm->disk, "qcow2", NULL, err);
 }
 
 static void went_off(struct bw_vm *vm)
 {
-    vm->running = false;
+    vm->v.running = false;
     bw_rfb_close(vm->rfb);
     vm->rfb = NULL;
     bw_forward_stop(vm->ssh);
@@ -326,7 +305,7 @@ static int vmware_is_off(void *ud, bool *off, struct bw_error *err)
 
 static int vmware_wait_off(struct bw_vm *vm, uint64_t timeout_ms, struct bw_error *err)
 {
-    if (vm->running && bw_hvcli_wait_off(vmware_is_off, vm, timeout_ms, vm->serial_path, err) < 0)
+    if (vm->v.running && bw_hvcli_wait_off(vmware_is_off, vm, timeout_ms, vm->v.serial, err) < 0)
         return -1;
     went_off(vm);
     return sync_disk(vm, err);
@@ -349,26 +328,26 @@ static char *vmware_screenshot(struct bw_vm *vm, const char *base, bool quick, s
 
 static const char *vmware_serial_log(const struct bw_vm *vm)
 {
-    return vm->serial_path;
+    return vm->v.serial;
 }
 
 static const char *vmware_hypervisor_log(const struct bw_vm *vm)
 {
-    return vm->cli.log_path;
+    return vm->v.cli.log_path;
 }
 
 static int vmware_stop(struct bw_vm *vm, struct bw_error *err)
 {
-    if (!vm->running)
+    if (!vm->v.running)
         return sync_disk(vm, err);
     struct bw_error ignored = BW_ERROR_INIT;
-    bw_hvcli_run(&vm->cli, NULL, &ignored, "-T", HOST_TYPE, "stop", vm->vmx_path, "hard", NULL);
+    bw_hvcli_run(&vm->v.cli, NULL, &ignored, "-T", HOST_TYPE, "stop", vm->vmx_path, "hard", NULL);
     bw_error_release(&ignored);
     int rc = vmware_wait_off(vm, 10000, &ignored);
     bw_error_release(&ignored);
     if (rc < 0) {
         went_off(vm);
-        vm->ran = false; /* a VM that would not stop: its disk cannot be trusted */
+        vm->v.ran = false; /* a VM that would not stop: its disk cannot be trusted */
     }
     return 0;
 }
@@ -385,14 +364,11 @@ static void vmware_destroy(struct bw_vm *vm)
     went_off(vm);
     if (vm->vmdk)
         remove(vm->vmdk);
-    bw_hvcli_release(&vm->cli);
-    free(vm->name);
-    free(vm->workdir);
+    bw_hvcli_vm_release(&vm->v);
     free(vm->vmx_path);
     free(vm->vmx);
     free(vm->vmdk);
     free(vm->disk);
-    free(vm->serial_path);
     free(vm);
 }
 
@@ -436,9 +412,7 @@ static const char *vmware_choose_accel(const char *requested, const char *uri, c
                                        size_t whylen)
 {
     (void)uri;
-    snprintf(why, whylen, "vmware runs guests on the host's VT-x or AMD-V%s",
-             strcmp(requested, "tcg") == 0 ? " (it has no TCG: --accel tcg does not apply)" : "");
-    return "kvm";
+    return bw_hvcli_choose_accel("vmware", requested, why, whylen);
 }
 
 const struct bw_driver bw_driver_vmware = {

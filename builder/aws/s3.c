@@ -1,10 +1,10 @@
 #include "s3.h"
+#include "http.h"
 #include "xml.h"
 #include "../base/buf.h"
 #include "../base/file.h"
 #include "../base/xmalloc.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -29,37 +29,6 @@ uint64_t bw_s3_part_size(uint64_t size)
         part = (part + MIB - 1) / MIB * MIB;
     }
     return part > 5 * 1024 * MIB ? 0 : part;
-}
-
-struct resp {
-    long status;
-    struct bw_buf body;
-    char etag[128];
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    struct resp *r = ud;
-    if (r->body.len + size * n > MAX_BODY)
-        return 0;
-    bw_buf_add(&r->body, p, size * n);
-    return size * n;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    struct resp *r = ud;
-    size_t len = size * n;
-    if (len > 5 && strncasecmp(p, "ETag:", 5) == 0) {
-        size_t i = 5;
-        while (i < len && p[i] == ' ')
-            i++;
-        size_t k = 0;
-        while (i < len && p[i] != '\r' && p[i] != '\n' && k + 1 < sizeof(r->etag))
-            r->etag[k++] = p[i++];
-        r->etag[k] = '\0';
-    }
-    return len;
 }
 
 /* Where the object is: the Host header, the path as sent and the URL. */
@@ -87,9 +56,10 @@ static void where(const struct bw_aws_target *t, struct bw_buf *host, struct bw_
     bw_buf_release(&key);
 }
 
-/* One signed request; 0 with r filled (any HTTP status), or -1 when no answer came. */
+/* One signed request to the object; 0 with r filled (any HTTP status), or -1 when no answer
+ * came. */
 static int request(const struct bw_aws_target *t, const char *method, const char *query,
-                   const void *body, size_t len, const char *md5_b64, struct resp *r,
+                   const void *body, size_t len, const char *md5_b64, struct bw_aws_answer *r,
                    struct bw_error *err)
 {
     struct bw_buf host = BW_BUF_INIT, path = BW_BUF_INIT, url = BW_BUF_INIT;
@@ -97,74 +67,23 @@ static int request(const struct bw_aws_target *t, const char *method, const char
     bw_buf_init(&path);
     bw_buf_init(&url);
     where(t, &host, &path, &url);
-    if (query && *query)
-        bw_buf_addf(&url, "?%s", query);
-    char date[17], payload[65];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof(date), "%Y%m%dT%H%M%SZ", &tm);
-    bw_sigv4_sha256_hex(body ? body : "", len, payload);
-    struct bw_sigv4_header h[5] = {
-        {"Host", host.data}, {"X-Amz-Content-SHA256", payload}, {"X-Amz-Date", date}};
-    size_t nh = 3;
-    if (t->cred.session_token)
-        h[nh++] = (struct bw_sigv4_header){"X-Amz-Security-Token", t->cred.session_token};
-    if (md5_b64)
-        h[nh++] = (struct bw_sigv4_header){"Content-MD5", md5_b64};
-    struct bw_sigv4_request req = {method, path.data, query, h, nh, payload};
-    struct bw_sigv4_signed s;
-    int rc = bw_sigv4_sign(&req, &t->cred, t->region, "s3", date, BW_SIGV4_S3, &s, err);
-    CURL *c = rc == 0 ? curl_easy_init() : NULL;
-    struct curl_slist *list = NULL;
-    if (c) {
-        for (size_t i = 0; i < nh; i++) {
-            char *line = bw_xasprintf("%s: %s", h[i].name, h[i].value);
-            list = curl_slist_append(list, line);
-            free(line);
-        }
-        char *auth = bw_xasprintf("Authorization: %s", s.authorization);
-        list = curl_slist_append(list, auth);
-        OPENSSL_cleanse(auth, strlen(auth));
-        free(auth);
-        list = curl_slist_append(list, "Expect:");
-        list = curl_slist_append(list, "Content-Type:");
-        curl_easy_setopt(c, CURLOPT_URL, url.data);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-        if (strcmp(method, "GET") == 0) {
-            curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-        } else {
-            curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        }
-        r->status = 0;
-        r->etag[0] = '\0';
-        bw_buf_reset(&r->body);
-        CURLcode cc = curl_easy_perform(c);
-        if (cc != CURLE_OK) {
-            bw_error_set(err, BW_ERR_NETWORK, "S3 %s %s: %s", method, url.data,
-                         curl_easy_strerror(cc));
-            rc = -1;
-        } else {
-            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-        }
-        curl_slist_free_all(list);
-        curl_easy_cleanup(c);
-    } else if (rc == 0) {
-        bw_error_set(err, BW_ERR_INTERNAL, "cannot start libcurl");
-        rc = -1;
-    }
-    if (s.authorization)
-        bw_sigv4_signed_release(&s);
+    /* url is the base followed by the path */
+    url.data[url.len - path.len] = '\0';
+    struct bw_sigv4_header md5 = {"Content-MD5", md5_b64};
+    struct bw_aws_call c = {.method = method,
+                            .base = url.data,
+                            .host = host.data,
+                            .path = path.data,
+                            .query = query,
+                            .service = "s3",
+                            .region = t->region,
+                            .cred = &t->cred,
+                            .flavor = BW_SIGV4_S3,
+                            .body = body,
+                            .len = len,
+                            .extra = &md5,
+                            .n_extra = md5_b64 ? 1 : 0};
+    int rc = bw_aws_send(&c, r, err);
     bw_buf_release(&host);
     bw_buf_release(&path);
     bw_buf_release(&url);
@@ -172,14 +91,11 @@ static int request(const struct bw_aws_target *t, const char *method, const char
 }
 
 /* S3's own words for an answer that is not a success. */
-static void s3_error(const struct resp *r, const char *what, struct bw_error *err)
+static void s3_error(const struct bw_aws_answer *r, const char *what, struct bw_error *err)
 {
-    char *code = bw_xml_first(r->body.data, r->body.len, "Code");
-    char *msg = bw_xml_first(r->body.data, r->body.len, "Message");
-    bw_error_set(err, BW_ERR_NETWORK, "S3 %s: HTTP %ld%s%s%s%s%s", what, r->status, code ? " " : "",
-                 code ? code : "", msg ? " (" : "", msg ? msg : "", msg ? ")" : "");
-    free(code);
-    free(msg);
+    char *w = bw_xasprintf("S3 %s", what);
+    bw_aws_error(r, w, err);
+    free(w);
 }
 
 struct upload {
@@ -231,7 +147,7 @@ static char *resumable(const struct upload *u)
 }
 
 /* Which parts S3 holds for the upload; -1 when it knows no such upload. */
-static int list_parts(struct upload *u, struct resp *r, struct bw_error *err)
+static int list_parts(struct upload *u, struct bw_aws_answer *r, struct bw_error *err)
 {
     struct bw_buf q = BW_BUF_INIT, part = BW_BUF_INIT;
     bw_buf_init(&q);
@@ -260,7 +176,7 @@ static int list_parts(struct upload *u, struct resp *r, struct bw_error *err)
     return rc;
 }
 
-static int start(struct upload *u, struct resp *r, struct bw_error *err)
+static int start(struct upload *u, struct bw_aws_answer *r, struct bw_error *err)
 {
     if (request(u->t, "POST", "uploads", NULL, 0, NULL, r, err) < 0)
         return -1;
@@ -273,7 +189,7 @@ static int start(struct upload *u, struct resp *r, struct bw_error *err)
 }
 
 static int send_part(struct upload *u, unsigned n, const unsigned char *data, size_t len,
-                     struct resp *r, struct bw_s3_result *res, struct bw_error *err)
+                     struct bw_aws_answer *r, struct bw_s3_result *res, struct bw_error *err)
 {
     unsigned char md5[16];
     unsigned int ml = 0;
@@ -326,7 +242,7 @@ static int send_part(struct upload *u, unsigned n, const unsigned char *data, si
     return rc;
 }
 
-static int complete(struct upload *u, struct resp *r, struct bw_s3_result *res,
+static int complete(struct upload *u, struct bw_aws_answer *r, struct bw_s3_result *res,
                     struct bw_error *err)
 {
     struct bw_buf x = BW_BUF_INIT, q = BW_BUF_INIT;
@@ -386,7 +302,7 @@ int bw_s3_upload(const struct bw_aws_target *t, const char *file, const struct b
     u.parts = (unsigned)parts;
     u.etags = bw_xcalloc(u.parts, sizeof(char *));
     u.remote = bw_xcalloc(u.parts, sizeof(char *));
-    struct resp r = {0};
+    struct bw_aws_answer r = {0};
     bw_buf_init(&r.body);
     int rc = 0;
     /* A rerun goes on with what S3 already holds. */

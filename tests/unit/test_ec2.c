@@ -7,6 +7,7 @@
  * Against real AWS this is unproven here.
  */
 #include "golden.h"
+#include "../../builder/aws/credentials.h"
 #include "../../builder/aws/ec2.h"
 #include "../../builder/base/buf.h"
 #include "../../builder/base/spawn.h"
@@ -142,6 +143,65 @@ START_TEST(test_a_dry_run_shows_and_sends_nothing)
 }
 END_TEST
 
+/* Credentials where the AWS tools look: the environment first, then the shared file's profile;
+ * a broken file named at its line; the secret in no message. */
+START_TEST(test_credentials_from_the_usual_places)
+{
+    char path[] = "/tmp/bw-creds-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *text = "# the shared credentials file\n[default]\naws_access_key_id = AKIDDEFAULT\n"
+                       "aws_secret_access_key = s3cr3t-default\n\n[ci]\n"
+                       "aws_access_key_id=AKIDCI\naws_secret_access_key =s3cr3t-ci  \n"
+                       "aws_session_token = t0ken\n; a comment\n[half]\naws_access_key_id = X\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_PROFILE");
+    setenv("AWS_SHARED_CREDENTIALS_FILE", path, 1);
+    struct bw_aws_keys k;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_aws_find_keys(NULL, &k, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(k.access_key, "AKIDDEFAULT");
+    ck_assert_str_eq(k.secret_key, "s3cr3t-default");
+    ck_assert_ptr_null(k.session_token);
+    ck_assert_ptr_nonnull(strstr(k.source, "[default]"));
+    bw_aws_keys_release(&k);
+    setenv("AWS_PROFILE", "ci", 1);
+    ck_assert_int_eq(bw_aws_find_keys(NULL, &k, &err), 0);
+    ck_assert_str_eq(k.secret_key, "s3cr3t-ci");
+    ck_assert_str_eq(k.session_token, "t0ken");
+    bw_aws_keys_release(&k);
+    ck_assert_int_eq(bw_aws_find_keys("half", &k, &err), -1);
+    ck_assert_msg(strstr(err.msg, "[half] has no aws_secret_access_key"), "%s", err.msg);
+    bw_error_release(&err);
+    ck_assert_int_eq(bw_aws_find_keys("nobody", &k, &err), -1);
+    ck_assert_msg(strstr(err.msg, "no AWS credentials") && strstr(err.msg, "[nobody]"), "%s",
+                  err.msg);
+    ck_assert_ptr_null(strstr(err.msg, "s3cr3t"));
+    bw_error_release(&err);
+    /* the environment wins over the file */
+    setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "s3cr3t-env", 1);
+    ck_assert_int_eq(bw_aws_find_keys(NULL, &k, &err), 0);
+    ck_assert_str_eq(k.access_key, "AKIDENV");
+    ck_assert_ptr_nonnull(strstr(k.source, "environment"));
+    bw_aws_keys_release(&k);
+    unsetenv("AWS_ACCESS_KEY_ID");
+    unsetenv("AWS_SECRET_ACCESS_KEY");
+    unsetenv("AWS_PROFILE");
+    /* a line that is nothing: its file and line */
+    const char *bad = "[default]\naws_access_key_id = A\nthis is not a setting\n";
+    ck_assert_int_eq(bw_aws_parse_keys(bad, strlen(bad), "creds", "default", &k, &err), -1);
+    ck_assert_str_eq(err.file, "creds");
+    ck_assert_int_eq(err.line, 3);
+    bw_error_release(&err);
+    unsetenv("AWS_SHARED_CREDENTIALS_FILE");
+    unlink(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("ec2");
@@ -149,6 +209,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_an_import_from_snapshot_to_tagged_image);
     tcase_add_test(tc, test_a_dry_run_shows_and_sends_nothing);
+    tcase_add_test(tc, test_credentials_from_the_usual_places);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

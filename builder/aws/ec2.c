@@ -175,8 +175,6 @@ int bw_ec2_register_image(const struct bw_ec2 *c, const struct bw_ec2_image *img
                        "gp3",
                        "BootMode",
                        img->uefi ? "uefi" : "legacy-bios",
-                       "Description",
-                       img->description ? img->description : "",
                        "EnaSupport",
                        "true",
                        "Name",
@@ -187,6 +185,8 @@ int bw_ec2_register_image(const struct bw_ec2 *c, const struct bw_ec2_image *img
                        "simple",
                        "VirtualizationType",
                        "hvm",
+                       img->description ? "Description" : NULL, /* last: none, no parameter */
+                       img->description,
                        NULL};
     struct bw_buf a = BW_BUF_INIT;
     bw_buf_init(&a);

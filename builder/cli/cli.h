@@ -26,7 +26,8 @@ struct bw_command {
 };
 
 extern const struct bw_command bw_cmd_templates, bw_cmd_inspect, bw_cmd_validate, bw_cmd_render,
-    bw_cmd_keys, bw_cmd_serve, bw_cmd_iso, bw_cmd_build, bw_cmd_box, bw_cmd_publish, bw_cmd_help;
+    bw_cmd_keys, bw_cmd_serve, bw_cmd_iso, bw_cmd_build, bw_cmd_box, bw_cmd_publish, bw_cmd_ami,
+    bw_cmd_help;
 
 /* The command table, NULL-terminated; defined in commands.c. */
 extern const struct bw_command *const bw_commands[];

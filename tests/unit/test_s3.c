@@ -269,6 +269,99 @@ START_TEST(test_a_stopped_upload_is_resumed)
 }
 END_TEST
 
+/* `boxwright ami` as a user runs it, against the stand-ins: the disk converted and uploaded
+ * (S3's copy is the disk: qemu-img compare), the snapshot imported (its progress told), the
+ * UEFI image registered with the disk's size in GiB and tagged; the requests EC2 got, golden. */
+START_TEST(test_boxwright_ami_end_to_end)
+{
+    char *disk = bw_xasprintf("%s/box.img", dir);
+    char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "64M", NULL};
+    struct bw_spawn_result r;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_spawn_run(mk, NULL, NULL, 0, &r, &err), 0);
+    bw_spawn_result_release(&r);
+    char *io[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x42 5M 3M", disk, NULL};
+    ck_assert_int_eq(bw_spawn_run(io, NULL, NULL, 0, &r, &err), 0);
+    bw_spawn_result_release(&r);
+    char *log = bw_xasprintf("%s/front.log", dir), *ec2log = bw_xasprintf("%s/ec2.log", dir);
+    unsigned port = 0;
+    pid_t f = front(&port, NULL, log);
+    unsigned eport = bw_free_port();
+    char ep[16];
+    snprintf(ep, sizeof(ep), "%u", eport);
+    char *fake[] = {BW_TEST_DATA "/../oracles/ec2-fake", ep,     "S3RVER", "S3RVER",
+                    BW_TEST_DATA "/ec2/ami.answers",     ec2log, NULL};
+    pid_t e = bw_spawn_background(fake, NULL, &err);
+    ck_assert_msg(e > 0, "%s", err.msg);
+    wait_port(eport);
+    char *s3 = bw_xasprintf("http://127.0.0.1:%u", port);
+    char *ec2 = bw_xasprintf("http://127.0.0.1:%u", eport);
+    char *argv[] = {BW_BINARY,
+                    "ami",
+                    disk,
+                    "--region",
+                    "eu-west-1",
+                    "--bucket",
+                    "images",
+                    "--key",
+                    "boxes/t.vmdk",
+                    "--name",
+                    "tiny-1.0.0",
+                    "--uefi",
+                    "--tag",
+                    "built-by=boxwright",
+                    "--s3-endpoint",
+                    s3,
+                    "--ec2-endpoint",
+                    ec2,
+                    "--poll-interval",
+                    "1",
+                    "--json",
+                    NULL};
+    char *envp[] = {"AWS_ACCESS_KEY_ID=S3RVER", "AWS_SECRET_ACCESS_KEY=S3RVER",
+                    "PATH=/usr/bin:/bin", NULL};
+    int rc = bw_spawn_run(argv, envp, NULL, 0, &r, &err);
+    ck_assert_msg(rc == 0, "%s\n%s", err.msg, r.err.data);
+    ck_assert_ptr_nonnull(strstr(r.out.data, "\"image\":\"ami-0fedcba9876543210\""));
+    ck_assert_ptr_nonnull(strstr(r.out.data, "\"snapshot\":\"snap-0123456789abcdef0\""));
+    ck_assert_msg(strstr(r.err.data, "snapshot import import-snap-0a1b2c3d4e5f67890: "
+                                     "downloading/converting, 42%"),
+                  "%s", r.err.data);
+    ck_assert_ptr_null(strstr(r.err.data, "S3RVER\n")); /* the secret: never */
+    bw_spawn_result_release(&r);
+    /* S3 holds the disk, as a streamOptimized VMDK; nothing of the upload is left behind */
+    char *url = bw_xasprintf("http://127.0.0.1:%u/images/boxes/t.vmdk", s3_port);
+    char *back = bw_xasprintf("%s/back.vmdk", dir);
+    char *get[] = {"curl", "-sf", "-o", back, url, NULL};
+    ck_assert_int_eq(bw_spawn_run(get, NULL, NULL, 0, &r, &err), 0);
+    bw_spawn_result_release(&r);
+    char *cmp[] = {"qemu-img", "compare", "-q", disk, back, NULL};
+    ck_assert_msg(bw_spawn_run(cmp, NULL, NULL, 0, &r, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&r);
+    char *vmdk = bw_xasprintf("%s.ami.vmdk", disk),
+         *state = bw_xasprintf("%s.ami-upload.json", disk);
+    ck_assert_int_ne(access(vmdk, F_OK), 0);
+    ck_assert_int_ne(access(state, F_OK), 0);
+    bw_spawn_stop(e, 1000);
+    bw_spawn_stop(f, 1000);
+    struct bw_buf got = BW_BUF_INIT;
+    bw_buf_init(&got);
+    ck_assert_int_eq(bw_buf_read_file(&got, ec2log), 0);
+    char *msg = golden_check("ec2", "ami.requests", got.data, got.len);
+    ck_assert_msg(msg == NULL, "%s", msg);
+    bw_buf_release(&got);
+    free(vmdk);
+    free(state);
+    free(back);
+    free(url);
+    free(s3);
+    free(ec2);
+    free(ec2log);
+    free(log);
+    free(disk);
+}
+END_TEST
+
 START_TEST(test_part_sizes_and_answers)
 {
     ck_assert_uint_eq(bw_s3_part_size(0), 5 * MIB);
@@ -313,6 +406,7 @@ int main(void)
     tcase_add_test(tc, test_a_file_goes_up_in_parts_signed);
     tcase_add_test(tc, test_a_cut_part_is_sent_again);
     tcase_add_test(tc, test_a_stopped_upload_is_resumed);
+    tcase_add_test(tc, test_boxwright_ami_end_to_end);
     tcase_add_test(tc, test_part_sizes_and_answers);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -3,7 +3,11 @@
  * environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN),
  * then the shared credentials file (AWS_SHARED_CREDENTIALS_FILE or
  * ~/.aws/credentials) under the profile asked for (AWS_PROFILE, else
- * "default"). The secret is never printed: `source` says where they came
+ * "default"), then the instance role through the metadata service, IMDSv2
+ * only (a token first; AWS_EC2_METADATA_SERVICE_ENDPOINT moves it,
+ * AWS_EC2_METADATA_DISABLED=true turns it off; 1 s to connect, 3 s in all,
+ * so a machine that is no EC2 instance waits a second at most). The secret
+ * is never printed: `source` says where they came
  * from, and errors name the file, line and key, never a value.
  */
 #ifndef BW_AWS_CREDENTIALS_H

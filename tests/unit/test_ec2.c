@@ -176,6 +176,7 @@ START_TEST(test_credentials_from_the_usual_places)
     ck_assert_int_eq(bw_aws_find_keys("half", &k, &err), -1);
     ck_assert_msg(strstr(err.msg, "[half] has no aws_secret_access_key"), "%s", err.msg);
     bw_error_release(&err);
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
     ck_assert_int_eq(bw_aws_find_keys("nobody", &k, &err), -1);
     ck_assert_msg(strstr(err.msg, "no AWS credentials") && strstr(err.msg, "[nobody]"), "%s",
                   err.msg);
@@ -197,6 +198,41 @@ START_TEST(test_credentials_from_the_usual_places)
     ck_assert_str_eq(err.file, "creds");
     ck_assert_int_eq(err.line, 3);
     bw_error_release(&err);
+    /* nothing in the environment nor the file: the instance role, through IMDSv2 only (the
+     * stand-in refuses any GET without the token) */
+    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+    unsetenv("AWS_EC2_METADATA_DISABLED");
+    unsigned port = bw_free_port();
+    char ports[16];
+    snprintf(ports, sizeof(ports), "%u", port);
+    char *argv[] = {BW_TEST_DATA "/../oracles/imds-fake",
+                    ports,
+                    "boxwright-builder",
+                    "ASIAROLE",
+                    "r0le-secret",
+                    "r0le-token",
+                    NULL};
+    pid_t imds = bw_spawn_background(argv, NULL, &err);
+    ck_assert_msg(imds > 0, "%s", err.msg);
+    wait_port(port);
+    char *endpoint = bw_xasprintf("http://127.0.0.1:%u/", port);
+    setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint, 1);
+    ck_assert_msg(bw_aws_find_keys(NULL, &k, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(k.access_key, "ASIAROLE");
+    ck_assert_str_eq(k.secret_key, "r0le-secret");
+    ck_assert_str_eq(k.session_token, "r0le-token");
+    ck_assert_str_eq(k.source, "the instance role boxwright-builder (IMDSv2)");
+    bw_aws_keys_release(&k);
+    /* turned off, or a profile named: no metadata service */
+    setenv("AWS_EC2_METADATA_DISABLED", "true", 1);
+    ck_assert_int_eq(bw_aws_find_keys(NULL, &k, &err), -1);
+    bw_error_release(&err);
+    unsetenv("AWS_EC2_METADATA_DISABLED");
+    ck_assert_int_eq(bw_aws_find_keys("default", &k, &err), -1);
+    bw_error_release(&err);
+    bw_spawn_stop(imds, 1000);
+    unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+    free(endpoint);
     unsetenv("AWS_SHARED_CREDENTIALS_FILE");
     unlink(path);
 }

@@ -35,5 +35,7 @@ int test_run(struct Suite *s);
 
 /* Removes a test's scratch directory tree (rm -rf, through the spawn helper). */
 void test_rm_rf(const char *path);
+/* Waits (up to 15 s) until something listens on 127.0.0.1:port; fails the test otherwise. */
+void test_wait_port(unsigned port);
 
 #endif

@@ -26,21 +26,6 @@
 
 static char dir[64];
 
-static void wait_port(unsigned port)
-{
-    for (int i = 0; i < 300; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-        close(fd);
-        if (ok)
-            return;
-        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
-    }
-    ck_abort_msg("nothing listens on %u", port);
-}
-
 START_TEST(test_an_import_from_snapshot_to_tagged_image)
 {
     snprintf(dir, sizeof(dir), "/tmp/bw-ec2-XXXXXX");
@@ -54,7 +39,7 @@ START_TEST(test_an_import_from_snapshot_to_tagged_image)
     struct bw_error err = BW_ERROR_INIT;
     pid_t fake = bw_spawn_background(argv, NULL, &err);
     ck_assert_msg(fake > 0, "%s", err.msg);
-    wait_port(port);
+    test_wait_port(port);
     char *endpoint = bw_xasprintf("http://127.0.0.1:%u", port);
     struct bw_ec2 c = {"eu-west-1", endpoint, {"AKIDEXAMPLE", "secret-key", NULL},
                        false,       NULL,     NULL};
@@ -214,7 +199,7 @@ START_TEST(test_credentials_from_the_usual_places)
                     NULL};
     pid_t imds = bw_spawn_background(argv, NULL, &err);
     ck_assert_msg(imds > 0, "%s", err.msg);
-    wait_port(port);
+    test_wait_port(port);
     char *endpoint = bw_xasprintf("http://127.0.0.1:%u/", port);
     setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", endpoint, 1);
     ck_assert_msg(bw_aws_find_keys(NULL, &k, &err) == 0, "%s", err.msg);
@@ -247,9 +232,5 @@ int main(void)
     tcase_add_test(tc, test_a_dry_run_shows_and_sends_nothing);
     tcase_add_test(tc, test_credentials_from_the_usual_places);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

@@ -799,18 +799,7 @@ START_TEST(test_a_catalogue_on_a_web_server_is_added_and_updated_from)
     ck_assert_msg(publish_at(&res, one, catalog, "1.0.0", "org/web", url1) == 0, "%s",
                   res.err.data);
     bw_spawn_result_release(&res);
-    /* The server is up once it takes a connection. */
-    bool up = false;
-    for (int i = 0; i < 300 && !up; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-        close(fd);
-        if (!up)
-            nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
-    }
-    ck_assert_msg(up, "boxwright serve did not listen on %u", port);
+    test_wait_port(port); /* the server is up once it takes a connection */
     char *home = bw_xasprintf("%s/vagrant-web.d", dir);
     char *add[] = {"box", "add", curl, "--provider", "virtualbox", NULL};
     free(vagrant(home, add));

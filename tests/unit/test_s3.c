@@ -37,21 +37,6 @@ static const char *s3rver_bin(void)
     return e && *e ? e : "/opt/boxwright-test/s3rver/node_modules/.bin/s3rver";
 }
 
-static void wait_port(unsigned port)
-{
-    for (int i = 0; i < 300; i++) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-        close(fd);
-        if (ok)
-            return;
-        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
-    }
-    ck_abort_msg("nothing listens on %u", port);
-}
-
 static void setup(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/bw-s3-XXXXXX");
@@ -67,7 +52,7 @@ static void setup(void)
     struct bw_error err = BW_ERROR_INIT;
     s3rver = bw_spawn_background(argv, log, &err);
     ck_assert_msg(s3rver > 0, "%s", err.msg);
-    wait_port(s3_port);
+    test_wait_port(s3_port);
     free(data);
     free(log);
 }
@@ -97,7 +82,7 @@ static pid_t front(unsigned *port, const char *cut, const char *log)
     struct bw_error err = BW_ERROR_INIT;
     pid_t pid = bw_spawn_background(argv, NULL, &err);
     ck_assert_msg(pid > 0, "%s", err.msg);
-    wait_port(*port);
+    test_wait_port(*port);
     return pid;
 }
 
@@ -293,7 +278,7 @@ START_TEST(test_boxwright_ami_end_to_end)
                     BW_TEST_DATA "/ec2/ami.answers",     ec2log, NULL};
     pid_t e = bw_spawn_background(fake, NULL, &err);
     ck_assert_msg(e > 0, "%s", err.msg);
-    wait_port(eport);
+    test_wait_port(eport);
     char *s3 = bw_xasprintf("http://127.0.0.1:%u", port);
     char *ec2 = bw_xasprintf("http://127.0.0.1:%u", eport);
     char *argv[] = {BW_BINARY,
@@ -409,9 +394,5 @@ int main(void)
     tcase_add_test(tc, test_boxwright_ami_end_to_end);
     tcase_add_test(tc, test_part_sizes_and_answers);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

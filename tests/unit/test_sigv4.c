@@ -226,9 +226,5 @@ int main(void)
     tcase_add_test(tc, test_the_canonical_request_and_string_to_sign);
     tcase_add_test(tc, test_botocore_agrees_on_random_requests);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return test_run(s);
 }

@@ -1,7 +1,8 @@
 /*
  * file - the file idioms every writer and reader here repeats: a file
  * written to a temporary name and put in place whole or not at all, and a
- * file opened for reading together with its size.
+ * file opened for reading together with its size, and a work directory removed
+ * with all it holds.
  */
 #ifndef BW_FILE_H
 #define BW_FILE_H
@@ -28,5 +29,9 @@ int bw_file_write(const char *path, const void *data, size_t len, mode_t mode,
 /* Opens path read-only (close-on-exec) and fills *st. Returns the descriptor, or -1 with err
  * naming path ("cannot read: ..."). */
 int bw_file_open_read(const char *path, struct stat *st, struct bw_error *err);
+
+/* Removes path and everything under it, without following symbolic links. Returns 0, or -1
+ * (errno set) at the first entry that could not be removed. */
+int bw_file_remove_tree(const char *path);
 
 #endif

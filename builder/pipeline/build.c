@@ -1,7 +1,7 @@
 /* The build: the steps table and the runner; see build.h. */
 #include "steps.h"
 #include "../comm/ssh.h"
-#include "../base/spawn.h"
+#include "../base/file.h"
 #include "../base/xmalloc.h"
 #include "../seed/seed.h"
 #include "../../iso-cache/iso_cache.h"
@@ -9,14 +9,6 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static int run_tool(char *const argv[], struct bw_error *err)
-{
-    struct bw_spawn_result res;
-    int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, err);
-    bw_spawn_result_release(&res);
-    return rc;
-}
 
 const struct bw_driver *bw_build_driver(const struct bw_definition *def, const char *name,
                                         struct bw_error *err)
@@ -39,9 +31,11 @@ static int step_output(struct bw_build *b, struct bw_error *err)
                         "the output directory exists; remove it or pass --force");
             return -1;
         }
-        char *argv[] = {"rm", "-rf", b->out, NULL};
-        if (run_tool(argv, err) < 0)
+        if (bw_file_remove_tree(b->out) < 0) {
+            bw_error_at(err, BW_ERR_IO, b->out, NULL, 0, 0, "cannot remove (--force): %s",
+                        strerror(errno));
             return -1;
+        }
     }
     /* The work directory holds the rendered seed, logs and the guest's screen: its owner's. */
     if (mkdir(b->out, 0755) < 0 || mkdir(b->work, 0700) < 0) {
@@ -197,11 +191,10 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
                 steps[done].cleanup(&b);
         if (o->keep) {
             bw_build_say(&b, "info", "work directory kept (--keep): %s", b.work);
-        } else {
-            char *argv[] = {"rm", "-rf", b.work, NULL};
-            struct bw_error ignored = BW_ERROR_INIT;
-            run_tool(argv, &ignored);
-            bw_error_release(&ignored);
+        } else if (bw_file_remove_tree(b.work) < 0) {
+            /* Not a child process: after Ctrl-C one would be stopped as it starts. */
+            bw_build_say(&b, "warning", "cannot remove the work directory %s: %s", b.work,
+                         strerror(errno));
         }
     }
     free(b.iso);

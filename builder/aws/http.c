@@ -12,6 +12,34 @@
 
 #define MAX_BODY (16u * 1024 * 1024) /* an answer larger than this is no service's */
 
+static const volatile sig_atomic_t *interrupt_flag;
+
+void bw_aws_set_interrupt(const volatile sig_atomic_t *flag)
+{
+    interrupt_flag = flag;
+}
+
+bool bw_aws_interrupted(void)
+{
+    return interrupt_flag && *interrupt_flag;
+}
+
+static int on_xfer(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)ud, (void)dt, (void)dn, (void)ut, (void)un;
+    return bw_aws_interrupted(); /* non-zero: the transfer stops */
+}
+
+const char *bw_aws_endpoint(const char *service)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "AWS_ENDPOINT_URL_%s", service);
+    const char *e = getenv(name);
+    if (!e || !*e)
+        e = getenv("AWS_ENDPOINT_URL");
+    return e && *e ? e : NULL;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
     struct bw_aws_answer *r = ud;
@@ -106,6 +134,8 @@ int bw_aws_send(const struct bw_aws_call *c, struct bw_aws_answer *r, struct bw_
         curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
         curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_xfer);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
         if (strcmp(c->method, "GET") == 0) {
             curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
         } else {
@@ -114,7 +144,11 @@ int bw_aws_send(const struct bw_aws_call *c, struct bw_aws_answer *r, struct bw_
             curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->len);
         }
         CURLcode cc = curl ? curl_easy_perform(curl) : CURLE_FAILED_INIT;
-        if (cc != CURLE_OK) {
+        if (cc == CURLE_ABORTED_BY_CALLBACK) {
+            bw_error_set(err, BW_ERR_INTERRUPTED, "%s %s %s: interrupted", c->service, c->method,
+                         url);
+            rc = -1;
+        } else if (cc != CURLE_OK) {
             bw_error_set(err, BW_ERR_NETWORK, "%s %s %s: %s", c->service, c->method, url,
                          curl_easy_strerror(cc));
             rc = -1;

@@ -13,6 +13,7 @@
 #include "../base/buf.h"
 #include "../base/error.h"
 
+#include <signal.h>
 #include <stdbool.h>
 
 struct bw_aws_call {
@@ -41,6 +42,15 @@ struct bw_aws_answer {
 
 /* 0 with r filled (whatever the HTTP status), or -1 with err when no answer came. */
 int bw_aws_send(const struct bw_aws_call *c, struct bw_aws_answer *r, struct bw_error *err);
+
+/* A flag set by the caller's signal handler (or NULL): once set, a transfer under way stops
+ * and bw_aws_send() fails with BW_ERR_INTERRUPTED, as do the waits of s3.c and the AMI export. */
+void bw_aws_set_interrupt(const volatile sig_atomic_t *flag);
+bool bw_aws_interrupted(void);
+
+/* The endpoint the AWS tools would use for service ("S3", "EC2") from the environment:
+ * AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL; NULL for AWS's own. */
+const char *bw_aws_endpoint(const char *service);
 
 /* A service's error answer in its own words: "<what>: HTTP 403 Code (Message)". */
 void bw_aws_error(const struct bw_aws_answer *r, const char *what, struct bw_error *err);

@@ -224,7 +224,7 @@ static int send_part(struct upload *u, unsigned n, const unsigned char *data, si
             rc = -1;
             transient = false;
         }
-        if (rc == 0 || !transient || a >= attempts)
+        if (rc == 0 || !transient || a >= attempts || bw_aws_interrupted())
             break;
         res->retries++;
         nanosleep(&(struct timespec){a, 0}, NULL);

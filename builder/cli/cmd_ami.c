@@ -1,16 +1,27 @@
 /* boxwright ami: a disk made into an Amazon Machine Image (S3 upload, snapshot import, image). */
 #include "cli.h"
 #include "../aws/credentials.h"
+#include "../aws/http.h"
+#include "../base/spawn.h"
 #include "../base/xmalloc.h"
 #include "../export/ami.h"
 
 #include <getopt.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 
 static void on_say(const char *kind, const char *msg, void *ud)
 {
@@ -104,6 +115,10 @@ static int run(int argc, char **argv)
         return bw_cli_usage_error(
             &bw_cmd_ami, "expected DISK, --region REGION, --bucket BUCKET and --name NAME");
     in.disk = argv[optind];
+    if (!in.s3_endpoint)
+        in.s3_endpoint = bw_aws_endpoint("S3");
+    if (!in.ec2_endpoint)
+        in.ec2_endpoint = bw_aws_endpoint("EC2");
     char *dup = bw_xstrdup(in.disk);
     char *key = in.key ? NULL : bw_xasprintf("boxwright/%s.vmdk", basename(dup));
     free(dup);
@@ -113,6 +128,13 @@ static int run(int argc, char **argv)
     in.poll_ms = (unsigned)poll * 1000;
     in.say = on_say;
     struct bw_error err = BW_ERROR_INIT;
+    /* Ctrl-C stops the upload or the wait between parts; a rerun goes on from what S3 holds. */
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    bw_aws_set_interrupt(&interrupted);
+    bw_spawn_set_interrupt(&interrupted);
     struct bw_aws_keys keys;
     int rc = bw_aws_find_keys(profile, &keys, &err);
     if (rc < 0 && in.dry_run) { /* a dry run shows the requests signed with stand-in keys */
@@ -147,7 +169,9 @@ static int run(int argc, char **argv)
     free(key);
     if (rc < 0) {
         bw_cli_print_error(&err);
-        int status = err.code == BW_ERR_USAGE ? BW_EXIT_USAGE : BW_EXIT_FAILED;
+        int status = err.code == BW_ERR_USAGE         ? BW_EXIT_USAGE
+                     : err.code == BW_ERR_INTERRUPTED ? 130
+                                                      : BW_EXIT_FAILED;
         bw_error_release(&err);
         return status;
     }
@@ -183,9 +207,15 @@ const struct bw_command bw_cmd_ami = {
     "                      would go, its signature and token masked\n"
     "  --json              the result as one JSON object on stdout\n"
     "  --s3-endpoint URL, --ec2-endpoint URL  an S3- or EC2-compatible service\n"
-    "                      instead of AWS's (S3 addressed path-style)\n"
+    "                      instead of AWS's (S3 addressed path-style); default\n"
+    "                      AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_EC2 or\n"
+    "                      AWS_ENDPOINT_URL, as the AWS tools take them\n"
+    "\n"
+    "Ctrl-C stops the upload; run it again to go on. A build makes the AMIs its\n"
+    "definition exports ({\"type\": \"ami\", \"region\", \"bucket\", \"name\", ...})\n"
+    "the same way, once the box has passed its checks.\n"
     "\n"
     "Exit status: 0 when the image is registered; 1 when a step failed; 2 on a\n"
-    "usage error.\n",
+    "usage error; 130 when interrupted.\n",
     run,
 };

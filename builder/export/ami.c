@@ -1,5 +1,6 @@
 #include "ami.h"
 #include "../aws/ec2.h"
+#include "../aws/http.h"
 #include "../aws/s3.h"
 #include "../base/xmalloc.h"
 #include "../disk/disk.h"
@@ -114,7 +115,15 @@ int bw_ami_export(const struct bw_ami_input *in, struct bw_ami_result *out, stru
                 st.message[0] ? ", " : "", st.progress < 0 ? 0 : st.progress);
         last = st.progress;
         unsigned ms = in->poll_ms ? in->poll_ms : 15000;
-        nanosleep(&(struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L}, NULL);
+        for (unsigned slept = 0; slept < ms && !bw_aws_interrupted(); slept += 100)
+            nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+        if (bw_aws_interrupted()) {
+            bw_error_set(err, BW_ERR_INTERRUPTED,
+                         "interrupted: the snapshot import %s goes on in EC2 (aws ec2 "
+                         "cancel-import-task --import-task-id %s stops it)",
+                         task, task);
+            rc = -1;
+        }
     }
     if (rc == 0) {
         snprintf(out->snapshot, sizeof(out->snapshot), "%s", st.snapshot);

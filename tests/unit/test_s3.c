@@ -6,6 +6,7 @@
  * holds. The object is then read back and compared with the file.
  */
 #include "golden.h"
+#include "standins.h"
 #include "../../builder/aws/s3.h"
 #include "../../builder/aws/xml.h"
 #include "../../builder/base/buf.h"
@@ -22,6 +23,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,30 +34,11 @@ static char dir[64];
 static pid_t s3rver = -1;
 static unsigned s3_port;
 
-static const char *s3rver_bin(void)
-{
-    const char *e = getenv("BW_S3RVER");
-    return e && *e ? e : "/opt/boxwright-test/s3rver/node_modules/.bin/s3rver";
-}
-
 static void setup(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/bw-s3-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    char *data = bw_xasprintf("%s/s3rver", dir);
-    char *log = bw_xasprintf("%s/s3rver.log", dir);
-    mkdir(data, 0700);
-    s3_port = bw_free_port();
-    char port[16];
-    snprintf(port, sizeof(port), "%u", s3_port);
-    char *argv[] = {(char *)s3rver_bin(), "-d",     data,       "-a", "127.0.0.1", "-p", port,
-                    "--configure-bucket", "images", "--silent", NULL};
-    struct bw_error err = BW_ERROR_INIT;
-    s3rver = bw_spawn_background(argv, log, &err);
-    ck_assert_msg(s3rver > 0, "%s", err.msg);
-    test_wait_port(s3_port);
-    free(data);
-    free(log);
+    s3rver = standin_s3rver(dir, &s3_port);
 }
 
 static void teardown(void)
@@ -66,24 +50,7 @@ static void teardown(void)
 /* The front, checking signatures, cutting the N-th part at BYTES when cut is "N:BYTES". */
 static pid_t front(unsigned *port, const char *cut, const char *log)
 {
-    if (!*port) /* or on the port it had: the same endpoint */
-        *port = bw_free_port();
-    char p[16], b[16];
-    snprintf(p, sizeof(p), "%u", *port);
-    snprintf(b, sizeof(b), "%u", s3_port);
-    char *argv[] = {BW_TEST_DATA "/../oracles/s3-front",
-                    p,
-                    b,
-                    "S3RVER",
-                    "S3RVER",
-                    (char *)log,
-                    (char *)cut,
-                    NULL};
-    struct bw_error err = BW_ERROR_INIT;
-    pid_t pid = bw_spawn_background(argv, NULL, &err);
-    ck_assert_msg(pid > 0, "%s", err.msg);
-    test_wait_port(*port);
-    return pid;
+    return standin_s3_front(port, s3_port, cut, log);
 }
 
 static char *random_file(const char *name, size_t size)
@@ -271,14 +238,8 @@ START_TEST(test_boxwright_ami_end_to_end)
     char *log = bw_xasprintf("%s/front.log", dir), *ec2log = bw_xasprintf("%s/ec2.log", dir);
     unsigned port = 0;
     pid_t f = front(&port, NULL, log);
-    unsigned eport = bw_free_port();
-    char ep[16];
-    snprintf(ep, sizeof(ep), "%u", eport);
-    char *fake[] = {BW_TEST_DATA "/../oracles/ec2-fake", ep,     "S3RVER", "S3RVER",
-                    BW_TEST_DATA "/ec2/ami.answers",     ec2log, NULL};
-    pid_t e = bw_spawn_background(fake, NULL, &err);
-    ck_assert_msg(e > 0, "%s", err.msg);
-    test_wait_port(eport);
+    unsigned eport;
+    pid_t e = standin_ec2(&eport, "ami.answers", ec2log);
     char *s3 = bw_xasprintf("http://127.0.0.1:%u", port);
     char *ec2 = bw_xasprintf("http://127.0.0.1:%u", eport);
     char *argv[] = {BW_BINARY,
@@ -347,6 +308,61 @@ START_TEST(test_boxwright_ami_end_to_end)
 }
 END_TEST
 
+/* Ctrl-C while EC2 imports the snapshot: boxwright stops at once (it would wait an hour
+ * between looks), exits 130 and says the import goes on in EC2 and how to stop it. */
+START_TEST(test_ctrl_c_while_the_import_runs_stops_at_once)
+{
+    char *disk = bw_xasprintf("%s/box.img", dir);
+    char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "16M", NULL};
+    struct bw_spawn_result r;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_spawn_run(mk, NULL, NULL, 0, &r, &err), 0);
+    bw_spawn_result_release(&r);
+    char *flog = bw_xasprintf("%s/front.log", dir), *ec2log = bw_xasprintf("%s/ec2.log", dir);
+    char *out = bw_xasprintf("%s/ami.out", dir);
+    unsigned port = 0, eport;
+    pid_t f = front(&port, NULL, flog);
+    pid_t e = standin_ec2(&eport, "ami.answers", ec2log);
+    /* the endpoints as the AWS tools take them, from the environment */
+    char *s3 = bw_xasprintf("http://127.0.0.1:%u", port);
+    char *ec2 = bw_xasprintf("http://127.0.0.1:%u", eport);
+    setenv("AWS_ENDPOINT_URL_S3", s3, 1);
+    setenv("AWS_ENDPOINT_URL_EC2", ec2, 1);
+    setenv("AWS_ACCESS_KEY_ID", STANDIN_KEY, 1);
+    setenv("AWS_SECRET_ACCESS_KEY", STANDIN_KEY, 1);
+    char *argv[] = {BW_BINARY, "ami",    disk,         "--region",        "eu-west-1", "--bucket",
+                    "images",  "--name", "tiny-1.0.0", "--poll-interval", "3600",      NULL};
+    pid_t pid = bw_spawn_background(argv, out, &err);
+    ck_assert_msg(pid > 0, "%s", err.msg);
+    struct bw_buf log = BW_BUF_INIT;
+    bw_buf_init(&log);
+    for (int i = 0; i < 1200 && !strstr(log.data, "42%"); i++) {
+        nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+        bw_buf_reset(&log);
+        bw_buf_read_file(&log, out);
+    }
+    ck_assert_msg(strstr(log.data, "42%"), "the import never showed its progress:\n%s", log.data);
+    kill(-pid, SIGINT);
+    int st;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    bw_buf_reset(&log);
+    bw_buf_read_file(&log, out);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 130, "status %d:\n%s", st, log.data);
+    ck_assert_msg(strstr(log.data, "interrupted: the snapshot import import-snap-0a1b2c3d4e5f67890 "
+                                   "goes on in EC2"),
+                  "%s", log.data);
+    bw_buf_release(&log);
+    bw_spawn_stop(e, 1000);
+    bw_spawn_stop(f, 1000);
+    free(s3);
+    free(ec2);
+    free(out);
+    free(ec2log);
+    free(flog);
+    free(disk);
+}
+END_TEST
+
 START_TEST(test_part_sizes_and_answers)
 {
     ck_assert_uint_eq(bw_s3_part_size(0), 5 * MIB);
@@ -379,9 +395,9 @@ END_TEST
 
 int main(void)
 {
-    if (access(s3rver_bin(), X_OK) != 0) {
+    if (access(standin_s3rver_bin(), X_OK) != 0) {
         fprintf(stderr, "%s: not installed (scripts/setup installs s3rver from npm)\n",
-                s3rver_bin());
+                standin_s3rver_bin());
         return 1;
     }
     Suite *s = suite_create("s3");
@@ -392,6 +408,7 @@ int main(void)
     tcase_add_test(tc, test_a_cut_part_is_sent_again);
     tcase_add_test(tc, test_a_stopped_upload_is_resumed);
     tcase_add_test(tc, test_boxwright_ami_end_to_end);
+    tcase_add_test(tc, test_ctrl_c_while_the_import_runs_stops_at_once);
     tcase_add_test(tc, test_part_sizes_and_answers);
     suite_add_tcase(s, tc);
     return test_run(s);

@@ -1,15 +1,35 @@
 #include "cli.h"
 #include "../pipeline/build.h"
 #include "../base/buf.h"
+#include "../base/file.h"
+#include "../base/spawn.h"
 #include "../base/xmalloc.h"
 #include "../disk/disk.h"
 #include "../export/export.h"
 #include "../export/exporter.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static void say(void *ud, const char *msg)
+{
+    (void)ud;
+    fprintf(stderr, "boxwright: %s\n", msg);
+}
 
 static int validate(int argc, char **argv)
 {
@@ -60,12 +80,20 @@ static int validate(int argc, char **argv)
     bw_var_opts_release(&vo);
     if (!def)
         return status;
-    char work[] = "/tmp/boxwright-validate-XXXXXX";
+    /* The validation VM's work directory: in $TMPDIR as other tools', removed at the end but
+     * when a VM ran and the validation failed: its serial console is kept for the reader. */
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    char *work = bw_xasprintf("%s/boxwright-validate-XXXXXX", tmp);
     struct bw_error err = BW_ERROR_INIT;
     const char *image = argv[optind];
     char *extracted = NULL;
+    bool keep = false;
     if (!mkdtemp(work)) {
-        bw_error_set(&err, BW_ERR_IO, "cannot create a work directory in /tmp");
+        bw_error_set(&err, BW_ERR_IO, "cannot create a work directory in %s: %s", tmp,
+                     strerror(errno));
+        *work = '\0';
         goto fail;
     }
     size_t len = strlen(image);
@@ -82,9 +110,20 @@ static int validate(int argc, char **argv)
         goto fail;
     hv.accel = hv.driver->choose_accel(accel, hv.uri, why, sizeof(why));
     fprintf(stderr, "boxwright: accelerator: %s\n", why);
-    int failed = bw_validate_image(def, image, work, &hv, junit, &r, &n, NULL, &err);
-    if (failed < 0)
+    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int); /* Ctrl-C stops the VM and removes the work directory */
+    sigaction(SIGTERM, &sa, &old_term);
+    bw_spawn_set_interrupt(&interrupted);
+    struct bw_validate_opts o = {junit, &interrupted, say, NULL};
+    int failed = bw_validate_image(def, image, work, &hv, &o, &r, &n, &err);
+    bw_spawn_set_interrupt(NULL);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (failed < 0) {
+        bw_check_results_free(r, n);
         goto fail;
+    }
     printf("%-6s %s\n", "RESULT", "CHECK");
     for (size_t i = 0; i < n; i++)
         printf("%-6s %s%s%s\n", r[i].passed ? "PASS" : "FAIL", r[i].name, r[i].problem ? ": " : "",
@@ -95,11 +134,20 @@ static int validate(int argc, char **argv)
     goto out;
 fail:
     bw_cli_print_error(&err);
-    status = BW_EXIT_FAILED;
+    status = err.code == BW_ERR_INTERRUPTED ? 130 : BW_EXIT_FAILED;
 out:
     if (extracted)
         unlink(extracted);
-    rmdir(work);
+    if (*work && status == BW_EXIT_FAILED) {
+        char *serial = bw_xasprintf("%s/serial.log", work);
+        keep = access(serial, F_OK) == 0;
+        free(serial);
+    }
+    if (keep)
+        fprintf(stderr, "boxwright: the validation VM's logs are kept in %s\n", work);
+    else if (*work && bw_file_remove_tree(work) < 0)
+        fprintf(stderr, "boxwright: cannot remove %s: %s\n", work, strerror(errno));
+    free(work);
     free(extracted);
     bw_error_release(&err);
     bw_definition_free(def);

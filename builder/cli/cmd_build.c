@@ -238,6 +238,16 @@ static int run(int argc, char **argv)
     bw_var_opts_release(&vo);
     if (!def)
         return status;
+    bool amis = false;
+    for (size_t i = 0; i < def->n_exports; i++)
+        amis = amis || strcmp(def->exports[i].type, "ami") == 0;
+    if (bw_build_export_listed(o.exports, "ami") && !amis) {
+        bw_definition_free(def);
+        return bw_cli_usage_error(&bw_cmd_build,
+                                  "--export \"%s\": ami, but the definition has no \"ami\" "
+                                  "export (region, bucket, name)",
+                                  o.exports);
+    }
     struct bw_error err = BW_ERROR_INIT;
     /* The hypervisor chooses: a remote one's KVM is not this machine's. A driver that does
      * not exist fails the build's first step, with the same error. */
@@ -297,11 +307,13 @@ const struct bw_command bw_cmd_build = {
     "installed system. From a disk image: fetches it through the cache and boots a\n"
     "qcow2 overlay of it, grown to the disk size, with the cloud-init seed (served\n"
     "over HTTP, or on a cidata volume). Then: logs in over SSH, runs the\n"
-    "provisioners, shuts it down, exports box.img (compacted qcow2), a Vagrant box\n"
-    "per export and manifest.json, then boots the exported image and runs the\n"
-    "template's checks (a JUnit report goes next to the box). The guest's\n"
-    "network is isolated (no route off this host) unless the definition says\n"
-    "\"network\": \"user\".\n"
+    "provisioners, shuts it down, exports box.img (compacted qcow2) and a Vagrant\n"
+    "box per export, then boots the exported image and runs the template's checks\n"
+    "(a JUnit report goes next to the box). Once they pass, it makes the\n"
+    "definition's AMIs (credentials, AWS_ENDPOINT_URL_S3 and _EC2 taken as the AWS\n"
+    "tools take them; unproven against real AWS) and writes manifest.json. The\n"
+    "guest's network is isolated (no route off this host) unless the definition\n"
+    "says \"network\": \"user\".\n"
     "\n"
     "  --output DIR, -o    where artifacts go (default output-NAME; must not exist)\n"
     "  --force             replace an existing output directory\n"
@@ -325,7 +337,8 @@ const struct bw_command bw_cmd_build = {
     "  --export PROVIDER,... the boxes to make from the one installed disk, instead\n"
     "                      of the definition's exports: libvirt, virtualbox,\n"
     "                      vmware_desktop, hyperv (the last three unproven on\n"
-    "                      their hypervisors, which boxwright's tests cannot run)\n"
+    "                      their hypervisors, which boxwright's tests cannot run);\n"
+    "                      ami makes the definition's AMIs, left out otherwise\n"
     "  --json              one JSON event per line on stdout ({\"time\", \"step\",\n"
     "                      \"event\": step|info|warning|output|request|error,\n"
     "                      \"message\"}; a request event adds \"vm\", \"method\",\n"

@@ -223,6 +223,11 @@ static int run(int argc, char **argv)
     printf("%-12s timeout %s\n", def->shutdown.command ? "" : "shutdown", shutto);
     for (size_t i = 0; i < def->n_exports; i++) {
         const struct bw_export *e = &def->exports[i];
+        if (strcmp(e->type, "ami") == 0) { /* as written: rendered when the export runs */
+            printf("%-12s ami %s in %s, from s3://%s/%s%s\n", i ? "" : "exports", e->name,
+                   e->region, e->bucket, e->key ? e->key : "boxwright/", e->key ? "" : "NAME.vmdk");
+            continue;
+        }
         printf("%-12s %s box for %s, %s", i ? "" : "exports", e->type, e->provider, e->compression);
         if (e->level >= 0)
             printf(" level %ld", e->level);

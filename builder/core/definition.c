@@ -33,7 +33,7 @@ static const char *const label_choices[] = {"cidata", "CIDATA", NULL};
 
 static const char *const family_choices[] = {"linux", "bsd", "windows", NULL};
 
-static const char *const export_type_choices[] = {"vagrant", NULL};
+static const char *const export_type_choices[] = {"vagrant", "ami", NULL};
 
 static const char *const compression_choices[] = {"gzip", "zstd", "none", NULL};
 
@@ -178,11 +178,20 @@ static const struct schema provision_schema = SCHEMA(provision_fields);
 
 static const struct field export_fields[] = {
     {"type", K_ENUM, EOFF(type), true, 0, 0, export_type_choices, NULL, NULL, NULL},
-    /* one of the exporter table's providers: checked in check_exports() */
-    {"provider", K_STRING, EOFF(provider), true, 0, 0, NULL, NULL, NULL, NULL},
+    /* what each type needs, and one of the exporter table's providers: check_exports() */
+    {"provider", K_STRING, EOFF(provider), false, 0, 0, NULL, NULL, NULL, NULL},
     {"compression", K_ENUM, EOFF(compression), false, 0, 0, compression_choices, NULL, NULL, NULL},
     {"level", K_INT, EOFF(level), false, 0, 19, NULL, NULL, NULL, NULL},
     {"vagrantfile", K_STRING, EOFF(vagrantfile), false, 0, 0, NULL, NULL, NULL, NULL},
+    {"region", K_STRING, EOFF(region), false, 0, 0, NULL, NULL, NULL, "an AWS region"},
+    {"bucket", K_STRING, EOFF(bucket), false, 0, 0, NULL, NULL, NULL,
+     "the S3 bucket the disk is uploaded to"},
+    {"key", K_STRING, EOFF(key), false, 0, 0, NULL, NULL, NULL, "the disk's S3 key"},
+    {"name", K_STRING, EOFF(name), false, 0, 0, NULL, NULL, NULL, "the AMI's name"},
+    {"description", K_STRING, EOFF(description), false, 0, 0, NULL, NULL, NULL, NULL},
+    {"tags", K_STRLIST, EOFF(tags), false, 0, 0, NULL, NULL, NULL, "tags as \"KEY=VALUE\" strings"},
+    {"poll_interval", K_DURATION, EOFF(poll_interval_ms), false, 0, 0, NULL, NULL, NULL,
+     "how often the snapshot import is looked at"},
 };
 
 static const struct schema export_schema = SCHEMA(export_fields);
@@ -444,25 +453,70 @@ static void check_inside(struct loader *ld, const char *jpath, const char *rel)
 
 /* Every path the definition names stays inside the template (symlinks are checked when the
  * files are opened, by bw_definition_file). */
-/* Each export names a provider of the exporter table, once (one box per provider:
- * <name>-<provider>.box). */
+/* What each export's type needs: a box names a provider of the exporter table, once (one box
+ * per provider: <name>-<provider>.box); an AMI names its region, bucket and name, one AMI per
+ * region. */
 static void check_exports(struct loader *ld, json_t *root)
 {
     const struct bw_definition *d = ld->def;
     json_t *arr = json_object_get(root, "exports");
     for (size_t i = 0; i < d->n_exports; i++) {
-        const char *p = d->exports[i].provider;
-        if (!p)
-            continue;
+        const struct bw_export *e = &d->exports[i];
+        json_t *obj = json_array_get(arr, i);
         char jp[64];
+        if (!e->type || !json_is_object(obj))
+            continue;
+        bool ami = strcmp(e->type, "ami") == 0;
+        static const char *const box_only[] = {"provider", "compression", "level", "vagrantfile",
+                                               NULL};
+        static const char *const ami_only[] = {"region",      "bucket", "key",           "name",
+                                               "description", "tags",   "poll_interval", NULL};
+        for (const char *const *k = ami ? box_only : ami_only; *k; k++)
+            if (json_object_get(obj, *k)) {
+                snprintf(jp, sizeof(jp), ".exports[%zu].%s", i, *k);
+                bw_schema_report(ld, jp, true, "\"%s\" is not a setting of %s export", *k,
+                                 ami ? "an \"ami\"" : "a \"vagrant\"");
+            }
+        snprintf(jp, sizeof(jp), ".exports[%zu]", i);
+        if (ami) {
+            if (!e->region || !e->bucket || !e->name)
+                bw_schema_report(ld, jp, false,
+                                 "an \"ami\" export needs \"region\", \"bucket\" and \"name\"");
+            if (e->tags.n > 16) {
+                snprintf(jp, sizeof(jp), ".exports[%zu].tags", i);
+                bw_schema_report(ld, jp, false, "%zu tags: expected at most 16", e->tags.n);
+            }
+            for (size_t t = 0; t < e->tags.n; t++) {
+                const char *eq = strchr(e->tags.v[t], '=');
+                if (!eq || eq == e->tags.v[t]) {
+                    snprintf(jp, sizeof(jp), ".exports[%zu].tags[%zu]", i, t);
+                    bw_schema_report(ld, jp, false, "got \"%s\": expected \"KEY=VALUE\"",
+                                     e->tags.v[t]);
+                }
+            }
+            for (size_t k = 0; e->region && k < i; k++)
+                if (d->exports[k].region && strcmp(d->exports[k].region, e->region) == 0) {
+                    snprintf(jp, sizeof(jp), ".exports[%zu].region", i);
+                    bw_schema_report(ld, jp, false,
+                                     "\"%s\" has an AMI at .exports[%zu]: expected one per region",
+                                     e->region, k);
+                    break;
+                }
+            continue;
+        }
+        const char *p = e->provider;
+        if (!p) { /* unless it is there, of the wrong type (said already) */
+            if (!json_object_get(obj, "provider"))
+                bw_schema_report(ld, jp, false, "a \"vagrant\" export needs \"provider\"");
+            continue;
+        }
         snprintf(jp, sizeof(jp), ".exports[%zu].provider", i);
         if (!bw_exporter_find(p)) {
             struct bw_buf b = BW_BUF_INIT;
             bw_buf_adds(&b, "one of");
             for (const char *const *c = bw_exporter_providers(); *c; c++)
                 bw_buf_addf(&b, "%s \"%s\"", c == bw_exporter_providers() ? "" : ",", *c);
-            bw_schema_bad_value(ld, jp, json_object_get(json_array_get(arr, i), "provider"),
-                                b.data);
+            bw_schema_bad_value(ld, jp, json_object_get(obj, "provider"), b.data);
             bw_buf_release(&b);
             continue;
         }
@@ -744,6 +798,12 @@ void bw_definition_free(struct bw_definition *d)
         free(d->exports[i].provider);
         free(d->exports[i].compression);
         free(d->exports[i].vagrantfile);
+        free(d->exports[i].region);
+        free(d->exports[i].bucket);
+        free(d->exports[i].key);
+        free(d->exports[i].name);
+        free(d->exports[i].description);
+        strlist_free(&d->exports[i].tags);
     }
     free(d->exports);
     for (size_t i = 0; i < d->n_checks; i++) {

@@ -50,11 +50,16 @@ struct bw_provisioner {
 };
 
 struct bw_export {
-    char *type;        /* "vagrant" */
+    char *type; /* "vagrant" or "ami" */
+    /* vagrant */
     char *provider;    /* "libvirt" */
     char *compression; /* "gzip", "zstd", "none" */
     long level;        /* compression level, -1 for the format's default */
     char *vagrantfile; /* extra lines for the box's Vagrantfile, or NULL */
+    /* ami: templates, rendered when the export runs */
+    char *region, *bucket, *key, *name, *description; /* key, description may be NULL */
+    struct bw_strlist tags;                           /* "KEY=VALUE" */
+    uint64_t poll_interval_ms;                        /* between looks at the import; 0: 15 s */
 };
 
 struct bw_check {

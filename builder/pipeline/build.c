@@ -125,6 +125,7 @@ static const struct step steps[] = {
     {"shutdown", bw_build_step_shutdown, NULL, always},
     {"export", bw_build_step_export, NULL, always},
     {"validate", bw_build_step_validate, NULL, always},
+    {"ami", bw_build_step_ami, NULL, bw_build_makes_amis},
     {"manifest", bw_build_step_manifest, NULL, always},
 };
 
@@ -214,6 +215,7 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
         free((char *)b.arts[i].file);
     }
     free(b.arts);
+    json_decref(b.amis);
     free(b.out);
     free(b.work);
     return rc;

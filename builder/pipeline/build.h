@@ -74,6 +74,9 @@ struct bw_build_options {
  * Returns 0, or -1 with err saying which and what is expected. */
 int bw_build_check_exports(const char *list, struct bw_error *err);
 
+/* Whether an --export list (may be NULL) names `name`. */
+bool bw_build_export_listed(const char *list, const char *name);
+
 /* Runs the build. Returns 0, or -1 with err (and the artifacts of a failure saved). */
 int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, struct bw_error *err);
 
@@ -85,18 +88,24 @@ struct bw_check_result {
     double seconds;
 };
 
+/* How a validation reports and stops: every member may be zero. */
+struct bw_validate_opts {
+    const char *junit_path;                   /* a JUnit XML report written here */
+    const volatile sig_atomic_t *interrupted; /* set by the caller's signal handler */
+    void (*say)(void *ud, const char *msg);   /* progress, one line at a time */
+    void *ud;
+};
+
 /*
  * Boots image on hv (any format qemu-img reads: qcow2, VMDK, ..., through a throwaway
- * qcow2 overlay in workdir), logs in as
- * the definition's SSH user and runs its checks. Writes a JUnit XML report to
- * junit_path when not NULL. Fills results (caller frees with
- * bw_check_results_free). Returns the number of failed checks, or -1 when the
- * image could not be booted or reached.
+ * qcow2 overlay in workdir), logs in as the definition's SSH user and runs its checks.
+ * Fills results (caller frees with bw_check_results_free, on every return). Returns the
+ * number of failed checks, or -1 when the image could not be booted or reached, or the run
+ * was interrupted (err's code BW_ERR_INTERRUPTED; the VM is stopped at once).
  */
 int bw_validate_image(const struct bw_definition *def, const char *image, const char *workdir,
-                      const struct bw_hypervisor *hv, const char *junit_path,
-                      struct bw_check_result **results, size_t *n,
-                      const volatile sig_atomic_t *interrupted, struct bw_error *err);
+                      const struct bw_hypervisor *hv, const struct bw_validate_opts *o,
+                      struct bw_check_result **results, size_t *n, struct bw_error *err);
 void bw_check_results_free(struct bw_check_result *r, size_t n);
 
 /* The driver a build of def uses: `name` if given, else the definition's, else qemu. NULL with

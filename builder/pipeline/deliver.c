@@ -47,14 +47,14 @@ int bw_build_check_exports(const char *list, struct bw_error *err)
         bool twice = false;
         for (size_t k = 0; k < i; k++)
             twice = twice || strcmp(v[k], v[i]) == 0;
-        if (!bw_exporter_find(v[i]) || twice) {
+        if ((!bw_exporter_find(v[i]) && strcmp(v[i], "ami") != 0) || twice) {
             struct bw_buf names = BW_BUF_INIT;
             bw_buf_init(&names);
             for (const char *const *p = bw_exporter_providers(); *p; p++)
                 bw_buf_addf(&names, "%s%s", p == bw_exporter_providers() ? "" : ", ", *p);
             bw_error_set(err, BW_ERR_USAGE,
                          "--export \"%s\": %s \"%s\"; expected providers, each once, "
-                         "separated by commas: %s",
+                         "separated by commas: %s (or ami: the definition's AMIs)",
                          list, twice ? "twice" : "no such provider", v[i], names.data);
             bw_buf_release(&names);
             rc = -1;
@@ -64,9 +64,27 @@ int bw_build_check_exports(const char *list, struct bw_error *err)
     return rc;
 }
 
-/* The exports of this build: --export's providers, with the definition's settings for those
- * it lists, or the definition's list, or without either the box the driver runs natively.
- * Pointers into the definition and into providers. */
+static bool is_box(const struct bw_export *e)
+{
+    return strcmp(e->type, "vagrant") == 0;
+}
+
+bool bw_build_export_listed(const char *list, const char *name)
+{
+    if (!list)
+        return false;
+    size_t n;
+    char **v = split_list(list, &n);
+    bool found = false;
+    for (size_t i = 0; i < n; i++)
+        found = found || strcmp(v[i], name) == 0;
+    free_list(v, n);
+    return found;
+}
+
+/* The boxes of this build: --export's providers, with the definition's settings for those
+ * it lists, or the definition's boxes, or without either (no exports at all) the box the
+ * driver runs natively. Pointers into the definition and into providers. */
 static size_t exports_of(const struct bw_build *b, char **providers, size_t n_providers,
                          struct bw_export *out)
 {
@@ -77,21 +95,27 @@ static size_t exports_of(const struct bw_build *b, char **providers, size_t n_pr
                                     .level = -1};
         return 1;
     }
+    size_t n = 0;
     if (!b->o->exports) {
         for (size_t i = 0; i < b->def->n_exports; i++)
-            out[i] = b->def->exports[i];
-        return b->def->n_exports;
+            if (is_box(&b->def->exports[i]))
+                out[n++] = b->def->exports[i];
+        return n;
     }
     for (size_t i = 0; i < n_providers; i++) {
-        out[i] = (struct bw_export){.type = (char *)"vagrant",
+        if (strcmp(providers[i], "ami") == 0)
+            continue;
+        out[n] = (struct bw_export){.type = (char *)"vagrant",
                                     .provider = providers[i],
                                     .compression = (char *)"gzip",
                                     .level = -1};
         for (size_t k = 0; k < b->def->n_exports; k++)
-            if (strcmp(b->def->exports[k].provider, providers[i]) == 0)
-                out[i] = b->def->exports[k];
+            if (is_box(&b->def->exports[k]) &&
+                strcmp(b->def->exports[k].provider, providers[i]) == 0)
+                out[n] = b->def->exports[k];
+        n++;
     }
-    return n_providers;
+    return n;
 }
 
 int bw_build_step_export(struct bw_build *b, struct bw_error *err)
@@ -140,6 +164,11 @@ int bw_build_step_export(struct bw_build *b, struct bw_error *err)
     return rc;
 }
 
+static void validate_say(void *ud, const char *msg)
+{
+    bw_build_say(ud, "info", "%s", msg);
+}
+
 int bw_build_step_validate(struct bw_build *b, struct bw_error *err)
 {
     if (b->o->skip_validate) {
@@ -152,8 +181,8 @@ int bw_build_step_validate(struct bw_build *b, struct bw_error *err)
     char *junit_path = bw_xasprintf("%s/%s", b->out, junit);
     struct bw_check_result *r;
     size_t n;
-    int failed =
-        bw_validate_image(b->def, img, dir, &b->hv, junit_path, &r, &n, b->o->interrupted, err);
+    struct bw_validate_opts vo = {junit_path, b->o->interrupted, validate_say, b};
+    int failed = bw_validate_image(b->def, img, dir, &b->hv, &vo, &r, &n, err);
     for (size_t i = 0; i < n; i++)
         bw_build_say(b, "info", "%-4s %s%s%s", r[i].passed ? "PASS" : "FAIL", r[i].name,
                      r[i].problem ? ": " : "", r[i].problem ? r[i].problem : "");
@@ -183,6 +212,8 @@ int bw_build_step_manifest(struct bw_build *b, struct bw_error *err)
     if (b->http)
         bw_http_each_fetched(b->http, add_fetched, fetched);
     json_t *extra = json_pack("{s:o}", "guest_fetched", fetched);
+    if (b->amis) /* the images, per region */
+        json_object_set(extra, "amis", b->amis);
     int rc = bw_write_manifest(m, b->def->name, b->arts, b->n_arts, extra, err);
     json_decref(extra);
     if (rc == 0)

@@ -5,7 +5,7 @@
  * with an optional cleanup that runs, in reverse, whatever happens. The
  * steps live by job: serve.c (http, seed), vm.c (disk, installer, type,
  * install, boot), provision.c (ssh, provision, shutdown), deliver.c (export,
- * validate, manifest); evidence.c keeps what a failure leaves behind, and
+ * validate, manifest), ami.c (ami); evidence.c keeps what a failure leaves behind, and
  * context.c holds what every step uses (events, interruption, rendering).
  */
 #ifndef BW_STEPS_H
@@ -18,6 +18,7 @@
 #include "../../http-server/http_server.h"
 #include "../../http-server/stream.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -60,6 +61,7 @@ struct bw_build {
     const char *step;
     struct bw_artifact *arts; /* the manifest's list; each name and path owned here */
     size_t n_arts, alloc_arts;
+    json_t *amis; /* the images made, for the manifest: {region, name, image, snapshot, ...} */
 };
 
 /* context.c: events, interruption, rendering */
@@ -99,6 +101,10 @@ int bw_build_step_shutdown(struct bw_build *b, struct bw_error *err);
 int bw_build_step_export(struct bw_build *b, struct bw_error *err);
 int bw_build_step_validate(struct bw_build *b, struct bw_error *err);
 int bw_build_step_manifest(struct bw_build *b, struct bw_error *err);
+
+/* ami.c: the definition's AMI exports, once the box is validated (--export may leave them out) */
+bool bw_build_makes_amis(const struct bw_build *b);
+int bw_build_step_ami(struct bw_build *b, struct bw_error *err);
 
 /* evidence.c */
 void bw_build_save_failure_evidence(struct bw_build *b, struct bw_error *err);

@@ -10,6 +10,7 @@
 #include "../drivers/driver.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +82,26 @@ void bw_check_results_free(struct bw_check_result *r, size_t n)
     free(r);
 }
 
-int bw_validate_image(const struct bw_definition *def, const char *image, const char *workdir,
-                      const struct bw_hypervisor *hv, const char *junit_path,
-                      struct bw_check_result **results, size_t *n,
-                      const volatile sig_atomic_t *interrupted, struct bw_error *err)
+static void say(const struct bw_validate_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void say(const struct bw_validate_opts *o, const char *fmt, ...)
 {
+    if (!o->say)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    o->say(o->ud, msg);
+}
+
+int bw_validate_image(const struct bw_definition *def, const char *image, const char *workdir,
+                      const struct bw_hypervisor *hv, const struct bw_validate_opts *o,
+                      struct bw_check_result **results, size_t *n, struct bw_error *err)
+{
+    const volatile sig_atomic_t *interrupted = o->interrupted;
     *results = NULL;
     *n = 0;
     int failed = -1;
@@ -122,6 +138,8 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     free(name);
     if (!vm || d->start(vm, err) < 0)
         goto out;
+    say(o, "the box is booting (driver %s); waiting for SSH on 127.0.0.1:%u", d->name,
+        spec.ssh_host_port);
     char *key = NULL;
     if (def->ssh.private_key &&
         !(key = bw_definition_file(def, ".ssh.private_key", def->ssh.private_key, err)))
@@ -135,6 +153,7 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
         bw_error_prefix(err, "validate: the box booted but could not be reached");
         goto out;
     }
+    say(o, "logged in as %s; running %zu checks", user.data, def->n_checks);
     *results = bw_xcalloc(def->n_checks + 1, sizeof(**results));
     failed = 0;
     for (size_t i = 0; i < def->n_checks && !(interrupted && *interrupted); i++) {
@@ -171,7 +190,13 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
         bw_buf_release(&cmd);
         bw_buf_release(&expect);
     }
-    if (junit_path && write_junit(junit_path, def->name, *results, *n, err) < 0)
+    if (interrupted && *interrupted) {
+        bw_error_set(err, BW_ERR_INTERRUPTED, "validate: interrupted after %zu of %zu checks", *n,
+                     def->n_checks);
+        failed = -1;
+        goto out;
+    }
+    if (o->junit_path && write_junit(o->junit_path, def->name, *results, *n, err) < 0)
         failed = -1;
     int status;
     struct bw_error dropped = BW_ERROR_INIT; /* the connection drops as the guest halts */
@@ -181,7 +206,8 @@ out:
     bw_ssh_close(ssh);
     if (vm) {
         struct bw_error ignored = BW_ERROR_INIT;
-        if (d->wait_off(vm, 30000, &ignored) < 0)
+        /* Interrupted, the VM is stopped at once; otherwise it gets its time to halt. */
+        if ((interrupted && *interrupted) || d->wait_off(vm, 30000, &ignored) < 0)
             d->stop(vm, &ignored);
         bw_error_release(&ignored);
         d->destroy(vm);

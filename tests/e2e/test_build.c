@@ -14,11 +14,13 @@
 #include "fixture.h"
 #include "../../builder/base/digest.h"
 #include "../unit/golden.h"
+#include "../unit/standins.h"
 #include "../../builder/base/buf.h"
 #include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
@@ -123,17 +125,140 @@ static int processes_mentioning(const char *needle)
     return e2e_processes_with(needle, "qemu-system");
 }
 
+static bool dir_is_empty(const char *path)
+{
+    DIR *d = opendir(path);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n == 0;
+}
+
+static bool validation_booting(const char *line, void *ud)
+{
+    (void)ud;
+    return strstr(line, "the box is booting") != NULL;
+}
+
+/* The AMI stand-ins of a build (QEMU only: the AMI is made from box.img, whatever ran the VM):
+ * s3rver behind the signature-checking front, and the EC2 fake. */
+struct aws {
+    pid_t s3rver, front, ec2;
+    unsigned s3_port, front_port, ec2_port;
+    char *ec2_log, *env[5];
+};
+
+/* tiny with an AMI export added (its name and a tag rendered from the definition's variables),
+ * run through env with the stand-ins' keys and endpoints. */
+static char *tiny_with_an_ami(struct aws *w, struct e2e_args *a, const char *out)
+{
+    char *def_path;
+    json_t *def = e2e_copy_template(work, "tiny", &def_path);
+    json_array_append_new(json_object_get(def, "exports"),
+                          json_pack("{s:s,s:s,s:s,s:s,s:[s,s],s:s}", "type", "ami", "region",
+                                    "eu-west-1", "bucket", "images", "name",
+                                    "{{ user `hostname` }}-1.0.0", "tags", "built-by=boxwright",
+                                    "host={{ user `hostname` }}", "poll_interval", "1s"));
+    e2e_save_json(def, def_path);
+    w->s3rver = standin_s3rver(work, &w->s3_port);
+    char *flog = bw_xasprintf("%s/front.log", work);
+    w->front_port = 0;
+    w->front = standin_s3_front(&w->front_port, w->s3_port, NULL, flog);
+    w->ec2_log = bw_xasprintf("%s/ec2.log", work);
+    w->ec2 = standin_ec2(&w->ec2_port, "ami.answers", w->ec2_log);
+    w->env[0] = bw_xasprintf("AWS_ENDPOINT_URL_S3=http://127.0.0.1:%u", w->front_port);
+    w->env[1] = bw_xasprintf("AWS_ENDPOINT_URL_EC2=http://127.0.0.1:%u", w->ec2_port);
+    w->env[2] = bw_xstrdup("AWS_ACCESS_KEY_ID=" STANDIN_KEY);
+    w->env[3] = bw_xstrdup("AWS_SECRET_ACCESS_KEY=" STANDIN_KEY);
+    w->env[4] = NULL;
+    a->n = 0;
+    e2e_push(a, "/usr/bin/env");
+    for (int i = 0; i < 4; i++)
+        e2e_push(a, w->env[i]);
+    e2e_push(a, BW_BINARY);
+    e2e_push(a, "build");
+    e2e_push(a, def_path);
+    e2e_push(a, "--var");
+    e2e_push(a, iso_var);
+    e2e_push(a, "--output");
+    e2e_push(a, out);
+    free(flog);
+    return def_path;
+}
+
+/* What the build's AMI step did: the image in the manifest and the log, the requests EC2 got
+ * (rendered name and tag, BIOS boot), the validated disk in S3, nothing of the upload left. */
+static void check_the_ami(struct aws *w, const char *out, const char *log)
+{
+    ck_assert_msg(strstr(log, "image ami-0fedcba9876543210 in eu-west-1"), "%s", log);
+    ck_assert_msg(!strstr(log, STANDIN_KEY), "the AWS key was printed:\n%s", log);
+    char *manifest = bw_xasprintf("%s/manifest.json", out);
+    json_t *m = json_load_file(manifest, 0, NULL);
+    ck_assert_ptr_nonnull(m);
+    json_t *ami = json_array_get(json_object_get(m, "amis"), 0);
+    ck_assert_str_eq(json_string_value(json_object_get(ami, "image")), "ami-0fedcba9876543210");
+    ck_assert_str_eq(json_string_value(json_object_get(ami, "snapshot")), "snap-0123456789abcdef0");
+    ck_assert_str_eq(json_string_value(json_object_get(ami, "region")), "eu-west-1");
+    ck_assert_str_eq(json_string_value(json_object_get(ami, "name")), "tiny-1.0.0");
+    ck_assert_str_eq(json_string_value(json_object_get(ami, "key")), "boxwright/tiny-1.0.0.vmdk");
+    json_decref(m);
+    struct bw_buf e = BW_BUF_INIT;
+    bw_buf_init(&e);
+    ck_assert_int_eq(bw_buf_read_file(&e, w->ec2_log), 0);
+    ck_assert_msg(strstr(e.data, "Action=RegisterImage") &&
+                      strstr(e.data, "BootMode=legacy-bios") && strstr(e.data, "Name=tiny-1.0.0&"),
+                  "%s", e.data);
+    ck_assert_msg(strstr(e.data, "Tag.2.Key=host&Tag.2.Value=tiny&"), "%s", e.data);
+    bw_buf_release(&e);
+    /* S3 holds the disk that passed the checks */
+    char *url = bw_xasprintf("http://127.0.0.1:%u/images/boxwright/tiny-1.0.0.vmdk", w->s3_port);
+    char *back = bw_xasprintf("%s/s3.vmdk", work), *img = bw_xasprintf("%s/box.img", out);
+    char *get[] = {"curl", "-sf", "-o", back, url, NULL};
+    struct bw_spawn_result r;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(bw_spawn_run(get, NULL, NULL, 0, &r, &err), 0);
+    bw_spawn_result_release(&r);
+    char *cmp[] = {"qemu-img", "compare", "-q", img, back, NULL};
+    ck_assert_msg(bw_spawn_run(cmp, NULL, NULL, 0, &r, &err) == 0, "S3 holds another disk");
+    bw_spawn_result_release(&r);
+    char *vmdk = bw_xasprintf("%s.ami.vmdk", img);
+    ck_assert_int_ne(access(vmdk, F_OK), 0);
+    bw_spawn_stop(w->ec2, 1000);
+    bw_spawn_stop(w->front, 1000);
+    bw_spawn_stop(w->s3rver, 2000);
+    for (int i = 0; i < 4; i++)
+        free(w->env[i]);
+    free(w->ec2_log);
+    free(vmdk);
+    free(img);
+    free(back);
+    free(url);
+    free(manifest);
+}
+
 START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
 {
     char *out = bw_xasprintf("%s/out", work);
     struct e2e_args a;
-    build_args(&a, false, out);
+    struct aws w;
+    char *def_path = NULL;
+    if (libvirt)
+        build_args(&a, false, out);
+    else /* and an AMI */
+        def_path = tiny_with_an_ami(&w, &a, out);
     /* one install, a box for every format */
     e2e_push(&a, "--export");
-    e2e_push(&a, "libvirt,virtualbox,vmware_desktop,hyperv");
+    e2e_push(&a, libvirt ? "libvirt,virtualbox,vmware_desktop,hyperv"
+                         : "libvirt,virtualbox,vmware_desktop,hyperv,ami");
     struct bw_spawn_result res;
     int status = e2e_run(a.v, cache_env, &res);
     ck_assert_msg(status == 0, "build failed (%d):\n%s", status, res.err.data);
+    if (!libvirt)
+        check_the_ami(&w, out, res.err.data);
+    free(def_path);
     /* What the guest asked for, as it asked; the boot command typed and read back. */
     ck_assert_msg(strstr(res.err.data, "guest GET /answer.cfg 200") &&
                       strstr(res.err.data, "installer)"),
@@ -182,8 +307,14 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     char *wk = bw_xasprintf("%s/.work", out);
     ck_assert_int_ne(access(wk, F_OK), 0);
 
-    /* The box on its own: boxwright's validator, then the real vagrant. */
+    /* The box on its own: boxwright's validator, then the real vagrant. It works in $TMPDIR
+     * (a directory of the test's, through env) and leaves nothing there. */
+    char *tmp = bw_xasprintf("%s/tmp", work);
+    ck_assert_int_eq(mkdir(tmp, 0700), 0);
+    char *tmp_env = bw_xasprintf("TMPDIR=%s", tmp);
     struct e2e_args v = {{NULL}, 0};
+    e2e_push(&v, "/usr/bin/env");
+    e2e_push(&v, tmp_env);
     e2e_push(&v, BW_BINARY);
     e2e_push(&v, "box");
     e2e_push(&v, "validate");
@@ -199,12 +330,25 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
     status = e2e_run(v.v, cache_env, &res);
     ck_assert_msg(status == 0, "box validate failed:\n%s%s", res.out.data, res.err.data);
     ck_assert_ptr_nonnull(strstr(res.out.data, "5 passed, 0 failed"));
+    ck_assert_msg(strstr(res.err.data, "running 5 checks"), "no progress:\n%s", res.err.data);
+    ck_assert_msg(dir_is_empty(tmp), "box validate left files in $TMPDIR");
     bw_spawn_result_release(&res);
+    /* Ctrl-C once the box is booting: exit 130, the VM gone, nothing left in $TMPDIR. */
+    struct bw_buf ilog = BW_BUF_INIT;
+    bw_buf_init(&ilog);
+    status =
+        e2e_signal_when(v.v, cache_env, validation_booting, NULL, "the box booting", &ilog, SIGINT);
+    ck_assert_msg(status == 130, "box validate interrupted: exit %d\n%s", status, ilog.data);
+    ck_assert_msg(processes_mentioning(tmp) == 0, "the validation VM is left running");
+    left = libvirt_leftovers();
+    ck_assert_msg(left == NULL, "left in libvirt:\n%s", left);
+    ck_assert_msg(dir_is_empty(tmp), "an interrupted box validate left files in $TMPDIR");
+    bw_buf_release(&ilog);
     /* The disk inside the VirtualBox, VMware and Hyper-V boxes boots too (QEMU reads their
      * VMDKs and the VHDX; the drivers do not matter here, so once, through QEMU). */
     for (size_t i = 1; !libvirt && i < 4; i++) {
         char *f = bw_xasprintf("%s/%s", out, boxes[i]);
-        v.v[3] = f;
+        v.v[5] = f;
         status = e2e_run(v.v, cache_env, &res);
         ck_assert_msg(status == 0, "box validate %s failed:\n%s%s", boxes[i], res.out.data,
                       res.err.data);
@@ -228,6 +372,8 @@ START_TEST(test_build_tiny_from_a_clean_cache_to_a_validated_box)
         free(home);
     }
     free(wk);
+    free(tmp_env);
+    free(tmp);
     free(junit);
     free(boxfile);
     free(manifest);

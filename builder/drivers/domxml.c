@@ -3,17 +3,20 @@
 #include "qemu_args.h"
 #include "../base/buf.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Disk models as libvirt buses. q35 has no IDE: its IDE ports are AHCI, as in the QEMU driver. */
+/* Disk models as libvirt buses. q35 has no IDE: its IDE ports are AHCI, as in the QEMU driver.
+ * The cloud-init seed volume goes on the system disk's bus, whose driver the guest surely has
+ * (see qemu.c): a read-only disk on virtio, else a CD-ROM. */
 static const struct {
-    const char *model, *bus, *dev, *controller;
+    const char *model, *bus, *dev, *controller, *seed_dev;
 } disks[] = {
-    {"virtio", "virtio", "vda", NULL},
-    {"sata", "sata", "sdb", NULL},
-    {"ide", "sata", "sdb", NULL},
-    {"scsi", "scsi", "sdb", "<controller type='scsi' index='0' model='virtio-scsi'/>"},
+    {"virtio", "virtio", "vda", NULL, "vdb"},
+    {"sata", "sata", "sdb", NULL, "sdc"},
+    {"ide", "sata", "sdb", NULL, "sdc"},
+    {"scsi", "scsi", "sdb", "<controller type='scsi' index='0' model='virtio-scsi'/>", "sdc"},
 };
 
 /* Appends <qemu:arg value='...'/>. */
@@ -24,14 +27,18 @@ static void qarg(struct bw_buf *b, const char *v)
     bw_buf_adds(b, "'/>\n");
 }
 
-static void cdrom(struct bw_buf *b, const char *path, const char *dev)
+/* A read-only raw volume: a CD-ROM, or a disk on virtio (which has no CD-ROM). */
+static void volume(struct bw_buf *b, const char *path, const char *dev, const char *bus)
 {
-    bw_buf_adds(b, "    <disk type='file' device='cdrom'>\n"
-                   "      <driver name='qemu' type='raw'/>\n"
-                   "      <source file='");
+    bool disk = strcmp(bus, "virtio") == 0;
+    bw_buf_addf(b,
+                "    <disk type='file' device='%s'>\n"
+                "      <driver name='qemu' type='raw'/>\n"
+                "      <source file='",
+                disk ? "disk" : "cdrom");
     bw_buf_add_xml(b, path);
-    bw_buf_addf(b, "'/>\n      <target dev='%s' bus='sata'/>\n      <readonly/>\n    </disk>\n",
-                dev);
+    bw_buf_addf(b, "'/>\n      <target dev='%s' bus='%s'/>\n      <readonly/>\n    </disk>\n", dev,
+                bus);
 }
 
 char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
@@ -97,9 +104,7 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     bw_buf_adds(&b, "  <on_crash>destroy</on_crash>\n");
     bw_buf_adds(&b, "  <devices>\n");
     if (p->iso)
-        cdrom(&b, p->iso, "sda");
-    if (p->seed)
-        cdrom(&b, p->seed, "sdc");
+        volume(&b, p->iso, "sda", "sata");
     if (p->disk) {
         if (disks[di].controller)
             bw_buf_addf(&b, "    %s\n", disks[di].controller);
@@ -111,6 +116,8 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
         bw_buf_add_xml(&b, p->disk);
         bw_buf_addf(&b, "'/>\n      <target dev='%s' bus='%s'/>\n    </disk>\n", disks[di].dev,
                     disks[di].bus);
+        if (p->seed)
+            volume(&b, p->seed, disks[di].seed_dev, disks[di].bus);
     }
     if (p->serial) {
         bw_buf_adds(&b, "    <serial type='file'>\n      <source path='");

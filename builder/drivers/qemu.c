@@ -51,16 +51,34 @@ static void arg(struct bw_vm *vm, const char *fmt, ...)
     vm->argv[vm->argc] = NULL;
 }
 
-/* Disk and NIC models, as QEMU devices. */
+/* Disk models, as QEMU devices; and where the cloud-init seed volume goes with each: on the
+ * system disk's own bus, whose driver the guest's kernel surely has (a distro's cloud kernel
+ * may lack AHCI: Debian's has no CONFIG_SATA_AHCI, so a seed on q35's SATA CD-ROM is never
+ * seen). On virtio it is a second if=virtio drive, given after the system disk: SeaBIOS boots
+ * the first virtio disk, and a seed made a -device came first. NVMe gets the seed on virtio
+ * too (unproven: no test boots an NVMe disk with a seed). */
 static const struct {
-    const char *model, *drive_if, *controller, *device;
+    const char *model, *drive_if, *controller, *device, *seed_device; /* NULL: if=virtio */
 } disks[] = {
-    {"virtio", "virtio", NULL, NULL},
-    {"ide", "ide", NULL, NULL},
-    {"sata", "none", "ahci,id=ahci0", "ide-hd,bus=ahci0.0,drive=disk0"},
-    {"scsi", "none", "virtio-scsi-pci,id=scsi0", "scsi-hd,bus=scsi0.0,drive=disk0"},
-    {"nvme", "none", NULL, "nvme,serial=boxwright0,drive=disk0"},
+    {"virtio", "virtio", NULL, NULL, NULL},
+    {"ide", "ide", NULL, NULL, "ide-cd,bus=ide.3,drive=seed0"},
+    {"sata", "none", "ahci,id=ahci0", "ide-hd,bus=ahci0.0,drive=disk0",
+     "ide-cd,bus=ahci0.1,drive=seed0"},
+    {"scsi", "none", "virtio-scsi-pci,id=scsi0", "scsi-hd,bus=scsi0.0,drive=disk0",
+     "scsi-cd,bus=scsi0.0,drive=seed0"},
+    {"nvme", "none", NULL, "nvme,serial=boxwright0,drive=disk0", NULL},
 };
+
+/* -drive's value: file=PATH (its commas doubled, as QEMU's options need) and opts. */
+static void drive(struct bw_vm *vm, const char *path, const char *opts)
+{
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    bw_buf_adds(&b, "file=");
+    bw_qemu_opt_escape(&b, path);
+    arg(vm, "%s,%s", b.data, opts);
+    bw_buf_release(&b);
+}
 
 static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *err)
 {
@@ -110,11 +128,7 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
     }
     if (s->iso) {
         arg(vm, "-drive");
-        arg(vm, "file=%s,media=cdrom,readonly=on,if=ide,index=2", s->iso);
-    }
-    if (s->seed_iso) {
-        arg(vm, "-drive");
-        arg(vm, "file=%s,media=cdrom,readonly=on,if=ide,index=3", s->seed_iso);
+        drive(vm, s->iso, "media=cdrom,readonly=on,if=ide,index=2");
     }
     if (s->kernel) {
         arg(vm, "-kernel");
@@ -148,12 +162,23 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
             arg(vm, "-device");
             arg(vm, "%s", disks[i].controller);
         }
+        char opts[96];
+        snprintf(opts, sizeof(opts), "format=%s,if=%s,id=disk0,discard=unmap",
+                 s->disk_format ? s->disk_format : "qcow2", disks[i].drive_if);
         arg(vm, "-drive");
-        arg(vm, "file=%s,format=%s,if=%s,id=disk0,discard=unmap", s->disk,
-            s->disk_format ? s->disk_format : "qcow2", disks[i].drive_if);
+        drive(vm, s->disk, opts);
         if (disks[i].device) {
             arg(vm, "-device");
             arg(vm, "%s", disks[i].device);
+        }
+        if (s->seed_iso && !disks[i].seed_device) {
+            arg(vm, "-drive");
+            drive(vm, s->seed_iso, "format=raw,if=virtio,id=seed0,readonly=on");
+        } else if (s->seed_iso) {
+            arg(vm, "-drive");
+            drive(vm, s->seed_iso, "format=raw,if=none,id=seed0,readonly=on");
+            arg(vm, "-device");
+            arg(vm, "%s", disks[i].seed_device);
         }
     }
     arg(vm, "-boot");

@@ -4,9 +4,9 @@
  *
  *   - `boxwright build debian-12-cloud` from the tests' Debian 12 disk (the
  *     real cloud-init 22.4 from apt), once with the seed over HTTP (SMBIOS
- *     serial) from the qcow2, once on a cidata volume from the disk converted
- *     to raw, each to a validated libvirt box, and once from a
- *     streamOptimized VMDK to an exported box.
+ *     serial) to an exported box, from the disk as a streamOptimized VMDK
+ *     (QEMU) or the qcow2 itself (libvirt), once on a cidata volume from the
+ *     disk converted to raw, to a validated box.
  *     A provisioner proves inside the building guest that the isolated
  *     network has no DNS, no outside address and no way to the host's
  *     loopback; a check proves which seed cloud-init used.
@@ -15,7 +15,7 @@
  *     where the guest reaches the HTTP server at 10.0.2.100 as well.
  *
  * With BW_E2E_DRIVER=libvirt (under tests/e2e/with-libvirtd) the same builds
- * go through libvirtd, but for the VMDK one.
+ * go through libvirtd.
  */
 #include "fixture.h"
 #include "../../builder/base/digest.h"
@@ -79,10 +79,19 @@ static const char *const isolation_check =
     "if timeout 10 getent hosts deb.debian.org; then echo 'DNS answered'; exit 1; fi\n"
     "if timeout 5 bash -c 'exec 3<>/dev/tcp/1.1.1.1/80'; then echo 'reached 1.1.1.1:80'; exit 1; "
     "fi\n"
-    "for p in $(seq 8100 8199); do\n"
-    "  if timeout 2 bash -c \"exec 3<>/dev/tcp/10.0.2.2/$p\" 2>/dev/null; then\n"
-    "    echo \"reached the host's loopback at 10.0.2.2:$p\"; exit 1; fi\n"
-    "done\n"
+    /* One process tries every port (a shell forked per port took 20 s under TCG): refused or
+     * unanswered for 2 s is isolated. cloud-init brings python3. */
+    "python3 -c '\n"
+    "import socket, sys\n"
+    "for port in range(8100, 8200):\n"
+    "    s = socket.socket()\n"
+    "    s.settimeout(2)\n"
+    "    try:\n"
+    "        s.connect((\"10.0.2.2\", port))\n"
+    "    except OSError:\n"
+    "        continue\n"
+    "    sys.exit(\"reached the host loopback at 10.0.2.2:%d\" % port)\n"
+    "' || exit 1\n"
     "echo 'isolated: no DNS, no outside address, no host loopback'";
 
 static char *file_digest(const char *path)
@@ -177,11 +186,16 @@ static char *build_cloud(const char *seed, const char *expect_seed, const char *
     json_object_set_new(json_object_get(def, "image"), "format", json_string(format));
     json_array_insert_new(json_object_get(def, "provision"), 0,
                           json_pack("{s:[s],s:b}", "inline", isolation_check, "sudo", 0));
-    json_array_append_new(json_object_get(def, "checks"),
-                          json_pack("{s:s,s:s,s:s}", "name",
-                                    "cloud-init used the seed it was given", "command",
-                                    "grep -o 'seed=[^]]*' /var/lib/boxwright/cloud-init-datasource",
-                                    "expect_output", expect_seed));
+    /* Which seed cloud-init used, proven in the building guest (after the template's script
+     * recorded it), so a build that is not validated proves it too. */
+    char *seed_check = bw_xasprintf("grep -F -q '%s' /var/lib/boxwright/cloud-init-datasource || "
+                                    "{ echo 'cloud-init did not use the seed it was given:'; "
+                                    "cat /var/lib/boxwright/cloud-init-datasource; exit 1; }\n"
+                                    "echo 'cloud-init used the seed it was given'",
+                                    expect_seed);
+    json_array_append_new(json_object_get(def, "provision"),
+                          json_pack("{s:[s],s:b}", "inline", seed_check, "sudo", 0));
+    free(seed_check);
     save(def, def_path);
 
     char *out = bw_xasprintf("%s/out-%s-%s", work, seed, format);
@@ -199,10 +213,11 @@ static char *build_cloud(const char *seed, const char *expect_seed, const char *
         bw_xasprintf("a qcow2 overlay on the cached %s image (2G), grown to 10G", format);
     ck_assert_msg(strstr(log, overlay), "%s", log);
     ck_assert_msg(strstr(log, "isolated: no DNS, no outside address, no host loopback"), "%s", log);
+    ck_assert_msg(strstr(log, "cloud-init used the seed it was given"), "%s", log);
     ck_assert_msg(!strstr(log, "==> installer") && !strstr(log, "==> type"), "%s", log);
-    /* 7 checks of the template, and the seed check. */
+    /* The template's 7 checks. */
     if (validate)
-        junit_counts(out, "debian-12-cloud", 8);
+        junit_counts(out, "debian-12-cloud", 7);
     else
         ck_assert_msg(strstr(log, "skipped (--skip-validate)"), "%s", log);
     char *box = bw_xasprintf("%s/debian-12-cloud-libvirt.box", out);
@@ -234,9 +249,14 @@ static char *build_cloud(const char *seed, const char *expect_seed, const char *
     return log_copy;
 }
 
+/* The seed over HTTP, to an exported box (validation is the cidata case's). Through QEMU
+ * from a VMDK as vendors ship them (streamOptimized), through libvirt from the qcow2: the
+ * image's format is the core's business (a qcow2 overlay on it, made before any driver runs;
+ * a remote libvirt gets a flattened copy either way), so each format once is enough. */
 START_TEST(test_cloud_image_with_the_seed_over_http)
 {
-    char *log = build_cloud("http", "seed=dmi,http://10.0.2.100:", "qcow2", true);
+    char *log =
+        build_cloud("http", "seed=dmi,http://10.0.2.100:", libvirt ? "qcow2" : "vmdk", false);
     ck_assert_msg(strstr(log, "(SMBIOS serial)"), "%s", log);
     ck_assert_msg(strstr(log, "the guest fetched user-data 1 time"), "%s", log);
     ck_assert_msg(strstr(log, "the guest fetched vendor-data 1 time"), "%s", log);
@@ -244,22 +264,16 @@ START_TEST(test_cloud_image_with_the_seed_over_http)
 }
 END_TEST
 
-/* A raw image: the overlay names its backing format, so the guest sees the same disk. */
+/* A raw image: the overlay names its backing format, so the guest sees the same disk. The seed
+ * volume is a read-only virtio disk, on the system disk's bus (a distro's cloud kernel may have
+ * no AHCI for a SATA CD-ROM). The box is validated: booted again with a fresh seed, every check
+ * of the template run. */
 START_TEST(test_cloud_image_with_the_seed_on_a_cidata_volume)
 {
-    char *log = build_cloud("cd", "seed=/dev/sr", "raw", true);
+    char *log = build_cloud("cd", "seed=/dev/vd", "raw", true);
     ck_assert_msg(strstr(log, "NoCloud seed on a volume labelled cidata"), "%s", log);
     ck_assert_msg(strstr(log, "seed volume attached"), "%s", log);
     ck_assert_msg(!strstr(log, "SMBIOS"), "%s", log);
-    free(log);
-}
-END_TEST
-
-/* A VMDK as vendors ship them (streamOptimized), the seed over HTTP, to an exported box. */
-START_TEST(test_cloud_image_from_a_vmdk)
-{
-    char *log = build_cloud("http", "seed=dmi,http://10.0.2.100:", "vmdk", false);
-    ck_assert_msg(strstr(log, "the guest fetched user-data 1 time"), "%s", log);
     free(log);
 }
 END_TEST
@@ -356,10 +370,6 @@ int main(void)
     tcase_add_test(tc, test_direct_kernel_boot_on_a_user_network);
     tcase_add_test(tc, test_cloud_image_with_the_seed_over_http);
     tcase_add_test(tc, test_cloud_image_with_the_seed_on_a_cidata_volume);
-    /* The image's format is the core's business (a qcow2 overlay on it, made before any
-     * driver runs; a remote libvirt gets a flattened copy either way): once is enough. */
-    if (!libvirt)
-        tcase_add_test(tc, test_cloud_image_from_a_vmdk);
     tcase_add_test(tc, test_sigint_at_each_cloud_step_leaves_nothing_behind);
     suite_add_tcase(s, tc);
     return test_run(s);

@@ -59,7 +59,7 @@ static void kernel_boot(struct bw_vm_spec *s)
     s->kernel = "/work/output-tiny/.work/kernel";
     s->initrd = "/work/output-tiny/.work/initrd";
     s->append = "console=ttyS0 auto url=http://10.0.2.100:8100/answer.cfg, with a comma";
-    s->seed_iso = "/work/output-tiny/.work/seed.iso";
+    s->seed_iso = "/work/output-tiny/.work/seed,1.iso"; /* a comma QEMU must not split at */
     s->smbios_serial = "ds=nocloud-net;s=http://10.0.2.100:8100/,x";
     s->http_socket = "/work/output tiny/it's,here.sock"; /* a blank, a quote, a comma */
     s->isolated = false;

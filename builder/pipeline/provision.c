@@ -2,9 +2,30 @@
 #include "steps.h"
 #include "../comm/ssh.h"
 #include "../base/xmalloc.h"
+#include "../seed/seed.h"
 
 #include <errno.h>
 #include <string.h>
+
+/* SSH never came to a guest configured by cloud-init: what its serial console says of
+ * cloud-init goes after the reason (the console itself is kept as evidence). */
+static void explain_cloud_init(struct bw_build *b, struct bw_error *err)
+{
+    const char *serial = b->vm && b->drv->serial_log ? b->drv->serial_log(b->vm) : NULL;
+    struct bw_buf text = BW_BUF_INIT;
+    bw_buf_init(&text);
+    if (!serial || bw_buf_read_file(&text, serial) < 0) {
+        bw_buf_release(&text);
+        return;
+    }
+    int fetches = b->smbios_serial ? (int)bw_http_fetches(b->http, "user-data") : -1;
+    char *why = bw_seed_diagnose(text.data, text.len, fetches);
+    char *m = bw_xasprintf("%s; %s", err->msg, why);
+    free(err->msg);
+    err->msg = m;
+    free(why);
+    bw_buf_release(&text);
+}
 
 int bw_build_step_ssh(struct bw_build *b, struct bw_error *err)
 {
@@ -23,6 +44,8 @@ int bw_build_step_ssh(struct bw_build *b, struct bw_error *err)
         struct bw_ssh_config cfg = {
             "127.0.0.1", b->ssh_port, user, pass, key, b->def->ssh.timeout_ms, b->o->interrupted};
         b->ssh = bw_ssh_connect(&cfg, err);
+        if (!b->ssh && err->code != BW_ERR_INTERRUPTED && b->def->cloud_init.seed)
+            explain_cloud_init(b, err);
         if (b->ssh) {
             bw_build_say(b, "info", "connected as %s", user);
             rc = 0;

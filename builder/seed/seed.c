@@ -72,3 +72,58 @@ out:
     free(opts);
     return rc;
 }
+
+/* The last line of console holding needle, as a new string of at most 200 bytes, or NULL. */
+static char *last_line_with(const char *console, size_t len, const char *needle)
+{
+    const char *found = NULL;
+    size_t nl = strlen(needle);
+    for (size_t i = 0; i + nl <= len; i++)
+        if (memcmp(console + i, needle, nl) == 0)
+            found = console + i;
+    if (!found)
+        return NULL;
+    const char *end = found;
+    while (end < console + len && *end != '\n' && *end != '\r' && end - found < 200)
+        end++;
+    char *line = bw_xstrndup(found, (size_t)(end - found));
+    for (char *c = line; *c; c++) /* a console line may hold anything */
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+            *c = ' ';
+    return line;
+}
+
+char *bw_seed_diagnose(const char *console, size_t len, int user_data_fetches)
+{
+    bool empty = true;
+    for (size_t i = 0; i < len && empty; i++)
+        empty = console[i] == '\0' || console[i] == '\n' || console[i] == '\r' || console[i] == ' ';
+    if (empty)
+        return bw_xstrdup("the guest's serial console stayed empty: it did not boot, or its "
+                          "console is not on the first serial port (console=ttyS0)");
+    char *last = last_line_with(console, len, "Cloud-init v."); /* "running ...", "finished" */
+    if (!last) {
+        if (user_data_fetches == 0)
+            return bw_xstrdup("cloud-init never ran: no \"Cloud-init v.\" line on the serial "
+                              "console, and the guest never fetched user-data (is cloud-init "
+                              "installed and enabled, with NoCloud in its datasource_list?)");
+        if (user_data_fetches > 0)
+            return bw_xasprintf("the guest fetched user-data %d time%s, but no \"Cloud-init v.\" "
+                                "line is on the serial console (its output goes elsewhere?)",
+                                user_data_fetches, user_data_fetches == 1 ? "" : "s");
+        return bw_xstrdup("cloud-init never ran: no \"Cloud-init v.\" line on the serial "
+                          "console (ds-identify found no datasource? the guest's kernel must "
+                          "see the volume labelled cidata: a driver for its bus)");
+    }
+    char *msg;
+    if (strstr(last, " finished at ") && strstr(last, "DataSourceNone"))
+        msg = bw_xasprintf("cloud-init ran but found no seed: \"%s\"", last);
+    else if (strstr(last, " finished at "))
+        msg = bw_xasprintf("cloud-init ran to its end (\"%s\"), so SSH is what failed: the "
+                           "user, password or key the seed gives, or sshd",
+                           last);
+    else
+        msg = bw_xasprintf("cloud-init started but never finished; its last word: \"%s\"", last);
+    free(last);
+    return msg;
+}

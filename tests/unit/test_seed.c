@@ -456,6 +456,54 @@ START_TEST(test_xml_answer_files_must_be_well_formed)
 }
 END_TEST
 
+/* What a build says when SSH never came, from real serial consoles of the tests' Debian cloud
+ * stand-in (tests/data/consoles): the seed on a CD-ROM its cloud kernel cannot see
+ * (DataSourceNone), the same boot cut before cloud-init started (as a guest shows it whose
+ * cloud-init is disabled), a first boot that went to its end; and an empty console. */
+START_TEST(test_the_serial_console_says_what_cloud_init_did)
+{
+    static const struct {
+        const char *file;
+        int fetches;
+        const char *says;
+    } cases[] = {
+        {"cloud-init-no-seed.log", -1,
+         "cloud-init ran but found no seed: \"Cloud-init v. 22.4.2 finished at Tue, 01 Dec 2026 "
+         "23:41:09 +0000. Datasource DataSourceNone.  Up 106.48 seconds\""},
+        {"no-cloud-init.log", -1,
+         "cloud-init never ran: no \"Cloud-init v.\" line on the serial console (ds-identify "
+         "found no datasource? the guest's kernel must see the volume labelled cidata"},
+        {"no-cloud-init.log", 0, "and the guest never fetched user-data"},
+        {"no-cloud-init.log", 2, "the guest fetched user-data 2 times, but no"},
+        {"cloud-init-finished.log", 1,
+         "cloud-init ran to its end (\"Cloud-init v. 22.4.2 finished at"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len;
+        char *text = golden_read("consoles", cases[i].file, &len);
+        char *said = bw_seed_diagnose(text, len, cases[i].fetches);
+        ck_assert_msg(strstr(said, cases[i].says), "%s (%d): %s", cases[i].file, cases[i].fetches,
+                      said);
+        free(said);
+        free(text);
+    }
+    /* the first boot cut before its end: cloud-init's last word is its 'modules:final' */
+    size_t len;
+    char *text = golden_read("consoles", "cloud-init-finished.log", &len);
+    char *end = strstr(text, "Cloud-init v. 22.4.2 finished at");
+    ck_assert_ptr_nonnull(end);
+    char *said = bw_seed_diagnose(text, (size_t)(end - text), 1);
+    ck_assert_msg(strstr(said, "cloud-init started but never finished; its last word: "
+                               "\"Cloud-init v. 22.4.2 running 'modules:final'"),
+                  "%s", said);
+    free(said);
+    free(text);
+    said = bw_seed_diagnose("\r\n \n", 4, -1);
+    ck_assert_msg(strstr(said, "serial console stayed empty"), "%s", said);
+    free(said);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("seed");
@@ -469,6 +517,7 @@ int main(void)
     tcase_add_test(tc, test_schema_errors_do_not_quote_a_secret);
     tcase_add_test(tc, test_preseed_lint_names_the_line_and_keeps_secrets);
     tcase_add_test(tc, test_xml_answer_files_must_be_well_formed);
+    tcase_add_test(tc, test_the_serial_console_says_what_cloud_init_did);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

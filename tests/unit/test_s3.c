@@ -221,17 +221,26 @@ START_TEST(test_a_stopped_upload_is_resumed)
 }
 END_TEST
 
+/* An empty qcow2 disk of `size` in the test's directory: box.img, as a build leaves it. */
+static char *new_disk(const char *size)
+{
+    char *disk = bw_xasprintf("%s/box.img", dir);
+    char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, (char *)size, NULL};
+    struct bw_spawn_result r;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_spawn_run(mk, NULL, NULL, 0, &r, &err) == 0, "%s", err.msg);
+    bw_spawn_result_release(&r);
+    return disk;
+}
+
 /* `boxwright ami` as a user runs it, against the stand-ins: the disk converted and uploaded
  * (S3's copy is the disk: qemu-img compare), the snapshot imported (its progress told), the
  * UEFI image registered with the disk's size in GiB and tagged; the requests EC2 got, golden. */
 START_TEST(test_boxwright_ami_end_to_end)
 {
-    char *disk = bw_xasprintf("%s/box.img", dir);
-    char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "64M", NULL};
+    char *disk = new_disk("64M");
     struct bw_spawn_result r;
     struct bw_error err = BW_ERROR_INIT;
-    ck_assert_int_eq(bw_spawn_run(mk, NULL, NULL, 0, &r, &err), 0);
-    bw_spawn_result_release(&r);
     char *io[] = {"qemu-io", "-f", "qcow2", "-c", "write -P 0x42 5M 3M", disk, NULL};
     ck_assert_int_eq(bw_spawn_run(io, NULL, NULL, 0, &r, &err), 0);
     bw_spawn_result_release(&r);
@@ -312,12 +321,8 @@ END_TEST
  * between looks), exits 130 and says the import goes on in EC2 and how to stop it. */
 START_TEST(test_ctrl_c_while_the_import_runs_stops_at_once)
 {
-    char *disk = bw_xasprintf("%s/box.img", dir);
-    char *mk[] = {"qemu-img", "create", "-q", "-f", "qcow2", disk, "16M", NULL};
-    struct bw_spawn_result r;
+    char *disk = new_disk("16M");
     struct bw_error err = BW_ERROR_INIT;
-    ck_assert_int_eq(bw_spawn_run(mk, NULL, NULL, 0, &r, &err), 0);
-    bw_spawn_result_release(&r);
     char *flog = bw_xasprintf("%s/front.log", dir), *ec2log = bw_xasprintf("%s/ec2.log", dir);
     char *out = bw_xasprintf("%s/ami.out", dir);
     unsigned port = 0, eport;

@@ -27,7 +27,11 @@ struct bw_command {
 
 extern const struct bw_command bw_cmd_templates, bw_cmd_inspect, bw_cmd_validate, bw_cmd_render,
     bw_cmd_keys, bw_cmd_serve, bw_cmd_iso, bw_cmd_build, bw_cmd_box, bw_cmd_publish, bw_cmd_ami,
-    bw_cmd_help;
+    bw_cmd_detect, bw_cmd_help;
+
+/* The one template of the catalogue whose iso.volume_id matches the ISO's volume ID (caller
+ * frees), or NULL with err: no ISO, no template knows it (saying what they know), or several. */
+char *bw_cli_detect(const char *iso, struct bw_error *err);
 
 /* The command table, NULL-terminated; defined in commands.c. */
 extern const struct bw_command *const bw_commands[];

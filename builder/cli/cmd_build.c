@@ -153,11 +153,13 @@ static int run(int argc, char **argv)
                                          {"libvirt-uri", required_argument, NULL, 'u'},
                                          {"libvirt-pool", required_argument, NULL, 'p'},
                                          {"export", required_argument, NULL, 'x'},
+                                         {"iso", required_argument, NULL, 'I'},
                                          {"json", no_argument, NULL, 'j'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     struct bw_var_opts vo = {0};
     struct bw_build_options o = {0};
+    const char *iso = NULL;
     struct view view = {false, time(NULL), NULL, 0};
     int c, status = BW_EXIT_OK;
     while ((c = getopt_long(argc, argv, ":ho:", opts, NULL)) != -1) {
@@ -168,6 +170,9 @@ static int run(int argc, char **argv)
             break;
         case 'o':
             o.output_dir = optarg;
+            break;
+        case 'I':
+            iso = optarg;
             break;
         case 'F':
             o.force = true;
@@ -230,14 +235,37 @@ static int run(int argc, char **argv)
             return bw_cli_option_error(&bw_cmd_build, c, argv);
         }
     }
-    if (argc - optind != 1) {
+    if (argc - optind != 1 && !(iso && argc == optind)) {
         bw_var_opts_release(&vo);
-        return bw_cli_usage_error(&bw_cmd_build, "expected one TEMPLATE or FILE");
+        return bw_cli_usage_error(&bw_cmd_build, "expected one TEMPLATE or FILE, or --iso ISO");
     }
-    struct bw_definition *def = bw_cli_load(argv[optind], &vo, &status);
+    char *detected = NULL;
+    if (argc == optind) { /* --iso alone: the template its volume ID names */
+        struct bw_error derr = BW_ERROR_INIT;
+        if (!(detected = bw_cli_detect(iso, &derr))) {
+            bw_cli_print_error(&derr);
+            bw_error_release(&derr);
+            bw_var_opts_release(&vo);
+            return BW_EXIT_FAILED;
+        }
+        fprintf(stderr, "boxwright: %s: template %s (from its volume ID)\n", iso, detected);
+    }
+    struct bw_definition *def = bw_cli_load(detected ? detected : argv[optind], &vo, &status);
     bw_var_opts_release(&vo);
+    free(detected);
     if (!def)
         return status;
+    if (iso) {
+        struct bw_error ierr = BW_ERROR_INIT;
+        if (bw_definition_use_iso(def, iso, &ierr) < 0) {
+            bw_cli_print_error(&ierr);
+            status = ierr.code == BW_ERR_USAGE ? BW_EXIT_USAGE : BW_EXIT_FAILED;
+            bw_error_release(&ierr);
+            bw_definition_free(def);
+            return status;
+        }
+        o.own_iso = true;
+    }
     bool amis = false;
     for (size_t i = 0; i < def->n_exports; i++)
         amis = amis || strcmp(def->exports[i].type, "ami") == 0;
@@ -298,7 +326,9 @@ const struct bw_command bw_cmd_build = {
     "                       [--accel auto|kvm|tcg]\n"
     "                       [--driver qemu|libvirt|virtualbox|vmware|parallels]\n"
     "                       [--libvirt-uri URI] [--libvirt-pool POOL]\n"
-    "                       [--export PROVIDER,...] [--json] TEMPLATE|FILE\n"
+    "                       [--export PROVIDER,...] [--iso ISO] [--json]\n"
+    "                       TEMPLATE|FILE\n"
+    "       boxwright build --iso ISO [options]\n"
     "\n"
     "Builds a box with QEMU or libvirt (VirtualBox, VMware, Parallels: unproven).\n"
     "From an installer ISO: fetches it through the cache, serves the rendered\n"
@@ -339,6 +369,9 @@ const struct bw_command bw_cmd_build = {
     "                      vmware_desktop, hyperv (the last three unproven on\n"
     "                      their hypervisors, which boxwright's tests cannot run);\n"
     "                      ami makes the definition's AMIs, left out otherwise\n"
+    "  --iso ISO           build from this installer ISO (the user's own file, taken\n"
+    "                      without a checksum); without TEMPLATE|FILE, the template\n"
+    "                      is the one its volume ID names (see boxwright detect)\n"
     "  --json              one JSON event per line on stdout ({\"time\", \"step\",\n"
     "                      \"event\": step|info|warning|output|request|error,\n"
     "                      \"message\"}; a request event adds \"vm\", \"method\",\n"

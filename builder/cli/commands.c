@@ -5,19 +5,9 @@
 #include <string.h>
 
 const struct bw_command *const bw_commands[] = {
-    &bw_cmd_templates,
-    &bw_cmd_inspect,
-    &bw_cmd_validate,
-    &bw_cmd_render,
-    &bw_cmd_keys,
-    &bw_cmd_serve,
-    &bw_cmd_iso,
-    &bw_cmd_build,
-    &bw_cmd_box,
-    &bw_cmd_publish,
-    &bw_cmd_ami,
-    &bw_cmd_help,
-    NULL,
+    &bw_cmd_templates, &bw_cmd_inspect, &bw_cmd_validate, &bw_cmd_render, &bw_cmd_keys,
+    &bw_cmd_serve,     &bw_cmd_iso,     &bw_cmd_detect,   &bw_cmd_build,  &bw_cmd_box,
+    &bw_cmd_publish,   &bw_cmd_ami,     &bw_cmd_help,     NULL,
 };
 
 const struct bw_command *bw_command_find(const char *name)

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <regex.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -63,6 +64,8 @@ int bw_catalogue_list(struct bw_catalogue *cat, struct bw_error *err)
                                  def->os.distro ? def->os.distro : "", def->os.version ? " " : "",
                                  def->os.version ? def->os.version : "");
             e->description = bw_xstrdup(def->description ? def->description : "");
+            e->volume_id = def->iso.volume_id ? bw_xstrdup(def->iso.volume_id) : NULL;
+            e->firmware = bw_xstrdup(def->vm.firmware);
         } else {
             e->problem = bw_error_format(&errs.v[0]);
         }
@@ -82,6 +85,8 @@ void bw_catalogue_release(struct bw_catalogue *cat)
         free(cat->v[i].os);
         free(cat->v[i].description);
         free(cat->v[i].problem);
+        free(cat->v[i].volume_id);
+        free(cat->v[i].firmware);
     }
     free(cat->v);
     memset(cat, 0, sizeof(*cat));
@@ -116,4 +121,14 @@ char *bw_catalogue_resolve(const char *arg, struct bw_error *err)
     bw_error_release(&ignored);
     bw_catalogue_release(&cat);
     return NULL;
+}
+
+bool bw_catalogue_matches_volume(const struct bw_catalogue_entry *e, const char *volume_id)
+{
+    regex_t re;
+    if (!e->volume_id || regcomp(&re, e->volume_id, REG_EXTENDED | REG_NOSUB) != 0)
+        return false;
+    bool m = regexec(&re, volume_id, 0, NULL, 0) == 0;
+    regfree(&re);
+    return m;
 }

@@ -12,6 +12,7 @@
 
 #include "../base/error.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct bw_catalogue_entry {
@@ -19,7 +20,9 @@ struct bw_catalogue_entry {
     char *path; /* definition.json */
     char *os;   /* "linux busybox 1" */
     char *description;
-    char *problem; /* set when the definition does not load; the rest may be NULL */
+    char *problem;   /* set when the definition does not load; the rest may be NULL */
+    char *volume_id; /* the ERE of iso.volume_id, or NULL */
+    char *firmware;  /* "bios" or "efi" */
 };
 
 struct bw_catalogue {
@@ -44,5 +47,7 @@ char *bw_catalogue_resolve(const char *arg, struct bw_error *err);
 /* Lists the catalogue, sorted by name. Returns 0 or -1 (directory unreadable). */
 int bw_catalogue_list(struct bw_catalogue *cat, struct bw_error *err);
 void bw_catalogue_release(struct bw_catalogue *cat);
+/* Whether the entry's iso.volume_id matches an ISO's volume ID. */
+bool bw_catalogue_matches_volume(const struct bw_catalogue_entry *e, const char *volume_id);
 
 #endif

@@ -52,6 +52,8 @@ static const struct field iso_fields[] = {
      "a list of URLs or paths, in order of preference"},
     {"checksum", K_STRING, OFF(iso.checksum) - OFF(iso), true, 0, 0, NULL, NULL, NULL,
      "\"sha256:HEX\", \"sha512:HEX\", \"sha1:HEX\", \"md5:HEX\", \"file:URL\" or \"none\""},
+    {"volume_id", K_STRING, OFF(iso.volume_id) - OFF(iso), false, 0, 0, NULL, NULL, NULL,
+     "a POSIX extended regular expression for the ISO's volume ID"},
 };
 
 static const struct schema iso_schema = SCHEMA(iso_fields);
@@ -329,6 +331,21 @@ static bool is_valid_name(const char *s)
     return true;
 }
 
+static void check_regex(struct loader *ld, const char *path, const char *regex)
+{
+    if (!regex)
+        return;
+    regex_t re;
+    int rc = regcomp(&re, regex, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char why[128];
+        regerror(rc, &re, why, sizeof(why));
+        bw_schema_report(ld, path, false, "not a POSIX extended regular expression: %s", why);
+    } else {
+        regfree(&re);
+    }
+}
+
 /* boot.wait_for: exactly one of text and regex, a regex that compiles; it replaces the blind
  * boot.wait unless that is given too. */
 static void wait_for_checks(struct loader *ld, json_t *root)
@@ -346,18 +363,7 @@ static void wait_for_checks(struct loader *ld, json_t *root)
     if (d->boot.wait_for.text && !d->boot.wait_for.text[0])
         bw_schema_report(ld, ".boot.wait_for.text", false,
                          "got \"\", expected the text to wait for");
-    if (d->boot.wait_for.regex) {
-        regex_t re;
-        int rc = regcomp(&re, d->boot.wait_for.regex, REG_EXTENDED | REG_NOSUB);
-        if (rc != 0) {
-            char why[128];
-            regerror(rc, &re, why, sizeof(why));
-            bw_schema_report(ld, ".boot.wait_for.regex", false,
-                             "not a POSIX extended regular expression: %s", why);
-        } else {
-            regfree(&re);
-        }
-    }
+    check_regex(ld, ".boot.wait_for.regex", d->boot.wait_for.regex);
     if (!json_object_get(boot, "wait"))
         d->boot.wait_ms = 0;
 }
@@ -597,6 +603,7 @@ static void cross_checks(struct loader *ld, json_t *root)
     }
     source_checks(ld, root);
     wait_for_checks(ld, root);
+    check_regex(ld, ".iso.volume_id", ld->def->iso.volume_id);
     path_checks(ld);
     check_exports(ld, root);
     if (d->driver && !bw_driver_find(d->driver)) {
@@ -762,6 +769,7 @@ void bw_definition_free(struct bw_definition *d)
     strlist_free(&d->iso.urls);
     free(d->iso.checksum);
     free(d->iso.format);
+    free(d->iso.volume_id);
     strlist_free(&d->image.urls);
     free(d->image.checksum);
     free(d->image.format);
@@ -924,4 +932,32 @@ size_t bw_definition_check_files(const struct bw_definition *def, struct bw_erro
         need_file(def, jp, def->provision[i].script, false, errs);
     }
     return errs->n - before;
+}
+
+int bw_definition_use_iso(struct bw_definition *def, const char *path, struct bw_error *err)
+{
+    if (def->image.urls.n) {
+        bw_error_at(err, BW_ERR_USAGE, def->file, ".image", 0, 0,
+                    "builds from a disk image: --iso is for templates that boot an installer ISO");
+        return -1;
+    }
+    if (strstr(path, "{{")) {
+        bw_error_set(err, BW_ERR_USAGE,
+                     "--iso \"%s\": a path with \"{{\" would be read as a "
+                     "template",
+                     path);
+        return -1;
+    }
+    char *abs = realpath(path, NULL);
+    if (!abs) {
+        bw_error_at(err, BW_ERR_NOT_FOUND, path, NULL, 0, 0, "cannot read: %s", strerror(errno));
+        return -1;
+    }
+    strlist_free(&def->iso.urls);
+    def->iso.urls.v = bw_xcalloc(2, sizeof(char *));
+    def->iso.urls.v[0] = abs;
+    def->iso.urls.n = 1;
+    free(def->iso.checksum);
+    def->iso.checksum = bw_xstrdup("none"); /* the user's own file, taken as it is */
+    return 0;
 }

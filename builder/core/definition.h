@@ -33,7 +33,8 @@ struct bw_strlist {
 struct bw_source {
     struct bw_strlist urls;
     char *checksum;
-    char *format; /* disk images only */
+    char *format;    /* disk images only */
+    char *volume_id; /* ISOs only: a POSIX ERE for the volume ID (`detect`), or NULL */
 };
 
 /* NoCloud seed files (paths relative to the definition), and how they reach the guest. */
@@ -176,6 +177,10 @@ char *bw_definition_file(const struct bw_definition *def, const char *jpath, con
  * rendered files, scripts, key). Appends problems to errs; returns their count.
  */
 size_t bw_definition_check_files(const struct bw_definition *def, struct bw_errors *errs);
+
+/* Makes def build from the installer ISO at path (--iso): its only URL, taken without a
+ * checksum. 0, or -1 with err when def builds from a disk image or path cannot be read. */
+int bw_definition_use_iso(struct bw_definition *def, const char *path, struct bw_error *err);
 
 /* The source the build starts from: def->image when it has URLs, else def->iso. */
 const struct bw_source *bw_definition_source(const struct bw_definition *def);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,4 +99,38 @@ int bw_iso_extract(const char *iso, const char *const *inside, const char *const
     free(found);
     archive_read_free(a);
     return rc;
+}
+
+int bw_iso_pvd_volume_id(const unsigned char *sector, size_t len, char out[33])
+{
+    out[0] = '\0';
+    if (len < 72 || sector[0] != 1 || memcmp(sector + 1, "CD001", 5) != 0 || sector[6] != 1)
+        return -1;
+    size_t n = 32;
+    while (n > 0 && (sector[40 + n - 1] == ' ' || sector[40 + n - 1] == '\0'))
+        n--;
+    for (size_t i = 0; i < n; i++)
+        if (sector[40 + i] < 0x20 || sector[40 + i] > 0x7e)
+            return -1;
+    memcpy(out, sector + 40, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int bw_iso_volume_id(const char *path, char out[33], struct bw_error *err)
+{
+    struct stat st;
+    int fd = bw_file_open_read(path, &st, err);
+    if (fd < 0)
+        return -1;
+    unsigned char sector[2048];
+    ssize_t got = S_ISREG(st.st_mode) ? pread(fd, sector, sizeof(sector), 16 * 2048) : -1;
+    close(fd);
+    if (got != (ssize_t)sizeof(sector) || bw_iso_pvd_volume_id(sector, sizeof(sector), out) < 0) {
+        bw_error_at(err, BW_ERR_SYNTAX, path, NULL, 0, 0,
+                    "not an ISO 9660 image: expected a Primary Volume Descriptor (\"CD001\") "
+                    "at byte 32768");
+        return -1;
+    }
+    return 0;
 }

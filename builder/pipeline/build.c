@@ -67,7 +67,7 @@ static int step_iso(struct bw_build *b, struct bw_error *err)
         bw_error_move(err, &errs.v[0]);
     } else {
         struct bw_iso_request req = {
-            (const char *const *)urls.v, urls.n, sum.data, false, 0, 0, 0, iso_event, b};
+            (const char *const *)urls.v, urls.n, sum.data, b->o->own_iso, 0, 0, 0, iso_event, b};
         char *dir = bw_iso_cache_dir();
         b->iso = bw_iso_fetch(dir, &req, err);
         free(dir);

@@ -65,6 +65,7 @@ struct bw_build_options {
      * list; each keeps the definition's settings where it lists that provider. NULL: the
      * definition's. Checked by bw_build_check_exports(). */
     const char *exports;
+    bool own_iso; /* --iso: the ISO is the user's file, taken without a checksum */
     const volatile sig_atomic_t *interrupted; /* set by the caller's signal handler */
     bw_build_event_fn on_event;
     void *ud;

@@ -386,7 +386,17 @@ END_TEST
 static int signal_at(const char *step, const char *out, struct bw_buf *log, int sig, bool remote)
 {
     struct e2e_args a;
-    build_args(&a, remote, out);
+    if (libvirt) {
+        build_args(&a, remote, out);
+    } else { /* the ISO alone: the template is the one its volume ID names */
+        a.n = 0;
+        e2e_push(&a, BW_BINARY);
+        e2e_push(&a, "build");
+        e2e_push(&a, "--iso");
+        e2e_push(&a, iso);
+        e2e_push(&a, "--output");
+        e2e_push(&a, out);
+    }
     e2e_push(&a, "--json");
     return e2e_signal_at(a.v, cache_env, step, log, sig);
 }
@@ -421,6 +431,8 @@ START_TEST(test_sigint_at_each_step_leaves_nothing_behind)
         bw_buf_init(&log);
         int status = signal_at(steps[i].step, out, &log, SIGINT, true);
         ck_assert_msg(status == 130, "interrupted at %s: exit %d", steps[i].step, status);
+        ck_assert_msg(libvirt || strstr(log.data, "template tiny (from its volume ID)"), "%s",
+                      log.data);
         /* The events say so; in the step it happened in, for the steps that surely last (a
          * quick one can end before the signal lands, and the next one then says it). */
         bool lasts = strcmp(steps[i].step, "type") == 0 || strcmp(steps[i].step, "install") == 0 ||

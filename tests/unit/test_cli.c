@@ -42,9 +42,9 @@ static void teardown(void)
     bw_spawn_result_release(&res);
 }
 
-static const char *const commands[] = {"templates", "inspect", "validate", "render",
-                                       "keys",      "serve",   "iso",      "build",
-                                       "box",       "publish", "help"};
+static const char *const commands[] = {"templates", "inspect", "validate", "render", "keys",
+                                       "serve",     "iso",     "detect",   "build",  "box",
+                                       "publish",   "ami",     "help"};
 
 START_TEST(test_help_lists_every_command_and_each_has_its_own)
 {
@@ -637,6 +637,53 @@ START_TEST(test_an_image_in_another_format_than_declared_is_refused)
 }
 END_TEST
 
+/* detect names the template from the ISO's volume ID (ISOs made by xorriso with the labels of
+ * Debian's netinst and of the tests' installer), says what it found and what the catalogue
+ * knows when none matches, and refuses a file that is no ISO; build --iso without a template
+ * fails the same way before anything starts, and refuses a template that boots a disk image. */
+START_TEST(test_detect_names_the_template_from_the_volume_id)
+{
+    char *dir =
+        scratch("detect", "mkdir d; echo x > d/f; "
+                          "xorriso -as mkisofs -quiet -V 'Debian 12.5.0 amd64 n' -o deb.iso d; "
+                          "xorriso -as mkisofs -quiet -V BW_TEST_INSTALLER -o tiny.iso d; "
+                          "xorriso -as mkisofs -quiet -V 'Debian 12.5.0 amd64 1' -o dvd.iso d; "
+                          "head -c 40000 /dev/zero > plain.iso");
+    char *deb = bw_xasprintf("%s/deb.iso", dir), *tiny = bw_xasprintf("%s/tiny.iso", dir);
+    char *dvd = bw_xasprintf("%s/dvd.iso", dir), *plain = bw_xasprintf("%s/plain.iso", dir);
+    ck_assert_int_eq(run("detect", deb, NULL), 0);
+    ck_assert_msg(strstr(res.out.data, "volume ID \"Debian 12.5.0 amd64 n\"\ndebian-12 (firmware "
+                                       "bios)\n"),
+                  "%s", res.out.data);
+    ck_assert_int_eq(run("detect", tiny, "--json", NULL), 0);
+    ck_assert_str_eq(res.out.data, "{\"volume_id\":\"BW_TEST_INSTALLER\",\"templates\":[{\"name\":"
+                                   "\"tiny\",\"firmware\":\"bios\"}]}\n");
+    /* the DVD's label ends in 1, not n: no template of ours installs from it */
+    ck_assert_int_eq(run("detect", dvd, NULL), 1);
+    ck_assert_msg(strstr(res.err.data, "volume ID \"Debian 12.5.0 amd64 1\": no template knows it; "
+                                       "expected one of: debian-12 /^Debian 12"),
+                  "%s", res.err.data);
+    ck_assert_msg(strstr(res.err.data, "tiny /^BW_TEST_INSTALLER$/"), "%s", res.err.data);
+    ck_assert_int_eq(run("detect", "--json", dvd, NULL), 1);
+    ck_assert_str_eq(res.out.data, "{\"volume_id\":\"Debian 12.5.0 amd64 1\",\"templates\":[]}\n");
+    ck_assert_int_eq(run("detect", plain, NULL), 1);
+    ck_assert_msg(strstr(res.err.data, "plain.iso: not an ISO 9660 image: expected a Primary "
+                                       "Volume Descriptor"),
+                  "%s", res.err.data);
+    ck_assert_int_eq(run("build", "--iso", dvd, "--output", "/nonexistent/out", NULL), 1);
+    ck_assert_msg(strstr(res.err.data, "no template knows it"), "%s", res.err.data);
+    ck_assert_int_eq(run("build", "debian-12-cloud", "--iso", deb, NULL), 2);
+    ck_assert_msg(strstr(res.err.data, "--iso is for templates that boot an installer ISO"), "%s",
+                  res.err.data);
+    ck_assert_int_eq(run("detect", NULL), 2);
+    free(deb);
+    free(tiny);
+    free(dvd);
+    free(plain);
+    scratch_done(dir);
+}
+END_TEST
+
 START_TEST(test_keys_prints_one_event_per_line_in_each_encoding)
 {
     ck_assert_int_eq(run("keys", "-e", "qmp", "A<enter>", NULL), 0);
@@ -674,6 +721,7 @@ int main(void)
     tcase_add_test(tc, test_every_json_output_of_every_command_parses);
     tcase_add_test(tc, test_a_qemu_that_will_not_start_is_reported_in_its_own_words);
     tcase_add_test(tc, test_an_image_in_another_format_than_declared_is_refused);
+    tcase_add_test(tc, test_detect_names_the_template_from_the_volume_id);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -504,6 +504,35 @@ START_TEST(test_the_serial_console_says_what_cloud_init_did)
 }
 END_TEST
 
+/* The volume ID out of a Primary Volume Descriptor: unpadded; refused when the sector is no
+ * PVD (another type, no "CD001") or the ID holds a control byte. */
+START_TEST(test_the_volume_id_of_a_primary_volume_descriptor)
+{
+    unsigned char pvd[2048];
+    memset(pvd, 0, sizeof(pvd));
+    pvd[0] = 1;
+    memcpy(pvd + 1, "CD001", 5);
+    pvd[6] = 1;
+    memset(pvd + 40, ' ', 32);
+    memcpy(pvd + 40, "Debian 12.5.0 amd64 n", 21);
+    char id[33];
+    ck_assert_int_eq(bw_iso_pvd_volume_id(pvd, sizeof(pvd), id), 0);
+    ck_assert_str_eq(id, "Debian 12.5.0 amd64 n");
+    memset(pvd + 40, 'X', 32); /* all 32 bytes used */
+    ck_assert_int_eq(bw_iso_pvd_volume_id(pvd, sizeof(pvd), id), 0);
+    ck_assert_uint_eq(strlen(id), 32);
+    pvd[45] = '\n';
+    ck_assert_int_eq(bw_iso_pvd_volume_id(pvd, sizeof(pvd), id), -1);
+    pvd[45] = 'X';
+    pvd[0] = 2; /* a supplementary descriptor (Joliet) */
+    ck_assert_int_eq(bw_iso_pvd_volume_id(pvd, sizeof(pvd), id), -1);
+    pvd[0] = 1;
+    pvd[3] = '1';
+    ck_assert_int_eq(bw_iso_pvd_volume_id(pvd, sizeof(pvd), id), -1);
+    ck_assert_int_eq(bw_iso_pvd_volume_id(pvd, 40, id), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("seed");
@@ -518,6 +547,7 @@ int main(void)
     tcase_add_test(tc, test_preseed_lint_names_the_line_and_keeps_secrets);
     tcase_add_test(tc, test_xml_answer_files_must_be_well_formed);
     tcase_add_test(tc, test_the_serial_console_says_what_cloud_init_did);
+    tcase_add_test(tc, test_the_volume_id_of_a_primary_volume_descriptor);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -48,6 +48,14 @@ static int run(int argc, char **argv)
     if (unlinted.len)
         fprintf(stderr, "boxwright: note: not checked, the tool is not installed: %s\n",
                 unlinted.data);
+    const struct bw_var *ip = bw_vars_get(&def->vars, "HTTPIP");
+    struct bw_buf unreachable = BW_BUF_INIT;
+    bw_buf_init(&unreachable);
+    if (ip && ip->value.kind == BW_VAL_STRING &&
+        bw_answer_unreachable(def, &files, ip->value.s, &unreachable))
+        for (char *l = strtok(unreachable.data, "\n"); l; l = strtok(NULL, "\n"))
+            fprintf(stderr, "boxwright: warning: %s\n", l);
+    bw_buf_release(&unreachable);
     if (errs.n) {
         for (size_t i = 0; i < errs.n; i++)
             bw_cli_print_error(&errs.v[i]);

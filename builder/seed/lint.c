@@ -335,3 +335,66 @@ size_t bw_answer_lint(const struct bw_definition *def, const struct bw_rendered 
     }
     return errs->n - before;
 }
+
+/* The host of the URL at p (just past "://"), or of a preseed mirror line's value, in host. */
+static bool host_at(const char *p, const char *end, char *host, size_t size)
+{
+    size_t n = 0;
+    while (p + n < end && !strchr("/:?#\"' \t\r<>", p[n]) && n + 1 < size)
+        n++;
+    memcpy(host, p, n);
+    host[n] = '\0';
+    return n > 0 && !strstr(host, "{{");
+}
+
+size_t bw_answer_unreachable(const struct bw_definition *def, const struct bw_rendered *files,
+                             const char *http_ip, struct bw_buf *warnings)
+{
+    if (strcmp(def->vm.network, "isolated") != 0)
+        return 0;
+    size_t count = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        const struct bw_buf *t = &files->v[i].shown;
+        struct bw_buf seen = BW_BUF_INIT; /* "\nhost\n" for each host said already */
+        bw_buf_init(&seen);
+        bw_buf_addc(&seen, '\n');
+        long line = 1;
+        for (const char *l = t->data; l < t->data + t->len; line++) {
+            const char *end = memchr(l, '\n', (size_t)(t->data + t->len - l));
+            if (!end)
+                end = t->data + t->len;
+            char host[256];
+            const char *p = l;
+            static const char mirror[] = "mirror/http/hostname string ";
+            const char *m = memmem(l, (size_t)(end - l), mirror, sizeof(mirror) - 1);
+            bool comment = *l == '#';
+            for (int k = 0; !comment; k++) { /* the mirror line, then each URL on the line */
+                const char *at = NULL;
+                if (k == 0 && m)
+                    at = m + sizeof(mirror) - 1;
+                else if (k > 0 && (p = memmem(p, (size_t)(end - p), "://", 3)))
+                    at = p += 3;
+                else if (k > 0)
+                    break;
+                char key[260];
+                if (!at || !host_at(at, end, host, sizeof(host)) || strcmp(host, http_ip) == 0)
+                    continue;
+                snprintf(key, sizeof(key), "\n%s\n", host);
+                if (strstr(seen.data, key))
+                    continue;
+                bw_buf_adds(&seen, key + 1);
+                bw_buf_addf(warnings,
+                            "%s/%s/%s:%ld: the installer is sent to %s, which the isolated "
+                            "network cannot reach (only boxwright's HTTP server, at %s, is): "
+                            "vm.network \"user\" gives NAT, or serve what it needs next to "
+                            "the answer files\n",
+                            def->dir, def->http.directory ? def->http.directory : ".",
+                            files->v[i].name, line, host, http_ip);
+                count++;
+            }
+            l = end + 1;
+        }
+        bw_buf_release(&seen);
+    }
+    return count;
+}

@@ -24,6 +24,14 @@
 size_t bw_seed_lint(const struct bw_definition *def, const struct bw_rendered *seeds,
                     bool *schema_checked, struct bw_errors *errs);
 
+/* On an isolated network (vm.network "isolated") the guest reaches boxwright's HTTP server at
+ * http_ip and nothing else. Appends to warnings (initialised) one line per host an answer
+ * file sends the installer to that it cannot reach ("FILE:LINE: ..."): each URL's host and a
+ * preseed's mirror/http/hostname, as the files may be shown (a secret is not). Returns their
+ * count; 0 on another network. */
+size_t bw_answer_unreachable(const struct bw_definition *def, const struct bw_rendered *files,
+                             const char *http_ip, struct bw_buf *warnings);
+
 /* Lints answer files (as bw_prepare_answer_files() rendered them for def); appends errors to
  * errs and returns their count. Adds "NAME (TOOL)" to `checked` for each file its tool checked,
  * to `missing` for each whose tool is not installed (both comma-separated, initialised). */

@@ -684,6 +684,32 @@ START_TEST(test_detect_names_the_template_from_the_volume_id)
 }
 END_TEST
 
+/* validate warns when an answer file sends the installer to a host an isolated guest cannot
+ * reach (debian-12's mirror, once its network is made isolated), and only then: not for the
+ * template as shipped (NAT), nor for tiny, whose installer fetches from boxwright's server. */
+START_TEST(test_validate_warns_of_hosts_an_isolated_guest_cannot_reach)
+{
+    char *dir = scratch("reach", "cp -r " BW_TEMPLATES "/debian-12 d; sed -i "
+                                 "'s/\"network\": \"user\"/\"network\": \"isolated\"/' "
+                                 "d/definition.json");
+    char *def = bw_xasprintf("%s/d/definition.json", dir);
+    ck_assert_int_eq(run("validate", def, NULL), 0);
+    ck_assert_msg(strstr(res.err.data, "warning: ") &&
+                      strstr(res.err.data, "/d/http/preseed.cfg:27: the installer is sent to "
+                                           "deb.debian.org, which the isolated network cannot "
+                                           "reach"),
+                  "%s", res.err.data);
+    ck_assert_int_eq(run("validate", def, "--var", "mirror_host=10.0.2.100", NULL), 0);
+    ck_assert_msg(!strstr(res.err.data, "cannot reach"), "%s", res.err.data);
+    ck_assert_int_eq(run("validate", "debian-12", NULL), 0);
+    ck_assert_msg(!strstr(res.err.data, "cannot reach"), "%s", res.err.data);
+    ck_assert_int_eq(run("validate", "tiny", NULL), 0);
+    ck_assert_msg(!strstr(res.err.data, "cannot reach"), "%s", res.err.data);
+    free(def);
+    scratch_done(dir);
+}
+END_TEST
+
 START_TEST(test_keys_prints_one_event_per_line_in_each_encoding)
 {
     ck_assert_int_eq(run("keys", "-e", "qmp", "A<enter>", NULL), 0);
@@ -722,6 +748,7 @@ int main(void)
     tcase_add_test(tc, test_a_qemu_that_will_not_start_is_reported_in_its_own_words);
     tcase_add_test(tc, test_an_image_in_another_format_than_declared_is_refused);
     tcase_add_test(tc, test_detect_names_the_template_from_the_volume_id);
+    tcase_add_test(tc, test_validate_warns_of_hosts_an_isolated_guest_cannot_reach);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

@@ -78,13 +78,19 @@ static int one_ami(struct bw_build *b, size_t i, const struct bw_export *e,
     const char *tagv[2 * 16 + 1] = {NULL};
     char *key = NULL;
     int rc = render(b, i, e, f, tags, err);
-    if (rc == 0) {
-        for (size_t t = 0; t < e->tags.n; t++) { /* "KEY=VALUE", checked when loaded */
-            char *eq = strchr(tags[t].data, '=');
-            *eq = '\0';
-            tagv[2 * t] = tags[t].data;
-            tagv[2 * t + 1] = eq + 1;
+    for (size_t t = 0; rc == 0 && t < e->tags.n; t++) { /* "KEY=VALUE" once rendered too */
+        char *eq = strchr(tags[t].data, '=');
+        if (!eq || eq == tags[t].data) {
+            bw_error_at(err, BW_ERR_RENDER, b->def->file, NULL, 0, 0,
+                        ".exports[%zu].tags[%zu]: renders to no KEY=VALUE", i, t);
+            rc = -1;
+            break;
         }
+        *eq = '\0';
+        tagv[2 * t] = tags[t].data;
+        tagv[2 * t + 1] = eq + 1;
+    }
+    if (rc == 0) {
         key =
             e->key ? bw_xstrdup(f[F_KEY].data) : bw_xasprintf("boxwright/%s.vmdk", f[F_NAME].data);
         struct bw_ami_input in = {

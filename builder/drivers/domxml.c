@@ -74,6 +74,11 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     bw_buf_addf(&b, "  <vcpu>%ld</vcpu>\n", s->cpus > 0 ? s->cpus : 1);
     bw_buf_addf(&b, "  <os%s>\n", efi ? " firmware='efi'" : "");
     bw_buf_adds(&b, "    <type arch='x86_64' machine='q35'>hvm</type>\n");
+    /* libvirt's first choice is OVMF with Secure Boot and Microsoft's keys enrolled, which
+     * refuses an unsigned loader ("Security Violation"): the QEMU driver's plain OVMF.fd. */
+    if (efi)
+        bw_buf_adds(&b, "    <firmware>\n      <feature enabled='no' name='secure-boot'/>\n"
+                        "      <feature enabled='no' name='enrolled-keys'/>\n    </firmware>\n");
     if (s->kernel) {
         bw_buf_adds(&b, "    <kernel>");
         bw_buf_add_xml(&b, s->kernel);

@@ -6,7 +6,7 @@
  *     real cloud-init 22.4 from apt), once with the seed over HTTP (SMBIOS
  *     serial) to an exported box, from the disk as a streamOptimized VMDK
  *     (QEMU) or the qcow2 itself (libvirt), once on a cidata volume from the
- *     disk converted to raw, to a validated box.
+ *     disk converted to raw, under UEFI (OVMF), to a validated box.
  *     A provisioner proves inside the building guest that the isolated
  *     network has no DNS, no outside address and no way to the host's
  *     loopback; a check proves which seed cloud-init used.
@@ -170,7 +170,7 @@ static char *disk_as(const char *format, char **disk)
 /* debian-12-cloud from the test disk in `format` with the seed delivered as `seed`; returns
  * stderr. Without `validate` the exported box is not booted again. */
 static char *build_cloud(const char *seed, const char *expect_seed, const char *format,
-                         bool validate)
+                         bool validate, bool efi)
 {
     char *disk;
     char *dir = disk_as(format, &disk);
@@ -184,6 +184,7 @@ static char *build_cloud(const char *seed, const char *expect_seed, const char *
     json_t *def = copy_template("debian-12-cloud", &def_path);
     json_object_set_new(json_object_get(def, "cloud_init"), "seed", json_string(seed));
     json_object_set_new(json_object_get(def, "image"), "format", json_string(format));
+    json_object_set_new(json_object_get(def, "vm"), "firmware", json_string(efi ? "efi" : "bios"));
     json_array_insert_new(json_object_get(def, "provision"), 0,
                           json_pack("{s:[s],s:b}", "inline", isolation_check, "sudo", 0));
     /* Which seed cloud-init used, proven in the building guest (after the template's script
@@ -191,7 +192,9 @@ static char *build_cloud(const char *seed, const char *expect_seed, const char *
     char *seed_check = bw_xasprintf("grep -F -q '%s' /var/lib/boxwright/cloud-init-datasource || "
                                     "{ echo 'cloud-init did not use the seed it was given:'; "
                                     "cat /var/lib/boxwright/cloud-init-datasource; exit 1; }\n"
-                                    "echo 'cloud-init used the seed it was given'",
+                                    "echo 'cloud-init used the seed it was given'\n"
+                                    "if [ -d /sys/firmware/efi ]; then echo 'booted by UEFI'; "
+                                    "else echo 'booted by BIOS'; fi",
                                     expect_seed);
     json_array_append_new(json_object_get(def, "provision"),
                           json_pack("{s:[s],s:b}", "inline", seed_check, "sudo", 0));
@@ -214,6 +217,7 @@ static char *build_cloud(const char *seed, const char *expect_seed, const char *
     ck_assert_msg(strstr(log, overlay), "%s", log);
     ck_assert_msg(strstr(log, "isolated: no DNS, no outside address, no host loopback"), "%s", log);
     ck_assert_msg(strstr(log, "cloud-init used the seed it was given"), "%s", log);
+    ck_assert_msg(strstr(log, efi ? "booted by UEFI" : "booted by BIOS"), "%s", log);
     ck_assert_msg(!strstr(log, "==> installer") && !strstr(log, "==> type"), "%s", log);
     /* The template's 7 checks. */
     if (validate)
@@ -255,8 +259,8 @@ static char *build_cloud(const char *seed, const char *expect_seed, const char *
  * a remote libvirt gets a flattened copy either way), so each format once is enough. */
 START_TEST(test_cloud_image_with_the_seed_over_http)
 {
-    char *log =
-        build_cloud("http", "seed=dmi,http://10.0.2.100:", libvirt ? "qcow2" : "vmdk", false);
+    char *log = build_cloud("http", "seed=dmi,http://10.0.2.100:", libvirt ? "qcow2" : "vmdk",
+                            false, false);
     ck_assert_msg(strstr(log, "(SMBIOS serial)"), "%s", log);
     ck_assert_msg(strstr(log, "the guest fetched user-data 1 time"), "%s", log);
     ck_assert_msg(strstr(log, "the guest fetched vendor-data 1 time"), "%s", log);
@@ -266,11 +270,12 @@ END_TEST
 
 /* A raw image: the overlay names its backing format, so the guest sees the same disk. The seed
  * volume is a read-only virtio disk, on the system disk's bus (a distro's cloud kernel may have
- * no AHCI for a SATA CD-ROM). The box is validated: booted again with a fresh seed, every check
- * of the template run. */
+ * no AHCI for a SATA CD-ROM). Under UEFI: OVMF boots the stand-in's GRUB (EFI/BOOT/BOOTX64.EFI),
+ * the guest says it booted by UEFI. The box is validated, under OVMF too: booted again with a
+ * fresh seed, every check of the template run. */
 START_TEST(test_cloud_image_with_the_seed_on_a_cidata_volume)
 {
-    char *log = build_cloud("cd", "seed=/dev/vd", "raw", true);
+    char *log = build_cloud("cd", "seed=/dev/vd", "raw", true, true);
     ck_assert_msg(strstr(log, "NoCloud seed on a volume labelled cidata"), "%s", log);
     ck_assert_msg(strstr(log, "seed volume attached"), "%s", log);
     ck_assert_msg(!strstr(log, "SMBIOS"), "%s", log);

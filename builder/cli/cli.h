@@ -14,6 +14,7 @@
 #include "../core/definition.h"
 #include "../base/error.h"
 
+#include <signal.h>
 #include <stdio.h>
 
 enum { BW_EXIT_OK = 0, BW_EXIT_FAILED = 1, BW_EXIT_USAGE = 2 };
@@ -28,6 +29,12 @@ struct bw_command {
 extern const struct bw_command bw_cmd_templates, bw_cmd_inspect, bw_cmd_validate, bw_cmd_render,
     bw_cmd_keys, bw_cmd_serve, bw_cmd_iso, bw_cmd_build, bw_cmd_box, bw_cmd_publish, bw_cmd_ami,
     bw_cmd_detect, bw_cmd_help;
+
+/* Turns Ctrl-C, SIGTERM, a closed terminal (SIGHUP) and a reader gone away (SIGPIPE) into a
+ * flag, for every command that starts VMs, children or transfers: they stop through their
+ * cleanups instead of being killed with QEMU left running. Child processes and AWS transfers
+ * stop when it is set. Returns the flag. */
+const volatile sig_atomic_t *bw_cli_trap_interrupts(void);
 
 /* The one template of the catalogue whose iso.volume_id matches the ISO's volume ID (caller
  * frees), or NULL with err: no ISO, no template knows it (saying what they know), or several. */

@@ -2,26 +2,16 @@
 #include "cli.h"
 #include "../aws/credentials.h"
 #include "../aws/http.h"
-#include "../base/spawn.h"
 #include "../base/xmalloc.h"
 #include "../export/ami.h"
 
 #include <getopt.h>
 #include <jansson.h>
 #include <libgen.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 static void on_say(const char *kind, const char *msg, void *ud)
 {
@@ -129,12 +119,7 @@ static int run(int argc, char **argv)
     in.say = on_say;
     struct bw_error err = BW_ERROR_INIT;
     /* Ctrl-C stops the upload or the wait between parts; a rerun goes on from what S3 holds. */
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    bw_aws_set_interrupt(&interrupted);
-    bw_spawn_set_interrupt(&interrupted);
+    bw_cli_trap_interrupts();
     struct bw_aws_keys keys;
     int rc = bw_aws_find_keys(profile, &keys, &err);
     if (rc < 0 && in.dry_run) { /* a dry run shows the requests signed with stand-in keys */

@@ -2,7 +2,6 @@
 #include "../pipeline/build.h"
 #include "../base/buf.h"
 #include "../base/file.h"
-#include "../base/spawn.h"
 #include "../base/xmalloc.h"
 #include "../disk/disk.h"
 #include "../export/export.h"
@@ -10,20 +9,11 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 static void say(void *ud, const char *msg)
 {
@@ -82,6 +72,8 @@ static int validate(int argc, char **argv)
         return status;
     /* The validation VM's work directory: in $TMPDIR as other tools', removed at the end but
      * when a VM ran and the validation failed: its serial console is kept for the reader. */
+    /* Ctrl-C, from here on, stops the VM and removes the work directory. */
+    const volatile sig_atomic_t *interrupted = bw_cli_trap_interrupts();
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
         tmp = "/tmp";
@@ -110,16 +102,8 @@ static int validate(int argc, char **argv)
         goto fail;
     hv.accel = hv.driver->choose_accel(accel, hv.uri, why, sizeof(why));
     fprintf(stderr, "boxwright: accelerator: %s\n", why);
-    struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int); /* Ctrl-C stops the VM and removes the work directory */
-    sigaction(SIGTERM, &sa, &old_term);
-    bw_spawn_set_interrupt(&interrupted);
-    struct bw_validate_opts o = {junit, &interrupted, say, NULL};
+    struct bw_validate_opts o = {junit, interrupted, say, NULL};
     int failed = bw_validate_image(def, image, work, &hv, &o, &r, &n, &err);
-    bw_spawn_set_interrupt(NULL);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     if (failed < 0) {
         bw_check_results_free(r, n);
         goto fail;

@@ -2,21 +2,12 @@
 #include "../pipeline/build.h"
 #include "../drivers/driver.h"
 #include "../base/buf.h"
-#include "../base/spawn.h"
 
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 /* Human output folds a guest's fetches: the first few of a directory in full, then a running
  * count per directory; a request that failed is always shown (the build warns about it). */
@@ -286,16 +277,10 @@ static int run(int argc, char **argv)
         o.accel = drv->choose_accel(o.accel ? o.accel : "auto", o.libvirt_uri, why, sizeof(why));
         say(&view, "accel", "info", why);
     }
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
     /* A closed terminal or a reader that went away (build | head) stops the build the same
-     * way as Ctrl-C: through every cleanup, not by killing us with QEMU left running. */
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-    sigaction(SIGPIPE, &sa, NULL);
-    o.interrupted = &interrupted;
-    bw_spawn_set_interrupt(&interrupted);
+     * way as Ctrl-C: through every cleanup. */
+    const volatile sig_atomic_t *interrupted = bw_cli_trap_interrupts();
+    o.interrupted = interrupted;
     o.on_event = on_event;
     o.ud = &view;
     if (bw_build_run(def, &o, &err) < 0) {
@@ -306,7 +291,7 @@ static int run(int argc, char **argv)
             free(s);
         }
         status = err.code == BW_ERR_USAGE ? BW_EXIT_USAGE : BW_EXIT_FAILED;
-        if (interrupted)
+        if (*interrupted)
             status = 130;
     } else {
         long t = (long)(time(NULL) - view.start);

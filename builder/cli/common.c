@@ -1,6 +1,8 @@
 #include "cli.h"
 #include "../drivers/driver.h"
 #include "../core/catalogue.h"
+#include "../aws/http.h"
+#include "../base/spawn.h"
 #include "../base/xmalloc.h"
 
 #include <getopt.h>
@@ -8,6 +10,26 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+const volatile sig_atomic_t *bw_cli_trap_interrupts(void)
+{
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+    bw_spawn_set_interrupt(&interrupted);
+    bw_aws_set_interrupt(&interrupted);
+    return &interrupted;
+}
 
 void bw_var_opts_release(struct bw_var_opts *o)
 {

@@ -10,52 +10,67 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The templates whose iso.volume_id matches: their indexes in cat, *n of them. */
-static size_t matches(const struct bw_catalogue *cat, const char *volid, size_t *idx)
+/* What detect finds for an ISO: its volume ID, the catalogue, and the templates that match it
+ * (indexes into cat). */
+struct found {
+    char volid[33];
+    struct bw_catalogue cat;
+    size_t *idx, n;
+};
+
+static int find(const char *iso, struct found *f, struct bw_error *err)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < cat->n; i++)
-        if (!cat->v[i].problem && bw_catalogue_matches_volume(&cat->v[i], volid))
-            idx[n++] = i;
-    return n;
+    memset(f, 0, sizeof(*f));
+    if (bw_iso_volume_id(iso, f->volid, err) < 0 || bw_catalogue_list(&f->cat, err) < 0)
+        return -1;
+    f->idx = bw_xcalloc(f->cat.n + 1, sizeof(size_t));
+    for (size_t i = 0; i < f->cat.n; i++)
+        if (!f->cat.v[i].problem && bw_catalogue_matches_volume(&f->cat.v[i], f->volid))
+            f->idx[f->n++] = i;
+    return 0;
 }
 
-/* What the catalogue knows: "NAME /ERE/, ..." for an error that says what was expected. */
-static void known(const struct bw_catalogue *cat, struct bw_buf *b)
+static void found_release(struct found *f)
 {
-    for (size_t i = 0; i < cat->n; i++)
-        if (cat->v[i].volume_id)
-            bw_buf_addf(b, "%s%s /%s/", b->len ? ", " : "", cat->v[i].name, cat->v[i].volume_id);
-    if (!b->len)
-        bw_buf_adds(b, "no template of the catalogue names a volume ID");
+    free(f->idx);
+    bw_catalogue_release(&f->cat);
+}
+
+/* None matched: the volume ID and what the catalogue knows ("NAME /ERE/, ..."). */
+static void say_unknown(const char *iso, const struct found *f, struct bw_error *err)
+{
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    for (size_t i = 0; i < f->cat.n; i++)
+        if (f->cat.v[i].volume_id)
+            bw_buf_addf(&b, "%s%s /%s/", b.len ? ", " : "", f->cat.v[i].name,
+                        f->cat.v[i].volume_id);
+    if (!b.len)
+        bw_buf_adds(&b, "no template of the catalogue names a volume ID");
+    bw_error_at(err, BW_ERR_NOT_FOUND, iso, NULL, 0, 0,
+                "volume ID \"%s\": no template knows it; expected one of: %s", f->volid, b.data);
+    bw_buf_release(&b);
 }
 
 char *bw_cli_detect(const char *iso, struct bw_error *err)
 {
-    char volid[33];
-    if (bw_iso_volume_id(iso, volid, err) < 0)
-        return NULL;
-    struct bw_catalogue cat = BW_CATALOGUE_INIT;
-    if (bw_catalogue_list(&cat, err) < 0)
-        return NULL;
-    size_t *idx = bw_xcalloc(cat.n + 1, sizeof(size_t));
-    size_t n = matches(&cat, volid, idx);
-    char *name = n == 1 ? bw_xstrdup(cat.v[idx[0]].name) : NULL;
-    if (n != 1) {
+    struct found f;
+    char *name = NULL;
+    if (find(iso, &f, err) == 0 && f.n == 0) {
+        say_unknown(iso, &f, err);
+    } else if (f.n > 1) {
         struct bw_buf b = BW_BUF_INIT;
         bw_buf_init(&b);
-        if (n == 0)
-            known(&cat, &b);
-        for (size_t i = 0; i < n; i++)
-            bw_buf_addf(&b, "%s%s", i ? ", " : "", cat.v[idx[i]].name);
+        for (size_t i = 0; i < f.n; i++)
+            bw_buf_addf(&b, "%s%s", i ? ", " : "", f.cat.v[f.idx[i]].name);
         bw_error_at(err, BW_ERR_NOT_FOUND, iso, NULL, 0, 0,
-                    n == 0 ? "volume ID \"%s\": no template knows it; expected one of: %s"
-                           : "volume ID \"%s\": more than one template knows it (%s); name one",
-                    volid, b.data);
+                    "volume ID \"%s\": more than one template knows it (%s); name one", f.volid,
+                    b.data);
         bw_buf_release(&b);
+    } else if (f.n == 1) {
+        name = bw_xstrdup(f.cat.v[f.idx[0]].name);
     }
-    free(idx);
-    bw_catalogue_release(&cat);
+    found_release(&f);
     return name;
 }
 
@@ -77,46 +92,40 @@ static int run(int argc, char **argv)
         return bw_cli_usage_error(&bw_cmd_detect, "expected one ISO");
     const char *iso = argv[optind];
     struct bw_error err = BW_ERROR_INIT;
-    char volid[33];
-    struct bw_catalogue cat = BW_CATALOGUE_INIT;
-    if (bw_iso_volume_id(iso, volid, &err) < 0 || bw_catalogue_list(&cat, &err) < 0) {
+    struct found f;
+    if (find(iso, &f, &err) < 0) {
+        found_release(&f);
         bw_cli_print_error(&err);
         bw_error_release(&err);
         return BW_EXIT_FAILED;
     }
-    size_t *idx = bw_xcalloc(cat.n + 1, sizeof(size_t));
-    size_t n = matches(&cat, volid, idx);
     if (json) {
         struct bw_buf b = BW_BUF_INIT;
         bw_buf_adds(&b, "{\"volume_id\":");
-        bw_buf_add_json_string(&b, volid);
+        bw_buf_add_json_string(&b, f.volid);
         bw_buf_adds(&b, ",\"templates\":[");
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < f.n; i++) {
             bw_buf_adds(&b, i ? ",{\"name\":" : "{\"name\":");
-            bw_buf_add_json_string(&b, cat.v[idx[i]].name);
+            bw_buf_add_json_string(&b, f.cat.v[f.idx[i]].name);
             bw_buf_adds(&b, ",\"firmware\":");
-            bw_buf_add_json_string(&b, cat.v[idx[i]].firmware);
+            bw_buf_add_json_string(&b, f.cat.v[f.idx[i]].firmware);
             bw_buf_addc(&b, '}');
         }
         bw_buf_adds(&b, "]}");
         puts(b.data);
         bw_buf_release(&b);
-    } else if (n) {
-        printf("%s: volume ID \"%s\"\n", iso, volid);
-        for (size_t i = 0; i < n; i++)
-            printf("%s (firmware %s)\n", cat.v[idx[i]].name, cat.v[idx[i]].firmware);
+    } else if (f.n) {
+        printf("%s: volume ID \"%s\"\n", iso, f.volid);
+        for (size_t i = 0; i < f.n; i++)
+            printf("%s (firmware %s)\n", f.cat.v[f.idx[i]].name, f.cat.v[f.idx[i]].firmware);
     } else {
-        struct bw_buf b = BW_BUF_INIT;
-        bw_buf_init(&b);
-        known(&cat, &b);
-        fprintf(stderr,
-                "boxwright: %s: volume ID \"%s\": no template knows it; expected one of: %s\n", iso,
-                volid, b.data);
-        bw_buf_release(&b);
+        say_unknown(iso, &f, &err);
+        bw_cli_print_error(&err);
+        bw_error_release(&err);
     }
-    free(idx);
-    bw_catalogue_release(&cat);
-    return n ? BW_EXIT_OK : BW_EXIT_FAILED;
+    int status = f.n ? BW_EXIT_OK : BW_EXIT_FAILED;
+    found_release(&f);
+    return status;
 }
 
 const struct bw_command bw_cmd_detect = {

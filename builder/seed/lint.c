@@ -347,54 +347,60 @@ static bool host_at(const char *p, const char *end, char *host, size_t size)
     return n > 0 && !strstr(host, "{{");
 }
 
+/* One host an answer file names at `at` (line `line` of file f): a warning, the first time. */
+struct reach {
+    const struct bw_definition *def;
+    const char *http_ip, *file;
+    struct bw_buf seen; /* "\nhost\n" for each host said already */
+    struct bw_buf *warnings;
+    size_t count;
+};
+
+static void note_host(struct reach *r, const char *at, const char *end, long line)
+{
+    char host[256], key[260];
+    if (!host_at(at, end, host, sizeof(host)) || strcmp(host, r->http_ip) == 0)
+        return;
+    snprintf(key, sizeof(key), "\n%s\n", host);
+    if (strstr(r->seen.data, key))
+        return;
+    bw_buf_adds(&r->seen, key + 1);
+    bw_buf_addf(r->warnings,
+                "%s/%s/%s:%ld: the installer is sent to %s, which the isolated network cannot "
+                "reach (only boxwright's HTTP server, at %s, is): vm.network \"user\" gives NAT, "
+                "or serve what it needs next to the answer files\n",
+                r->def->dir, r->def->http.directory ? r->def->http.directory : ".", r->file, line,
+                host, r->http_ip);
+    r->count++;
+}
+
 size_t bw_answer_unreachable(const struct bw_definition *def, const struct bw_rendered *files,
                              const char *http_ip, struct bw_buf *warnings)
 {
     if (strcmp(def->vm.network, "isolated") != 0)
         return 0;
-    size_t count = 0;
+    static const char mirror[] = "mirror/http/hostname string ";
+    struct reach r = {def, http_ip, NULL, BW_BUF_INIT, warnings, 0};
     for (size_t i = 0; i < files->n; i++) {
         const struct bw_buf *t = &files->v[i].shown;
-        struct bw_buf seen = BW_BUF_INIT; /* "\nhost\n" for each host said already */
-        bw_buf_init(&seen);
-        bw_buf_addc(&seen, '\n');
+        r.file = files->v[i].name;
+        bw_buf_init(&r.seen);
+        bw_buf_addc(&r.seen, '\n');
         long line = 1;
-        for (const char *l = t->data; l < t->data + t->len; line++) {
+        for (const char *l = t->data; l < t->data + t->len; l++, line++) {
             const char *end = memchr(l, '\n', (size_t)(t->data + t->len - l));
             if (!end)
                 end = t->data + t->len;
-            char host[256];
-            const char *p = l;
-            static const char mirror[] = "mirror/http/hostname string ";
-            const char *m = memmem(l, (size_t)(end - l), mirror, sizeof(mirror) - 1);
-            bool comment = *l == '#';
-            for (int k = 0; !comment; k++) { /* the mirror line, then each URL on the line */
-                const char *at = NULL;
-                if (k == 0 && m)
-                    at = m + sizeof(mirror) - 1;
-                else if (k > 0 && (p = memmem(p, (size_t)(end - p), "://", 3)))
-                    at = p += 3;
-                else if (k > 0)
-                    break;
-                char key[260];
-                if (!at || !host_at(at, end, host, sizeof(host)) || strcmp(host, http_ip) == 0)
-                    continue;
-                snprintf(key, sizeof(key), "\n%s\n", host);
-                if (strstr(seen.data, key))
-                    continue;
-                bw_buf_adds(&seen, key + 1);
-                bw_buf_addf(warnings,
-                            "%s/%s/%s:%ld: the installer is sent to %s, which the isolated "
-                            "network cannot reach (only boxwright's HTTP server, at %s, is): "
-                            "vm.network \"user\" gives NAT, or serve what it needs next to "
-                            "the answer files\n",
-                            def->dir, def->http.directory ? def->http.directory : ".",
-                            files->v[i].name, line, host, http_ip);
-                count++;
+            if (*l != '#') { /* a comment sends the installer nowhere */
+                const char *m = memmem(l, (size_t)(end - l), mirror, sizeof(mirror) - 1);
+                if (m)
+                    note_host(&r, m + sizeof(mirror) - 1, end, line);
+                for (const char *p = l; (p = memmem(p, (size_t)(end - p), "://", 3)); p += 3)
+                    note_host(&r, p + 3, end, line);
             }
-            l = end + 1;
+            l = end;
         }
-        bw_buf_release(&seen);
+        bw_buf_release(&r.seen);
     }
-    return count;
+    return r.count;
 }

@@ -2,6 +2,7 @@
 #include "faultserver.h"
 #include "golden.h"
 #include "../../builder/base/digest.h"
+#include "../../builder/drivers/driver.h"
 #include "iso_cache.h"
 #include "../../builder/base/buf.h"
 #include "../../builder/base/spawn.h"
@@ -11,11 +12,13 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -560,6 +563,47 @@ START_TEST(test_checksum_file_specs_and_none)
 END_TEST
 
 /*
+ * nginx on a port the kernel just handed out; should something take it before
+ * nginx binds (nginx exits: address in use), again on another.
+ */
+static pid_t start_nginx(const char *www, unsigned *port)
+{
+    char *conf = bw_xasprintf("%s/nginx.conf", work);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        *port = bw_free_port();
+        FILE *f = fopen(conf, "w");
+        fprintf(f,
+                "worker_processes 1; daemon off; pid %s/nginx.pid; error_log %s/error.log;\n"
+                "events {}\nhttp { access_log %s/access.log; client_body_temp_path %s;\n"
+                "proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;\n"
+                "server { listen 127.0.0.1:%u; root %s; } }\n",
+                work, work, work, work, work, work, work, work, *port, www);
+        fclose(f);
+        pid_t pid;
+        char *argv[] = {"/usr/sbin/nginx", "-c", conf, NULL};
+        ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv, NULL), 0);
+        for (int i = 0; i < 300; i++) {
+            if (waitpid(pid, NULL, WNOHANG) == pid)
+                break; /* nginx gave up: the port was taken */
+            int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+            sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            int up = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+            close(fd);
+            if (up) {
+                free(conf);
+                return pid;
+            }
+            usleep(50 * 1000);
+        }
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    ck_abort_msg("nginx never listened: see %s/error.log", work);
+    return -1;
+}
+
+/*
  * nginx as the real peer: a part left by an earlier run resumes with Range
  * and If-Range against nginx's own ETag, and nginx answers 206.
  */
@@ -576,20 +620,8 @@ START_TEST(test_resume_against_nginx)
     FILE *f = fopen(iso, "wb");
     fwrite(body, 1, body_len, f);
     fclose(f);
-    unsigned port = 20000 + (unsigned)(getpid() % 20000);
-    char *conf = bw_xasprintf("%s/nginx.conf", work);
-    f = fopen(conf, "w");
-    fprintf(f,
-            "worker_processes 1; daemon off; pid %s/nginx.pid; error_log %s/error.log;\n"
-            "events {}\nhttp { access_log %s/access.log; client_body_temp_path %s;\n"
-            "proxy_temp_path %s; fastcgi_temp_path %s; uwsgi_temp_path %s; scgi_temp_path %s;\n"
-            "server { listen 127.0.0.1:%u; root %s; } }\n",
-            work, work, work, work, work, work, work, work, port, www);
-    fclose(f);
-    pid_t pid;
-    char *argv[] = {"/usr/sbin/nginx", "-c", conf, NULL};
-    ck_assert_int_eq(posix_spawn(&pid, argv[0], NULL, NULL, argv, NULL), 0);
-    usleep(300 * 1000);
+    unsigned port;
+    pid_t pid = start_nginx(www, &port);
     char *u = bw_xasprintf("http://127.0.0.1:%u/x.iso", port);
     /* What an interrupted run leaves: half the file and nginx's validator. */
     CURL *c = curl_easy_init();
@@ -632,7 +664,6 @@ START_TEST(test_resume_against_nginx)
     free(meta);
     free(part);
     free(u);
-    free(conf);
     free(iso);
     free(www);
 }

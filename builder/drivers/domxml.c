@@ -79,6 +79,11 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     if (efi)
         bw_buf_adds(&b, "    <firmware>\n      <feature enabled='no' name='secure-boot'/>\n"
                         "      <feature enabled='no' name='enrolled-keys'/>\n    </firmware>\n");
+    if (efi && p->nvram) { /* made from the firmware's template; goes with the work directory */
+        bw_buf_adds(&b, "    <nvram>");
+        bw_buf_add_xml(&b, p->nvram);
+        bw_buf_adds(&b, "</nvram>\n");
+    }
     if (s->kernel) {
         bw_buf_adds(&b, "    <kernel>");
         bw_buf_add_xml(&b, s->kernel);

@@ -25,6 +25,7 @@ struct bw_domxml_paths {
     const char *seed;   /* the seed CD-ROM as the libvirt host sees it, or NULL */
     const char *disk;   /* disk as the libvirt host sees it, or NULL */
     const char *serial; /* serial console log on the libvirt host, or NULL for none */
+    const char *nvram;  /* EFI variables on the libvirt host, or NULL for libvirt's place */
 };
 
 /* Returns the domain XML (caller frees), or NULL with err for a model libvirt cannot express. */

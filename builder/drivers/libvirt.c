@@ -150,7 +150,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     }
     /* A host that stops answering is noticed in 30 s rather than never. */
     virConnectSetKeepAlive(vm->conn, 5, 6);
-    struct bw_domxml_paths p = {NULL, NULL, NULL, NULL};
+    struct bw_domxml_paths p = {NULL, NULL, NULL, NULL, NULL};
     char *iso = NULL, *disk = NULL, *seed = NULL;
     int rc = 0;
     if (vm->remote && s->kernel) {
@@ -167,8 +167,13 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
         disk = s->disk ? absolute(s->disk) : NULL;
         char *wd = absolute(s->workdir);
         vm->serial_path = bw_xasprintf("%s/serial.log", wd);
+        /* libvirt keeps a transient domain's NVRAM file in its own directory after the domain
+         * is gone: in the work directory it goes with the rest. */
+        if (s->firmware && strcmp(s->firmware, "efi") == 0)
+            vm->nvram_path = bw_xasprintf("%s/VARS.fd", wd);
         free(wd);
         p.serial = vm->serial_path;
+        p.nvram = vm->nvram_path;
     } else {
         virStoragePoolPtr pool = virStoragePoolLookupByName(vm->conn, vm->pool_name);
         if (!pool) {
@@ -440,6 +445,7 @@ static void lv_destroy(struct bw_vm *vm)
     free(vm->flat_disk);
     free(vm->local_disk);
     free(vm->serial_path);
+    free(vm->nvram_path);
     free(vm->xml);
     free(vm->name);
     free(vm->workdir);

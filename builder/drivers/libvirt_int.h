@@ -31,6 +31,7 @@ struct bw_vm {
     int cb_id;
     atomic_bool stopped;
     char *serial_path; /* local only */
+    char *nvram_path;  /* local EFI domains only: the variables, in the work directory */
     char *local_disk;  /* remote: downloaded back here on power-off (if keep) */
     bool keep_disk;
     virStorageVolPtr disk_vol;

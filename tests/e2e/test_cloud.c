@@ -25,6 +25,7 @@
 #include "../../builder/base/xmalloc.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -273,9 +274,24 @@ END_TEST
  * no AHCI for a SATA CD-ROM). Under UEFI: OVMF boots the stand-in's GRUB (EFI/BOOT/BOOTX64.EFI),
  * the guest says it booted by UEFI. The box is validated, under OVMF too: booted again with a
  * fresh seed, every check of the template run. */
+/* Files of boxwright's domains in libvirt's own NVRAM directory. */
+static int nvram_files(void)
+{
+    DIR *d = opendir("/var/lib/libvirt/qemu/nvram");
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strncmp(e->d_name, "boxwright-", 10) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
 START_TEST(test_cloud_image_with_the_seed_on_a_cidata_volume)
 {
+    int nvram_before = nvram_files();
     char *log = build_cloud("cd", "seed=/dev/vd", "raw", true, true);
+    /* libvirt keeps a transient EFI domain's variables: they must be in the work directory */
+    ck_assert_int_eq(nvram_files(), nvram_before);
     ck_assert_msg(strstr(log, "NoCloud seed on a volume labelled cidata"), "%s", log);
     ck_assert_msg(strstr(log, "seed volume attached"), "%s", log);
     ck_assert_msg(!strstr(log, "SMBIOS"), "%s", log);

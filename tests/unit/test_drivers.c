@@ -186,8 +186,8 @@ static void check_domain_xml(const char *tmpl, const char *variant,
     spec.name = "boxwright-tiny-4242-0badcafe-installer";
     spec.http_port = 40123; /* the stream relay */
     spec.http_guest_port = 8100;
-    struct bw_domxml_paths p = {spec.iso, NULL, spec.disk,
-                                "/work/output-tiny/installer/serial.log"};
+    struct bw_domxml_paths p = {spec.iso, NULL, spec.disk, "/work/output-tiny/installer/serial.log",
+                                NULL};
     if (tweak)
         tweak(&spec, &p);
     struct bw_error err = BW_ERROR_INIT;
@@ -224,6 +224,7 @@ static void other_models(struct bw_vm_spec *s, struct bw_domxml_paths *p)
     s->cpus = 4;
     s->memory = 2ULL << 30;
     p->iso = "/cache/it's <odd> & \"quoted\".iso";
+    p->nvram = "/work/output-tiny/installer/VARS.fd";
 }
 
 static void kernel_boot_xml(struct bw_vm_spec *s, struct bw_domxml_paths *p)
@@ -254,7 +255,7 @@ START_TEST(test_domain_xml_refuses_what_libvirt_cannot_express)
     struct bw_vm_spec s = {0};
     s.name = "x";
     s.disk_model = "nvme";
-    struct bw_domxml_paths p = {NULL, NULL, "/tmp/d.qcow2", NULL};
+    struct bw_domxml_paths p = {NULL, NULL, "/tmp/d.qcow2", NULL, NULL};
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_ptr_null(bw_domain_xml(&s, &p, &err));
     ck_assert_int_eq(err.code, BW_ERR_UNSUPPORTED);

@@ -1,5 +1,6 @@
 /* Seed lint: YAML through libyaml, the schema through cloud-init; see lint.h. */
 #include "lint.h"
+#include "kickstart.h"
 #include "../base/spawn.h"
 #include "../base/xmalloc.h"
 
@@ -270,6 +271,18 @@ static void xml_line(const char *file, const struct bw_rendered_file *f, const c
                      "this line)");
 }
 
+static bool showable_line(long line, void *f)
+{
+    return line_is_showable(f, line);
+}
+
+/* A kickstart through boxwright's own checks (no kickstart validator is packaged for Debian). */
+static void kickstart_check(const char *file, const struct bw_rendered_file *f,
+                            struct bw_errors *errs)
+{
+    bw_kickstart_check(file, f->data.data, f->data.len, showable_line, (void *)f, errs);
+}
+
 /* Answer-file kinds by file name, first match wins. */
 static const struct answer_kind {
     const char *pattern; /* fnmatch(3) on the name under the http directory */
@@ -279,24 +292,36 @@ static const struct answer_kind {
     /* turns one line of the checker's stderr into errors */
     void (*line)(const char *file, const struct bw_rendered_file *f, const char *l,
                  struct bw_errors *errs);
+    /* or, with argv[0] the checker's name, checks in-process */
+    void (*own)(const char *file, const struct bw_rendered_file *f, struct bw_errors *errs);
 } answer_kinds[] = {
     {"*preseed*.cfg",
      "preseed",
      {"debconf-set-selections", "--checkonly", NULL, NULL, NULL},
      2,
-     preseed_line},
+     preseed_line,
+     NULL},
     {"*.preseed",
      "preseed",
      {"debconf-set-selections", "--checkonly", NULL, NULL, NULL},
      2,
-     preseed_line},
-    {"*.xml", "XML", {"xmllint", "--noout", "--nonet", NULL, NULL}, 3, xml_line},
+     preseed_line,
+     NULL},
+    {"*.xml", "XML", {"xmllint", "--noout", "--nonet", NULL, NULL}, 3, xml_line, NULL},
+    {"ks.cfg", "kickstart", {"kickstart checks", NULL}, 0, NULL, kickstart_check},
+    {"*[-_.]ks.cfg", "kickstart", {"kickstart checks", NULL}, 0, NULL, kickstart_check},
+    {"*.ks", "kickstart", {"kickstart checks", NULL}, 0, NULL, kickstart_check},
+    {"*kickstart*.cfg", "kickstart", {"kickstart checks", NULL}, 0, NULL, kickstart_check},
 };
 
 /* Runs kind's checker on f: 0 with its errors in errs, -1 when the checker is not installed. */
 static int check_answer_file(const struct answer_kind *kind, const char *file,
                              const struct bw_rendered_file *f, struct bw_errors *errs)
 {
+    if (kind->own) {
+        kind->own(file, f, errs);
+        return 0;
+    }
     char *argv[5];
     memcpy(argv, kind->argv, sizeof(argv));
     struct bw_spawn_result res;

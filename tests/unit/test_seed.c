@@ -5,6 +5,7 @@
 #include "../../builder/core/prepare.h"
 #include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
+#include "../../builder/seed/kickstart.h"
 #include "../../builder/seed/lint.h"
 #include "../../builder/disk/iso.h"
 #include "../../builder/seed/seed.h"
@@ -456,6 +457,77 @@ START_TEST(test_xml_answer_files_must_be_well_formed)
 }
 END_TEST
 
+/*
+ * Kickstarts (tests/data/kickstart/NAME.ks) through boxwright's kickstart checks, each against
+ * its golden errors (NAME.err): the catalogue's kind passes; Bento's reboots (a build would wait
+ * on it) and carries a removed command; and every rule, at its line and column.
+ */
+START_TEST(test_kickstart_checks_match_golden_errors)
+{
+    char **names = golden_list("kickstart", ".ks");
+    size_t n = 0;
+    for (char **p = names; *p; p++, n++) {
+        char *path = bw_xasprintf("%s/kickstart/%s", golden_data_dir(), *p);
+        struct bw_buf text = BW_BUF_INIT, all = BW_BUF_INIT;
+        bw_buf_init(&text);
+        bw_buf_init(&all);
+        ck_assert_int_eq(bw_buf_read_file(&text, path), 0);
+        struct bw_errors errs = BW_ERRORS_INIT;
+        size_t got = bw_kickstart_check(*p, text.data, text.len, NULL, NULL, &errs);
+        ck_assert_uint_eq(got, errs.n);
+        for (size_t i = 0; i < errs.n; i++) {
+            char *e = bw_error_format(&errs.v[i]);
+            bw_buf_addf(&all, "%s\n", e);
+            free(e);
+        }
+        char *golden = golden_swap_suffix(*p, ".ks", ".err");
+        char *msg = golden_check("kickstart", golden, all.data, all.len);
+        ck_assert_msg(msg == NULL, "%s", msg);
+        ck_assert_msg((strcmp(*p, "good.ks") == 0 || strcmp(*p, "included.ks") == 0) == !errs.n,
+                      "%s: %s", *p, all.data);
+        free(golden);
+        bw_errors_release(&errs);
+        bw_buf_release(&text);
+        bw_buf_release(&all);
+        free(path);
+    }
+    golden_list_free(names);
+    ck_assert_uint_ge(n, 6);
+}
+END_TEST
+
+/* In a template a kickstart is found by its name and checked in-process; a secret on a line
+ * in error is never quoted. */
+START_TEST(test_kickstart_lint_by_name_keeps_secrets)
+{
+    char *out, *checked;
+    ck_assert_uint_eq(answer_lint("rhel/ks.cfg",
+                                  "lang en_US.UTF-8\nkeyboard us\ntimezone UTC\n"
+                                  "rootpw --plaintext Sup3rS3cretPW\nautopart\npoweroff\n"
+                                  "Sup3rS3cretPW --x\n%Sup3rS3cretPW\n",
+                                  "Sup3rS3cretPW", &out, &checked),
+                      2);
+    ck_assert_msg(strstr(out, "/tpl/http/rhel/ks.cfg (rendered):7:1: kickstart: unknown command "
+                              "(not shown"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "ks.cfg (rendered):8:1: kickstart: unknown section: expected"), "%s",
+                  out);
+    ck_assert_msg(!strstr(out, "Sup3r"), "%s", out);
+    ck_assert_str_eq(checked, "rhel/ks.cfg (kickstart checks)");
+    free(out);
+    free(checked);
+    ck_assert_uint_eq(answer_lint("fedora.ks", "%post\n", NULL, &out, &checked), 7);
+    ck_assert_msg(strstr(out, "fedora.ks (rendered):1:1: kickstart: %post is never closed"), "%s",
+                  out);
+    free(out);
+    free(checked);
+    ck_assert_uint_eq(answer_lint("locks.cfg", "not a kickstart\n", NULL, &out, &checked), 0);
+    ck_assert_str_eq(checked, "");
+    free(out);
+    free(checked);
+}
+END_TEST
+
 /* What a build says when SSH never came, from real serial consoles of the tests' Debian cloud
  * stand-in (tests/data/consoles): the seed on a CD-ROM its cloud kernel cannot see
  * (DataSourceNone), the same boot cut before cloud-init started (as a guest shows it whose
@@ -546,6 +618,8 @@ int main(void)
     tcase_add_test(tc, test_schema_errors_do_not_quote_a_secret);
     tcase_add_test(tc, test_preseed_lint_names_the_line_and_keeps_secrets);
     tcase_add_test(tc, test_xml_answer_files_must_be_well_formed);
+    tcase_add_test(tc, test_kickstart_checks_match_golden_errors);
+    tcase_add_test(tc, test_kickstart_lint_by_name_keeps_secrets);
     tcase_add_test(tc, test_the_serial_console_says_what_cloud_init_did);
     tcase_add_test(tc, test_the_volume_id_of_a_primary_volume_descriptor);
     suite_add_tcase(s, tc);

@@ -115,6 +115,8 @@ static int run(int argc, char **argv)
     printf("%-12s %s (%s)\n", "template", def->name, def->file);
     if (def->description)
         printf("%-12s %s\n", "description", def->description);
+    for (size_t i = 0; i < def->notes.n; i++)
+        printf("%-12s %s\n", i ? "" : "notes", def->notes.v[i]);
     printf("%-12s %s%s%s%s%s\n", "os", def->os.family, def->os.distro ? " " : "",
            def->os.distro ? def->os.distro : "", def->os.version ? " " : "",
            def->os.version ? def->os.version : "");
@@ -159,6 +161,8 @@ static int run(int argc, char **argv)
     else
         printf("%-12s %s: %s; {{ .HTTPIP }} = %s\n", "network", def->vm.network,
                isolated ? d->isolated_network : d->user_network, http_ip);
+    if (def->vm.network_reason)
+        printf("%-12s %s\n", "  why", def->vm.network_reason);
     /* What the answer files and the boot command get from this driver. */
     bw_vars_set_string(&def->vars, "HTTPIP", http_ip, "driver")->builtin = true;
     if (!d->guest_http_port)

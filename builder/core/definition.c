@@ -97,6 +97,8 @@ static const struct field vm_fields[] = {
      NULL},
     {"nic_model", K_ENUM, OFF(vm.nic_model) - OFF(vm), false, 0, 0, nic_choices, NULL, NULL, NULL},
     {"network", K_ENUM, OFF(vm.network) - OFF(vm), false, 0, 0, network_choices, NULL, NULL, NULL},
+    {"network_reason", K_STRING, OFF(vm.network_reason) - OFF(vm), false, 0, 0, NULL, NULL, NULL,
+     NULL},
 };
 
 static const struct schema vm_schema = SCHEMA(vm_fields);
@@ -258,6 +260,7 @@ static void list_checks(struct loader *ld, json_t *arr, const char *path, void *
 static const struct field top_fields[] = {
     {"name", K_STRING, OFF(name), true, 0, 0, NULL, NULL, NULL, NULL},
     {"description", K_STRING, OFF(description), false, 0, 0, NULL, NULL, NULL, NULL},
+    {"notes", K_STRLIST, OFF(notes), false, 0, 0, NULL, NULL, NULL, NULL},
     /* a row of the driver table: checked in cross_checks() */
     {"driver", K_STRING, OFF(driver), false, 0, 0, NULL, NULL, NULL, NULL},
     {"os", K_OBJECT, OFF(os), true, 0, 0, NULL, &os_schema, NULL, NULL},
@@ -774,6 +777,8 @@ void bw_definition_free(struct bw_definition *d)
     free(d->image.checksum);
     free(d->image.format);
     free(d->vm.network);
+    free(d->vm.network_reason);
+    strlist_free(&d->notes);
     free(d->boot.kernel);
     free(d->boot.initrd);
     free(d->boot.append);

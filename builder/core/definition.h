@@ -76,7 +76,8 @@ struct bw_definition {
 
     char *name;
     char *description;
-    char *driver; /* "qemu" or "libvirt", or NULL (qemu unless the command line says) */
+    struct bw_strlist notes; /* what a user should know: what is unverified, and why */
+    char *driver;            /* "qemu" or "libvirt", or NULL (qemu unless the command line says) */
     struct {
         char *family, *distro, *version;
     } os;
@@ -91,7 +92,8 @@ struct bw_definition {
         uint64_t disk_size; /* bytes */
         char *firmware;     /* "bios" or "efi" */
         char *disk_model, *nic_model;
-        char *network; /* "isolated" (restrict=on, HTTP via guestfwd) or "user" (NAT) */
+        char *network;        /* "isolated" (restrict=on, HTTP via guestfwd) or "user" (NAT) */
+        char *network_reason; /* why the template needs that network, or NULL */
     } vm;
 
     struct {

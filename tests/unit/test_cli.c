@@ -132,8 +132,9 @@ START_TEST(test_validate_accepts_tiny_and_lists_every_error_of_a_bad_file)
 }
 END_TEST
 
-/* Every template in the catalogue validates (its answer files through their linters) and
- * renders; a template listed by `templates` is one a user can start from. */
+/* Every template in the catalogue validates (its answer files through their linters), says why
+ * it needs its network, and renders; a template listed by `templates` is one a user can start
+ * from. */
 START_TEST(test_every_template_in_the_catalogue_validates_and_renders)
 {
     DIR *d = opendir(BW_TEMPLATES);
@@ -145,6 +146,10 @@ START_TEST(test_every_template_in_the_catalogue_validates_and_renders)
         n++;
         ck_assert_msg(run("validate", e->d_name, NULL) == 0, "%s: %s", e->d_name, res.err.data);
         ck_assert_msg(strstr(res.out.data, ": valid ("), "%s: %s", e->d_name, res.out.data);
+        /* and says which network it needs, and why */
+        ck_assert_msg(run("inspect", e->d_name, NULL) == 0, "%s: %s", e->d_name, res.err.data);
+        ck_assert_msg(strstr(res.out.data, "\n  why        "), "%s: no network reason: %s",
+                      e->d_name, res.out.data);
         char out[] = "/tmp/bw-cli-catalogue-XXXXXX";
         ck_assert_ptr_nonnull(mkdtemp(out));
         ck_assert_msg(run("render", e->d_name, "--out", out, NULL) == 0, "%s: %s", e->d_name,

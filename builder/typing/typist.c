@@ -515,14 +515,21 @@ static int type_run_read_back(struct typist *t, struct run *u, struct bw_error *
     }
 }
 
-/* A graphics screen: no text to compare; a window of keys, then wait until the screen shows
- * that the guest took them (or a second passes). A screenshot of each such run is kept. */
+/*
+ * A graphics screen: no text to compare, so one key at a time, each once the screen has shown
+ * that the guest took the last (or a second has passed). A window of keys is not safe here:
+ * the first key's echo would release the next window while the rest still queue, and GRUB
+ * under OVMF, redrawing its editor in a framebuffer, fell behind and lost keys that way. With
+ * no screen to look at, the clock alone paces a window of keys. A screenshot of each run is
+ * kept.
+ */
 static int type_run_blind(struct typist *t, struct run *u, bool can_look, struct bw_error *err)
 {
     t->r->blind_runs++;
     uint64_t last = t->scr->hash;
+    size_t window = can_look ? 1 : t->window;
     for (size_t i = 0; i < u->n;) {
-        for (size_t k = 0; k < t->window && i < u->n; k++, i++)
+        for (size_t k = 0; k < window && i < u->n; k++, i++)
             if (check_interrupt(t, err) < 0 || send_chord(t, &u->chords[i], err) < 0)
                 return -1;
         sleep_s(t->busy_until - now_s());

@@ -50,6 +50,12 @@ char *e2e_fixture_debian_mirror(void)
     return fixture("debian-mirror", BW_DEBIAN_MIRROR_SCRIPT);
 }
 
+char *e2e_fixture_grub_replicas(void)
+{
+    free(e2e_fixture_iso()); /* the replicas boot its kernel and initrd */
+    return fixture("grub-replicas", BW_GRUB_REPLICAS_SCRIPT);
+}
+
 char *e2e_fixture_cloud_disk(void)
 {
     return fixture("debian-12-cloud.qcow2", BW_CLOUD_FIXTURE_SCRIPT);

@@ -16,6 +16,8 @@
 #include "fixture.h"
 #include "../unit/golden.h"
 #include "../../builder/bootcmd/bootcmd.h"
+#include "../../builder/core/definition.h"
+#include "../../builder/core/prepare.h"
 #include "../../builder/base/buf.h"
 #include "../../builder/base/xmalloc.h"
 #include "../../builder/drivers/driver.h"
@@ -74,7 +76,10 @@ static char *wait_serial(struct bw_vm *vm, const char *what, int seconds)
     return NULL;
 }
 
-static struct bw_vm *boot(const char *name, bool with_iso)
+/* Boots media (or nothing) with firmware and memory; waits until the serial console shows
+ * `ready` (the boot menu, mirrored there) when given. */
+static struct bw_vm *boot_media(const char *name, const char *media, const char *firmware,
+                                uint64_t memory, const char *ready)
 {
     char *dir = bw_xasprintf("%s/%s", work, name);
     mkdir(dir, 0755);
@@ -82,8 +87,9 @@ static struct bw_vm *boot(const char *name, bool with_iso)
     char *vm_name = bw_xasprintf("bw-typing-%ld-%s", (long)getpid(), name);
     spec.name = vm_name;
     spec.workdir = dir;
-    spec.iso = with_iso ? iso : NULL;
-    spec.memory = 256ULL << 20;
+    spec.iso = media;
+    spec.firmware = firmware;
+    spec.memory = memory;
     spec.cpus = 1;
     spec.accel = "tcg"; /* nested KVM hangs guests on these machines */
     spec.isolated = true;
@@ -95,12 +101,18 @@ static struct bw_vm *boot(const char *name, bool with_iso)
     ck_assert_msg(drv->start(vm, &err) == 0, "%s", err.msg);
     free(vm_name);
     free(dir);
-    if (with_iso) {
-        char *s = wait_serial(vm, "Automated install", 120);
-        ck_assert_msg(s != NULL, "the installer menu did not appear within 120 s");
+    if (ready) {
+        char *s = wait_serial(vm, ready, 180);
+        ck_assert_msg(s != NULL, "%s: the boot menu did not appear within 180 s", name);
         free(s);
     }
     return vm;
+}
+
+static struct bw_vm *boot(const char *name, bool with_iso)
+{
+    return boot_media(name, with_iso ? iso : NULL, NULL, 256ULL << 20,
+                      with_iso ? "Automated install" : NULL);
 }
 
 /* Two processes that do nothing but hold both cores, as a busy CI machine does. */
@@ -528,6 +540,70 @@ START_TEST(test_a_graphics_mode_menu_falls_back_with_a_warning)
 }
 END_TEST
 
+/*
+ * The catalogue's UEFI boot commands typed into Debian's real GRUB under OVMF, with a menu
+ * shaped like the distro's (tests/fixtures/build-grub-replicas): each template's own rendered
+ * command must leave the default entry ("Test this media & install") for "Install", open it in
+ * GRUB's editor, reach its kernel line, append the parameters and boot, so that the kernel gets
+ * the install entry's own line (no rd.live.check) with them, exactly.
+ */
+static void grub_edit(const char *tmpl, const char *replica, const char *want)
+{
+    char *path = bw_xasprintf("%s/%s/definition.json", BW_TEMPLATES, tmpl);
+    struct bw_errors errs = BW_ERRORS_INIT;
+    struct bw_definition *def = bw_definition_load(path, &errs);
+    ck_assert_msg(def != NULL, "%s: %s", path, errs.n ? errs.v[0].msg : "");
+    /* what a QEMU build gives the boot command */
+    bw_vars_set_string(&def->vars, "HTTPIP", "10.0.2.100", "driver")->builtin = true;
+    bw_vars_set_string(&def->vars, "HTTPPort", "8100", "driver")->builtin = true;
+    struct bw_buf text = BW_BUF_INIT;
+    bw_buf_init(&text);
+    struct bw_key_events ev = BW_KEY_EVENTS_INIT;
+    ck_assert_uint_eq(bw_prepare_boot_command(def, &text, NULL, &ev, &errs), 0);
+    char *dir = e2e_fixture_grub_replicas();
+    char *media = bw_xasprintf("%s/%s.iso", dir, replica);
+    /* OVMF's GRUB cannot place this kernel and initrd in 256 MiB ("out of memory") */
+    struct bw_vm *vm = boot_media(tmpl, media, "efi", 512ULL << 20, "Use the ^ and v keys");
+    struct notes notes = {BW_BUF_INIT};
+    bw_buf_init(&notes.text);
+    bw_buf_addf(&notes.text, "%s typed: %s\n", tmpl, text.data);
+    struct bw_typing_report r;
+    char *cmdline = type_and_boot(vm, &ev, &defaults, &r, &notes);
+    ck_assert_msg(strcmp(cmdline, want) == 0, "%s: the kernel got\n%s\ninstead of\n%s\nnotes:\n%s",
+                  tmpl, cmdline, want, notes.text.data);
+    printf("%s: GRUB's %s entry edited, the kernel line exact (%zu keys in %.1f s)\n", tmpl,
+           replica, r.keys, r.seconds);
+    drv->destroy(vm);
+    free(cmdline);
+    bw_buf_release(&notes.text);
+    free(media);
+    free(dir);
+    bw_key_events_release(&ev);
+    bw_buf_release(&text);
+    bw_errors_release(&errs);
+    bw_definition_free(def);
+    free(path);
+}
+
+START_TEST(test_rocky_9_edits_the_install_entry_of_a_real_grub)
+{
+    grub_edit("rocky-9", "rhel-9",
+              "BOOT_IMAGE=/images/pxeboot/vmlinuz inst.stage2=hd:LABEL=Rocky-9-8-x86_64-dvd quiet "
+              "inst.ks=http://10.0.2.100:8100/ks.cfg "
+              "inst.repo=https://download.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os/");
+}
+END_TEST
+
+START_TEST(test_fedora_44_edits_the_install_entry_of_a_real_grub)
+{
+    grub_edit("fedora-44", "fedora",
+              "BOOT_IMAGE=/images/pxeboot/vmlinuz inst.stage2=hd:LABEL=Fedora-S-dvd-x86_64-44 "
+              "quiet inst.ks=http://10.0.2.100:8100/ks.cfg "
+              "inst.repo=https://download.fedoraproject.org/pub/fedora/linux/releases/44/Server/"
+              "x86_64/os/");
+}
+END_TEST
+
 int main(void)
 {
     if (getenv("BW_SKIP_VM_TESTS")) {
@@ -559,6 +635,8 @@ int main(void)
         {test_a_prompt_that_never_appears_fails_within_seconds_with_the_screen, true},
         {test_a_graphics_mode_menu_falls_back_with_a_warning, true},
         {test_keys_over_vnc_arrive_intact, true},
+        {test_rocky_9_edits_the_install_entry_of_a_real_grub, true},
+        {test_fedora_44_edits_the_install_entry_of_a_real_grub, true},
     };
     const char *only = getenv("BW_TYPING_TEST"); /* a part of a test's name, to run just it */
     Suite *s = suite_create("e2e-typing");

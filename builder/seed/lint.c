@@ -1,5 +1,6 @@
 /* Seed lint: YAML through libyaml, the schema through cloud-init; see lint.h. */
 #include "lint.h"
+#include "autoinstall.h"
 #include "kickstart.h"
 #include "../base/spawn.h"
 #include "../base/xmalloc.h"
@@ -283,6 +284,17 @@ static void kickstart_check(const char *file, const struct bw_rendered_file *f,
     bw_kickstart_check(file, f->data.data, f->data.len, showable_line, (void *)f, errs);
 }
 
+/* An Ubuntu autoinstall user-data (served for subiquity's NoCloud): boxwright's checks inside
+ * autoinstall:, then, when they pass, cloud-init's schema of the whole cloud-config. */
+static void autoinstall_check(const char *file, const struct bw_rendered_file *f,
+                              struct bw_errors *errs)
+{
+    bool autoinstall;
+    if (bw_autoinstall_check(file, f->data.data, f->data.len, showable_line, (void *)f,
+                             &autoinstall, errs) == 0)
+        schema_check(file, f, errs);
+}
+
 /* Answer-file kinds by file name, first match wins. */
 static const struct answer_kind {
     const char *pattern; /* fnmatch(3) on the name under the http directory */
@@ -308,6 +320,7 @@ static const struct answer_kind {
      preseed_line,
      NULL},
     {"*.xml", "XML", {"xmllint", "--noout", "--nonet", NULL, NULL}, 3, xml_line, NULL},
+    {"user-data", "autoinstall", {"autoinstall checks", NULL}, 0, NULL, autoinstall_check},
     {"ks.cfg", "kickstart", {"kickstart checks", NULL}, 0, NULL, kickstart_check},
     {"*[-_.]ks.cfg", "kickstart", {"kickstart checks", NULL}, 0, NULL, kickstart_check},
     {"*.ks", "kickstart", {"kickstart checks", NULL}, 0, NULL, kickstart_check},

@@ -10,8 +10,11 @@
  *
  * Answer files are checked by kind, from their names: a d-i preseed
  * (`*preseed*.cfg`, `*.preseed`) by `debconf-set-selections --checkonly`, an
- * XML file (AutoYaST, Autounattend) by `xmllint --noout`. Errors name the
- * rendered file and line; they never quote a line that holds a secret.
+ * XML file (AutoYaST, Autounattend) by `xmllint --noout`, a kickstart
+ * (`ks.cfg`, `*-ks.cfg`, `*.ks`, `*kickstart*.cfg`) by boxwright's own checks
+ * (kickstart.h), an Ubuntu autoinstall `user-data` by boxwright's checks
+ * (autoinstall.h) and then cloud-init's schema. Errors name the rendered file
+ * and line; they never quote a line that holds a secret.
  */
 #ifndef BW_LINT_H
 #define BW_LINT_H

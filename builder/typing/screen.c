@@ -154,6 +154,40 @@ bool bw_screen_shows(const struct bw_screen *s, const char *text, bool regex)
     return found;
 }
 
+bool bw_console_shows(const char *out, size_t len, const char *text, bool regex)
+{
+    regex_t re;
+    if (regex && regcomp(&re, text, REG_EXTENDED | REG_NOSUB) != 0)
+        return false;
+    bool found = false;
+    char line[512];
+    size_t n = 0;
+    for (size_t i = 0; i <= len && !found; i++) {
+        char c = i < len ? out[i] : '\n';
+        if (c == '\033') {
+            /* ESC [ params letter, or ESC and one character */
+            if (i + 1 < len && out[i + 1] == '[')
+                for (i += 2; i < len && !((out[i] >= '@' && out[i] <= '~')); i++)
+                    ;
+            else
+                i++;
+            c = '\n';
+        }
+        if (c == '\n' || c == '\r' || c == '\0' || n == sizeof(line) - 1) {
+            line[n] = '\0';
+            if (n)
+                found = regex ? regexec(&re, line, 0, NULL, 0) == 0 : strstr(line, text) != NULL;
+            n = 0;
+            if (c == '\n' || c == '\r' || c == '\0')
+                continue;
+        }
+        line[n++] = c;
+    }
+    if (regex)
+        regfree(&re);
+    return found;
+}
+
 void bw_screen_format(const struct bw_screen *s, struct bw_buf *out, const char *indent,
                       size_t max_rows)
 {

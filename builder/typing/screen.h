@@ -55,6 +55,14 @@ int bw_screen_read_text(const struct bw_driver *drv, struct bw_vm *vm, struct bw
  * regular expression `text` (regex true)? A graphics screen matches nothing. */
 bool bw_screen_shows(const struct bw_screen *s, const char *text, bool regex);
 
+/*
+ * Does console output (what a guest wrote to its serial port: a firmware's console mirrored
+ * there, with terminal escapes) show text (a substring), or a line matching regex (POSIX
+ * ERE)? Escape sequences and carriage returns end a line, as cursor moves start a new place
+ * on the screen they draw.
+ */
+bool bw_console_shows(const char *out, size_t len, const char *text, bool regex);
+
 /* Appends the screen's rows from the first to the last that is not blank, each with trailing
  * blanks cut, after `indent`, one per line; a graphics screen is described by its size. At
  * most max_rows rows (the last ones), with a note when some were left out. */

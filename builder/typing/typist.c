@@ -4,11 +4,14 @@
 #include "../base/buf.h"
 #include "../base/xmalloc.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* How long the screen must stay the same before keys not seen on it count as lost, at first;
  * it doubles each time that guess proves early, up to SETTLE_MAX. */
@@ -621,6 +624,27 @@ static int type_special(struct typist *t, const struct chord *c, uint64_t *befor
     return 0;
 }
 
+/* The last 64 KiB the guest wrote to its serial port, where a firmware in a graphics mode may
+ * mirror its console (OVMF does): does it show what e waits for? */
+static bool serial_shows(struct typist *t, const struct bw_key_event *e)
+{
+    const char *path = t->drv->serial_log ? t->drv->serial_log(t->vm) : NULL;
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return false;
+    struct stat st;
+    bool found = false;
+    if (fstat(fd, &st) == 0) {
+        size_t want = st.st_size > 65536 ? 65536 : (size_t)st.st_size;
+        char *buf = bw_xmalloc(want + 1);
+        ssize_t got = pread(fd, buf, want, st.st_size - (off_t)want);
+        found = got > 0 && bw_console_shows(buf, (size_t)got, e->text, e->regex);
+        free(buf);
+    }
+    close(fd);
+    return found;
+}
+
 static int expect(struct typist *t, const struct bw_key_event *e, struct bw_error *err)
 {
     double start = now_s();
@@ -632,11 +656,20 @@ static int expect(struct typist *t, const struct bw_key_event *e, struct bw_erro
                  e->regex ? "/" : "\"", now_s() - start);
             return 0;
         }
+        if (!t->scr->text && serial_shows(t, e)) {
+            note(t, "info",
+                 "the serial console shows %s%s%s after %.1f s (the screen is in "
+                 "graphics mode)",
+                 e->regex ? "/" : "\"", e->text, e->regex ? "/" : "\"", now_s() - start);
+            return 0;
+        }
         if (now_s() - start >= (double)e->wait_ms / 1000.0) {
             bw_error_set(err, BW_ERR_SPAWN, "<expect %s%s%s> did not appear within %.0f s%s",
                          e->regex ? "/" : "\"", e->text, e->regex ? "/" : "\"",
                          (double)e->wait_ms / 1000.0,
-                         t->scr->text ? "" : " (the screen is in graphics mode: no text to read)");
+                         t->scr->text ? ""
+                                      : " (the screen is in graphics mode: no text to read, and "
+                                        "the serial console did not show it either)");
             add_screen(t, err);
             return -1;
         }

@@ -8,6 +8,7 @@
  */
 #include "golden.h"
 #include "../../builder/bootcmd/keys.h"
+#include "../../builder/base/buf.h"
 #include "../../builder/base/xmalloc.h"
 #include "../../builder/typing/readback.h"
 #include "../../builder/typing/typist.h"
@@ -541,6 +542,28 @@ START_TEST(test_a_graphics_screen_is_typed_blind_with_a_warning)
 }
 END_TEST
 
+/* What OVMF and d-i's GRUB wrote to the serial port under QEMU (tests/data/serial): the menu,
+ * drawn with cursor moves, reads as lines; <expect> falls back to it in a graphics mode. */
+START_TEST(test_a_console_on_the_serial_port_reads_as_lines)
+{
+    char *path = bw_xasprintf("%s/serial/d-i-grub-ovmf.log", golden_data_dir());
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    ck_assert_int_eq(bw_buf_read_file(&b, path), 0);
+    ck_assert(bw_console_shows(b.data, b.len, "GNU GRUB", false));
+    ck_assert(bw_console_shows(b.data, b.len, "^GNU GRUB +version 2\\.06", true));
+    ck_assert(bw_console_shows(b.data, b.len, "^BdsDxe: starting Boot0001", true));
+    ck_assert(bw_console_shows(b.data, b.len, "Install", false));
+    /* the submenu's entries are not drawn; escapes never join two places into one line */
+    ck_assert(!bw_console_shows(b.data, b.len, "Automated install", false));
+    ck_assert(!bw_console_shows(b.data, b.len, "01;01H", false));
+    ck_assert(!bw_console_shows(b.data, b.len, "[", true)); /* a regex that does not compile */
+    ck_assert(!bw_console_shows("", 0, "x", false));
+    bw_buf_release(&b);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("typing");
@@ -550,6 +573,7 @@ int main(void)
     tcase_add_test(tc, test_typing_after_a_redraw_reads_back_from_the_anchor);
     tcase_add_test(tc, test_spaces_at_a_wrap_are_not_compared_and_nothing_else_is_skipped);
     tcase_add_test(tc, test_scrolling_is_told_from_the_rows_above_the_cursor);
+    tcase_add_test(tc, test_a_console_on_the_serial_port_reads_as_lines);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("typist");
     tcase_set_timeout(tt, 120);

@@ -22,8 +22,8 @@ char *e2e_fixture_debian_netinst(void);
 char *e2e_fixture_debian_mirror(void);
 
 /* A directory of ISOs that boot Debian's GRUB under OVMF with menus shaped like distros'
- * (tests/fixtures/build-grub-replicas: rhel-9.iso, fedora.iso), whose entries boot the tests'
- * installer kernel. Built once, again when its script changes. Returns its path (caller
+ * (tests/fixtures/build-grub-replicas: rhel-9.iso, fedora.iso, ubuntu.iso), whose entries boot the
+ * tests' installer kernel. Built once, again when its script changes. Returns its path (caller
  * frees). */
 char *e2e_fixture_grub_replicas(void);
 

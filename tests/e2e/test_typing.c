@@ -604,6 +604,16 @@ START_TEST(test_fedora_44_edits_the_install_entry_of_a_real_grub)
 }
 END_TEST
 
+/* Ubuntu's live-server menu: the first entry, three lines down, appended after "---"; GRUB
+ * turns the typed "\;" into the ";" cloud-init's ds= needs. */
+START_TEST(test_ubuntu_24_04_edits_the_install_entry_of_a_real_grub)
+{
+    grub_edit(
+        "ubuntu-24.04", "ubuntu",
+        "BOOT_IMAGE=/casper/vmlinuz --- autoinstall ds=nocloud-net;s=http://10.0.2.100:8100/");
+}
+END_TEST
+
 int main(void)
 {
     if (getenv("BW_SKIP_VM_TESTS")) {
@@ -637,6 +647,7 @@ int main(void)
         {test_keys_over_vnc_arrive_intact, true},
         {test_rocky_9_edits_the_install_entry_of_a_real_grub, true},
         {test_fedora_44_edits_the_install_entry_of_a_real_grub, true},
+        {test_ubuntu_24_04_edits_the_install_entry_of_a_real_grub, true},
     };
     const char *only = getenv("BW_TYPING_TEST"); /* a part of a test's name, to run just it */
     Suite *s = suite_create("e2e-typing");

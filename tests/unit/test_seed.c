@@ -458,34 +458,40 @@ START_TEST(test_xml_answer_files_must_be_well_formed)
 }
 END_TEST
 
+/* A checker of one file's text: appends errors, returns their count. */
+typedef size_t (*text_check)(const char *file, const char *text, size_t len,
+                             struct bw_errors *errs);
+
 /*
- * Kickstarts (tests/data/kickstart/NAME.ks) through boxwright's kickstart checks, each against
- * its golden errors (NAME.err): the catalogue's kind passes; Bento's reboots (a build would wait
- * on it) and carries a removed command; and every rule, at its line and column.
+ * Every tests/data/SUB/NAME.SUFFIX through check, each against its golden errors (NAME.err);
+ * the files named in `clean` (a NULL-terminated list) must pass, every other must fail. Returns
+ * how many files were checked.
  */
-START_TEST(test_kickstart_checks_match_golden_errors)
+static size_t golden_checks(const char *sub, const char *suffix, text_check check,
+                            const char *const *clean)
 {
-    char **names = golden_list("kickstart", ".ks");
+    char **names = golden_list(sub, suffix);
     size_t n = 0;
     for (char **p = names; *p; p++, n++) {
-        char *path = bw_xasprintf("%s/kickstart/%s", golden_data_dir(), *p);
+        char *path = bw_xasprintf("%s/%s/%s", golden_data_dir(), sub, *p);
         struct bw_buf text = BW_BUF_INIT, all = BW_BUF_INIT;
         bw_buf_init(&text);
         bw_buf_init(&all);
         ck_assert_int_eq(bw_buf_read_file(&text, path), 0);
         struct bw_errors errs = BW_ERRORS_INIT;
-        size_t got = bw_kickstart_check(*p, text.data, text.len, NULL, NULL, &errs);
-        ck_assert_uint_eq(got, errs.n);
+        ck_assert_uint_eq(check(*p, text.data, text.len, &errs), errs.n);
         for (size_t i = 0; i < errs.n; i++) {
             char *e = bw_error_format(&errs.v[i]);
             bw_buf_addf(&all, "%s\n", e);
             free(e);
         }
-        char *golden = golden_swap_suffix(*p, ".ks", ".err");
-        char *msg = golden_check("kickstart", golden, all.data, all.len);
+        char *golden = golden_swap_suffix(*p, suffix, ".err");
+        char *msg = golden_check(sub, golden, all.data, all.len);
         ck_assert_msg(msg == NULL, "%s", msg);
-        ck_assert_msg((strcmp(*p, "good.ks") == 0 || strcmp(*p, "included.ks") == 0) == !errs.n,
-                      "%s: %s", *p, all.data);
+        bool should_pass = false;
+        for (const char *const *c = clean; *c; c++)
+            should_pass = should_pass || strcmp(*p, *c) == 0;
+        ck_assert_msg(should_pass == !errs.n, "%s: %s", *p, all.data);
         free(golden);
         bw_errors_release(&errs);
         bw_buf_release(&text);
@@ -493,7 +499,23 @@ START_TEST(test_kickstart_checks_match_golden_errors)
         free(path);
     }
     golden_list_free(names);
-    ck_assert_uint_ge(n, 6);
+    return n;
+}
+
+static size_t kickstart(const char *file, const char *text, size_t len, struct bw_errors *errs)
+{
+    return bw_kickstart_check(file, text, len, NULL, NULL, errs);
+}
+
+/*
+ * Kickstarts (tests/data/kickstart/NAME.ks) through boxwright's kickstart checks, each against
+ * its golden errors (NAME.err): the catalogue's kind passes; Bento's reboots (a build would wait
+ * on it) and carries a removed command; and every rule, at its line and column.
+ */
+START_TEST(test_kickstart_checks_match_golden_errors)
+{
+    static const char *const clean[] = {"good.ks", "included.ks", NULL};
+    ck_assert_uint_ge(golden_checks("kickstart", ".ks", kickstart, clean), 6);
 }
 END_TEST
 
@@ -534,42 +556,26 @@ END_TEST
  * each against its golden errors (NAME.err): the catalogue's kind and a plain cloud-config pass;
  * Bento's reboots (a build would wait on it); every rule, at its line and column.
  */
+/* An autoinstall check that also holds the file to whether it should be an autoinstall. */
+static size_t autoinstall(const char *file, const char *text, size_t len, struct bw_errors *errs)
+{
+    bool is;
+    size_t n = bw_autoinstall_check(file, text, len, NULL, NULL, &is, errs);
+    bool plain = strcmp(file, "plain.yaml") == 0 || strcmp(file, "bad-yaml.yaml") == 0 ||
+                 strcmp(file, "no-header.yaml") == 0;
+    ck_assert_msg(is == !plain, "%s: autoinstall %d", file, is);
+    return n;
+}
+
+/*
+ * Ubuntu autoinstall user-data (tests/data/autoinstall/NAME.yaml) through boxwright's checks,
+ * each against its golden errors (NAME.err): the catalogue's kind and a plain cloud-config pass;
+ * Bento's reboots (a build would wait on it); every rule, at its line and column.
+ */
 START_TEST(test_autoinstall_checks_match_golden_errors)
 {
-    char **names = golden_list("autoinstall", ".yaml");
-    size_t n = 0;
-    for (char **p = names; *p; p++, n++) {
-        char *path = bw_xasprintf("%s/autoinstall/%s", golden_data_dir(), *p);
-        struct bw_buf text = BW_BUF_INIT, all = BW_BUF_INIT;
-        bw_buf_init(&text);
-        bw_buf_init(&all);
-        ck_assert_int_eq(bw_buf_read_file(&text, path), 0);
-        struct bw_errors errs = BW_ERRORS_INIT;
-        bool autoinstall;
-        size_t got = bw_autoinstall_check(*p, text.data, text.len, NULL, NULL, &autoinstall, &errs);
-        ck_assert_uint_eq(got, errs.n);
-        for (size_t i = 0; i < errs.n; i++) {
-            char *e = bw_error_format(&errs.v[i]);
-            bw_buf_addf(&all, "%s\n", e);
-            free(e);
-        }
-        char *golden = golden_swap_suffix(*p, ".yaml", ".err");
-        char *msg = golden_check("autoinstall", golden, all.data, all.len);
-        ck_assert_msg(msg == NULL, "%s", msg);
-        bool good = strcmp(*p, "good.yaml") == 0 || strcmp(*p, "plain.yaml") == 0;
-        ck_assert_msg(good == !errs.n, "%s: %s", *p, all.data);
-        ck_assert_msg(autoinstall ==
-                          (strcmp(*p, "plain.yaml") != 0 && strcmp(*p, "bad-yaml.yaml") != 0 &&
-                           strcmp(*p, "no-header.yaml") != 0),
-                      "%s", *p);
-        free(golden);
-        bw_errors_release(&errs);
-        bw_buf_release(&text);
-        bw_buf_release(&all);
-        free(path);
-    }
-    golden_list_free(names);
-    ck_assert_uint_ge(n, 7);
+    static const char *const clean[] = {"good.yaml", "plain.yaml", NULL};
+    ck_assert_uint_ge(golden_checks("autoinstall", ".yaml", autoinstall, clean), 7);
 }
 END_TEST
 

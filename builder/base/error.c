@@ -29,6 +29,11 @@ __attribute__((format(printf, 7, 0))) static void vset(struct bw_error *e, enum 
     e->line = line;
     e->col = col;
     e->msg = bw_buf_detach(&b);
+    /* Messages quote what files, guests and servers said: no byte of it may drive the
+     * terminal the message is printed on (an ESC sequence, a carriage return). */
+    for (char *p = e->msg; *p; p++)
+        if (((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7f)
+            *p = '?';
 }
 
 void bw_error_set(struct bw_error *e, enum bw_errcode code, const char *fmt, ...)

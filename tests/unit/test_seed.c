@@ -556,6 +556,23 @@ END_TEST
  * each against its golden errors (NAME.err): the catalogue's kind and a plain cloud-config pass;
  * Bento's reboots (a build would wait on it); every rule, at its line and column.
  */
+/* A word that would drive the terminal (an escape sequence, a carriage return) is quoted
+ * harmless: every error message has its control bytes replaced. */
+START_TEST(test_an_error_never_carries_terminal_escapes)
+{
+    static const char text[] = "\033[2J\033]0;owned\007boom\rx\n";
+    struct bw_errors errs = BW_ERRORS_INIT;
+    bw_kickstart_check("f.ks", text, sizeof(text) - 1, NULL, NULL, &errs);
+    ck_assert_uint_ge(errs.n, 1);
+    char *e = bw_error_format(&errs.v[0]);
+    ck_assert_msg(strstr(e, "unknown command \"?[2J?]0;owned?boom\""), "%s", e);
+    for (const char *p = e; *p; p++)
+        ck_assert_msg((unsigned char)*p >= 0x20 || *p == '\n', "byte %d in %s", *p, e);
+    free(e);
+    bw_errors_release(&errs);
+}
+END_TEST
+
 /* An autoinstall check that also holds the file to whether it should be an autoinstall. */
 static size_t autoinstall(const char *file, const char *text, size_t len, struct bw_errors *errs)
 {
@@ -692,6 +709,7 @@ int main(void)
     tcase_add_test(tc, test_xml_answer_files_must_be_well_formed);
     tcase_add_test(tc, test_kickstart_checks_match_golden_errors);
     tcase_add_test(tc, test_kickstart_lint_by_name_keeps_secrets);
+    tcase_add_test(tc, test_an_error_never_carries_terminal_escapes);
     tcase_add_test(tc, test_autoinstall_checks_match_golden_errors);
     tcase_add_test(tc, test_autoinstall_lint_by_name_keeps_secrets);
     tcase_add_test(tc, test_the_serial_console_says_what_cloud_init_did);

@@ -295,6 +295,96 @@ static void autoinstall_check(const char *file, const struct bw_rendered_file *f
         schema_check(file, f, errs);
 }
 
+/* `sh -n` on lines [from, to) of f, its errors ("FILE: LINE: MESSAGE", dash's form) at their
+ * lines in the whole file; -1 when no sh runs. */
+static int sh_syntax(const char *file, const struct bw_rendered_file *f, const char *what,
+                     size_t from, size_t to, long first_line, struct bw_errors *errs)
+{
+    struct bw_buf part = BW_BUF_INIT;
+    bw_buf_init(&part);
+    bw_buf_add(&part, f->data.data + from, to - from);
+    char *argv[] = {"sh", "-n", NULL, NULL};
+    struct bw_spawn_result res;
+    int rc = run_on_copy(argv, 2, &part, &res);
+    bw_buf_release(&part);
+    if (rc < 0)
+        return -1;
+    size_t before = errs->n;
+    char *save = NULL;
+    for (char *l = strtok_r(res.err.data ? res.err.data : (char *)"", "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        const char *p = strstr(l, "boxwright-answer-");
+        const char *colon = p ? strchr(p, ':') : NULL;
+        char *end = NULL;
+        long n = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (n <= 0 || !end || *end != ':')
+            continue;
+        long at = first_line + n - 1;
+        if (line_is_showable(f, at))
+            answer_error(errs, file, at, "installerconfig: %s: %s: expected valid sh (sh -n)", what,
+                         end[1] == ' ' ? end + 2 : end + 1);
+        else
+            answer_error(errs, file, at,
+                         "installerconfig: %s: not valid sh (the words are not shown: a "
+                         "sensitive value is on this line)",
+                         what);
+    }
+    if (errs->n == before && res.status != 0)
+        answer_error(errs, file, first_line, "installerconfig: %s: sh -n rejected it", what);
+    bw_spawn_result_release(&res);
+    return 0;
+}
+
+/*
+ * A FreeBSD bsdinstall script: a preamble of shell variables bsdinstall reads, then, from the
+ * first "#!" line, a script it runs in the new system. Both through `sh -n` (the script only
+ * when it is a sh script); and the script must power the machine off, since a build waits for
+ * that (Bento's reboots, which would boot the installed system and wait out the timeout).
+ */
+static void installerconfig_check(const char *file, const struct bw_rendered_file *f,
+                                  struct bw_errors *errs)
+{
+    const char *d = f->data.data ? f->data.data : "";
+    size_t len = f->data.len, at = 0;
+    long line = 1;
+    while (at < len && !(d[at] == '#' && at + 1 < len && d[at + 1] == '!')) {
+        const char *nl = memchr(d + at, '\n', len - at);
+        at = nl ? (size_t)(nl - d) + 1 : len;
+        line++;
+    }
+    if (sh_syntax(file, f, "preamble", 0, at, 1, errs) < 0)
+        return;
+    if (at == len) {
+        answer_error(errs, file, 0,
+                     "installerconfig: no setup script (a \"#!/bin/sh\" line and what runs in "
+                     "the new system): expected one that ends with \"poweroff\"");
+        return;
+    }
+    const char *nl = memchr(d + at, '\n', len - at);
+    size_t shebang_end = nl ? (size_t)(nl - d) : len;
+    bool sh = (shebang_end - at == 9 && memcmp(d + at, "#!/bin/sh", 9) == 0) ||
+              (shebang_end - at > 10 && memcmp(d + at, "#!/bin/sh ", 10) == 0);
+    if (sh)
+        sh_syntax(file, f, "setup script", at, len, line, errs);
+    /* Powers off: a line (of the script) that runs poweroff or shutdown -p. */
+    bool off = false;
+    for (size_t p = at; p < len && !off;) {
+        const char *e = memchr(d + p, '\n', len - p);
+        size_t n = (size_t)((e ? e : d + len) - (d + p));
+        char l[256];
+        snprintf(l, sizeof(l), "%.*s", (int)(n < sizeof(l) ? n : sizeof(l) - 1), d + p);
+        const char *w = l + strspn(l, " \t");
+        off = strncmp(w, "poweroff", 8) == 0 || strncmp(w, "shutdown -p", 11) == 0 ||
+              strstr(w, "&& poweroff") || strstr(w, "; poweroff");
+        p += n + 1;
+    }
+    if (!off)
+        answer_error(errs, file, line,
+                     "installerconfig: the setup script never powers off: a build waits for the "
+                     "installer to power off; expected \"poweroff\" (or \"shutdown -p now\") at "
+                     "its end");
+}
+
 /* Answer-file kinds by file name, first match wins. */
 static const struct answer_kind {
     const char *pattern; /* fnmatch(3) on the name under the http directory */
@@ -321,6 +411,8 @@ static const struct answer_kind {
      NULL},
     {"*.xml", "XML", {"xmllint", "--noout", "--nonet", NULL, NULL}, 3, xml_line, NULL},
     {"user-data", "autoinstall", {"autoinstall checks", NULL}, 0, NULL, autoinstall_check},
+    {"installerconfig", "installerconfig", {"sh -n", NULL}, 0, NULL, installerconfig_check},
+    {"*.installerconfig", "installerconfig", {"sh -n", NULL}, 0, NULL, installerconfig_check},
     {"ks.cfg", "kickstart", {"kickstart checks", NULL}, 0, NULL, kickstart_check},
     {"*[-_.]ks.cfg", "kickstart", {"kickstart checks", NULL}, 0, NULL, kickstart_check},
     {"*.ks", "kickstart", {"kickstart checks", NULL}, 0, NULL, kickstart_check},

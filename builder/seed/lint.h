@@ -13,8 +13,10 @@
  * XML file (AutoYaST, Autounattend) by `xmllint --noout`, a kickstart
  * (`ks.cfg`, `*-ks.cfg`, `*.ks`, `*kickstart*.cfg`) by boxwright's own checks
  * (kickstart.h), an Ubuntu autoinstall `user-data` by boxwright's checks
- * (autoinstall.h) and then cloud-init's schema. Errors name the rendered file
- * and line; they never quote a line that holds a secret.
+ * (autoinstall.h) and then cloud-init's schema, a FreeBSD `installerconfig`
+ * by `sh -n` on its preamble and its setup script (which must power off).
+ * Errors name the rendered file and line; they never quote a line that holds
+ * a secret.
  */
 #ifndef BW_LINT_H
 #define BW_LINT_H

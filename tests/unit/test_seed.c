@@ -573,6 +573,44 @@ START_TEST(test_an_error_never_carries_terminal_escapes)
 }
 END_TEST
 
+/* A FreeBSD installerconfig: both parts through sh -n, each error at its line of the whole
+ * file; the setup script must power off (Bento's reboots). */
+START_TEST(test_installerconfig_parts_through_sh_and_a_power_off)
+{
+    char *out, *checked;
+    ck_assert_uint_eq(
+        answer_lint("freebsd/installerconfig",
+                    "DISTRIBUTIONS=\"base.txz kernel.txz\"\nexport nonInteractive=YES\n"
+                    "#!/bin/sh\nsysrc sshd_enable=YES\nif true; then :; fi\npoweroff\n",
+                    NULL, &out, &checked),
+        0);
+    ck_assert_str_eq(checked, "freebsd/installerconfig (sh -n)");
+    free(out);
+    free(checked);
+    ck_assert_uint_eq(answer_lint("installerconfig",
+                                  "A=1\nif [ -e /dev/ada0 ]; then D=ada0\n"
+                                  "#!/bin/sh\necho ok\nwhile true; do\nreboot\n",
+                                  NULL, &out, &checked),
+                      3);
+    ck_assert_msg(strstr(out, "/tpl/http/installerconfig (rendered):3:1: installerconfig: "
+                              "preamble: Syntax error: end of file unexpected (expecting \"fi\"): "
+                              "expected valid sh (sh -n)"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "installerconfig (rendered):7:1: installerconfig: setup script: "
+                              "Syntax error: end of file unexpected (expecting \"done\")"),
+                  "%s", out);
+    ck_assert_msg(strstr(out, "installerconfig (rendered):3:1: installerconfig: the setup script "
+                              "never powers off"),
+                  "%s", out);
+    free(out);
+    free(checked);
+    ck_assert_uint_eq(answer_lint("installerconfig", "A=1\n", NULL, &out, &checked), 1);
+    ck_assert_msg(strstr(out, "installerconfig: no setup script"), "%s", out);
+    free(out);
+    free(checked);
+}
+END_TEST
+
 /* An autoinstall check that also holds the file to whether it should be an autoinstall. */
 static size_t autoinstall(const char *file, const char *text, size_t len, struct bw_errors *errs)
 {
@@ -710,6 +748,7 @@ int main(void)
     tcase_add_test(tc, test_kickstart_checks_match_golden_errors);
     tcase_add_test(tc, test_kickstart_lint_by_name_keeps_secrets);
     tcase_add_test(tc, test_an_error_never_carries_terminal_escapes);
+    tcase_add_test(tc, test_installerconfig_parts_through_sh_and_a_power_off);
     tcase_add_test(tc, test_autoinstall_checks_match_golden_errors);
     tcase_add_test(tc, test_autoinstall_lint_by_name_keeps_secrets);
     tcase_add_test(tc, test_the_serial_console_says_what_cloud_init_did);

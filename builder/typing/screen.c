@@ -154,38 +154,64 @@ bool bw_screen_shows(const struct bw_screen *s, const char *text, bool regex)
     return found;
 }
 
+void bw_console_lines(const char *out, size_t len, bool (*each)(const char *line, void *ud),
+                      void *ud)
+{
+    char line[512];
+    size_t n = 0;
+    bool stop = false;
+    for (size_t i = 0; i <= len && !stop; i++) {
+        char c = i < len ? out[i] : '\n';
+        if (c == '\033') {
+            /* ESC [ params letter; ESC ( or ) and a character set (newt's line drawing);
+             * or ESC and one character */
+            if (i + 1 < len && out[i + 1] == '[')
+                for (i += 2; i < len && !((out[i] >= '@' && out[i] <= '~')); i++)
+                    ;
+            else if (i + 1 < len && (out[i + 1] == '(' || out[i + 1] == ')'))
+                i += 2;
+            else
+                i++;
+            c = '\n';
+        }
+        bool ends = c == '\n' || c == '\r' || c == '\0';
+        if (ends || n == sizeof(line) - 1) {
+            while (n && line[n - 1] == ' ')
+                n--;
+            line[n] = '\0';
+            if (line[strspn(line, " ")])
+                stop = each(line, ud);
+            n = 0;
+            if (ends)
+                continue;
+        }
+        line[n++] = c;
+    }
+}
+
+struct shows {
+    const char *text;
+    regex_t *re; /* or NULL: text is a substring */
+    bool hit;
+};
+
+static bool line_shows(const char *line, void *ud)
+{
+    struct shows *s = ud;
+    s->hit = s->re ? regexec(s->re, line, 0, NULL, 0) == 0 : strstr(line, s->text) != NULL;
+    return s->hit;
+}
+
 bool bw_console_shows(const char *out, size_t len, const char *text, bool regex)
 {
     regex_t re;
     if (regex && regcomp(&re, text, REG_EXTENDED | REG_NOSUB) != 0)
         return false;
-    bool found = false;
-    char line[512];
-    size_t n = 0;
-    for (size_t i = 0; i <= len && !found; i++) {
-        char c = i < len ? out[i] : '\n';
-        if (c == '\033') {
-            /* ESC [ params letter, or ESC and one character */
-            if (i + 1 < len && out[i + 1] == '[')
-                for (i += 2; i < len && !((out[i] >= '@' && out[i] <= '~')); i++)
-                    ;
-            else
-                i++;
-            c = '\n';
-        }
-        if (c == '\n' || c == '\r' || c == '\0' || n == sizeof(line) - 1) {
-            line[n] = '\0';
-            if (n)
-                found = regex ? regexec(&re, line, 0, NULL, 0) == 0 : strstr(line, text) != NULL;
-            n = 0;
-            if (c == '\n' || c == '\r' || c == '\0')
-                continue;
-        }
-        line[n++] = c;
-    }
+    struct shows s = {text, regex ? &re : NULL, false};
+    bw_console_lines(out, len, line_shows, &s);
     if (regex)
         regfree(&re);
-    return found;
+    return s.hit;
 }
 
 void bw_screen_format(const struct bw_screen *s, struct bw_buf *out, const char *indent,

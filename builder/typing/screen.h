@@ -62,6 +62,10 @@ bool bw_screen_shows(const struct bw_screen *s, const char *text, bool regex);
  * on the screen they draw.
  */
 bool bw_console_shows(const char *out, size_t len, const char *text, bool regex);
+/* Calls each(line, ud) for every line of console output, in order, trailing blanks cut and
+ * blank lines left out, until it returns true. */
+void bw_console_lines(const char *out, size_t len, bool (*each)(const char *line, void *ud),
+                      void *ud);
 
 /* Appends the screen's rows from the first to the last that is not blank, each with trailing
  * blanks cut, after `indent`, one per line; a graphics screen is described by its size. At

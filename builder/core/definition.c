@@ -137,6 +137,10 @@ static const struct field boot_fields[] = {
      NULL, NULL},
     {"stall_timeout", K_DURATION, OFF(boot.stall_timeout_ms) - OFF(boot), false, 0, 0, NULL, NULL,
      NULL, NULL},
+    {"questions", K_STRLIST, OFF(boot.questions) - OFF(boot), false, 0, 0, NULL, NULL, NULL,
+     "a list of POSIX extended regular expressions, each matched against a row of the screen"},
+    {"question_timeout", K_DURATION, OFF(boot.question_timeout_ms) - OFF(boot), false, 0, 0, NULL,
+     NULL, NULL, NULL},
 };
 
 static const struct schema boot_schema = SCHEMA(boot_fields);
@@ -297,6 +301,7 @@ static void set_defaults(struct bw_definition *d)
     d->boot.wait_for.timeout_ms = 5 * 60 * 1000;
     d->boot.accept_timeout_ms = 30 * 1000;
     d->boot.stall_timeout_ms = 5 * 60 * 1000;
+    d->boot.question_timeout_ms = 60 * 1000;
     d->ssh.port = 22;
     d->ssh.timeout_ms = 15 * 60 * 1000;
     d->shutdown.timeout_ms = 5 * 60 * 1000;
@@ -607,6 +612,11 @@ static void cross_checks(struct loader *ld, json_t *root)
     source_checks(ld, root);
     wait_for_checks(ld, root);
     check_regex(ld, ".iso.volume_id", ld->def->iso.volume_id);
+    for (size_t i = 0; i < d->boot.questions.n; i++) {
+        char jp[64];
+        snprintf(jp, sizeof(jp), ".boot.questions[%zu]", i);
+        check_regex(ld, jp, d->boot.questions.v[i]);
+    }
     path_checks(ld);
     check_exports(ld, root);
     if (d->driver && !bw_driver_find(d->driver)) {
@@ -795,6 +805,7 @@ void bw_definition_free(struct bw_definition *d)
     free(d->vm.nic_model);
     free(d->boot.method);
     strlist_free(&d->boot.command);
+    strlist_free(&d->boot.questions);
     free(d->http.directory);
     strlist_free(&d->http.render);
     free(d->ssh.username);

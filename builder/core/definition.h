@@ -110,9 +110,12 @@ struct bw_definition {
             char *text, *regex;  /* what must be on the screen before typing (one of them) */
             uint64_t timeout_ms; /* ... within this long */
         } wait_for;
-        uint64_t accept_timeout_ms; /* the screen must change this soon after the last key */
-        uint64_t stall_timeout_ms;  /* an installer that shows, fetches and writes nothing for
-                                     * this long has stopped */
+        uint64_t accept_timeout_ms;   /* the screen must change this soon after the last key */
+        uint64_t stall_timeout_ms;    /* an installer that shows, fetches and writes nothing for
+                                       * this long has stopped */
+        struct bw_strlist questions;  /* POSIX EREs: a screen row the installer asks with */
+        uint64_t question_timeout_ms; /* ... a question still on the screen this long, nothing
+                                       * else moving, fails the build */
     } boot;
 
     struct bw_cloud_init cloud_init;

@@ -235,9 +235,11 @@ int bw_build_wait_power_off(struct bw_build *b, uint64_t timeout_ms, bool watch,
                             struct bw_error *err)
 {
     double start = now_s(), next_look = start;
-    if (watch)
+    if (watch) {
         bw_watch_start(&b->watch, b->drv, b->vm, b->work, b->disk, b->http,
                        b->def->boot.stall_timeout_ms);
+        bw_watch_questions(&b->watch, &b->def->boot.questions, b->def->boot.question_timeout_ms);
+    }
     for (;;) {
         bw_build_report_requests(b);
         struct bw_error e = BW_ERROR_INIT;

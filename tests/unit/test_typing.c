@@ -12,6 +12,7 @@
 #include "../../builder/base/xmalloc.h"
 #include "../../builder/typing/readback.h"
 #include "../../builder/typing/typist.h"
+#include "../../builder/pipeline/watch.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -564,6 +565,64 @@ START_TEST(test_a_console_on_the_serial_port_reads_as_lines)
 }
 END_TEST
 
+/* A question on a text screen is found by the definition's boot.questions, row by row; a
+ * graphics screen has no rows to match. */
+START_TEST(test_a_question_row_is_found_by_its_pattern)
+{
+    struct bw_screen *scr = bw_xcalloc(1, sizeof(*scr));
+    scr->text = true;
+    scr->cols = 80;
+    scr->rows = 25;
+    memset(scr->cells, ' ', 80 * 25);
+    const char *title = "  ????????????? [!!] Choose a mirror of the Debian archive ????????????";
+    memcpy(scr->cells + 3 * 80, title, strlen(title));
+    char *patterns[] = {"^Nothing here$", "\\[!!?\\] "};
+    struct bw_strlist q = {patterns, 2};
+    struct bw_buf row = BW_BUF_INIT;
+    bw_buf_init(&row);
+    ck_assert(bw_watch_question_row(scr, &q, &row));
+    ck_assert_str_eq(row.data, title);
+    struct bw_strlist none = {patterns, 1};
+    ck_assert(!bw_watch_question_row(scr, &none, &row));
+    scr->text = false;
+    ck_assert(!bw_watch_question_row(scr, &q, &row));
+    ck_assert(!bw_watch_question_row(scr, NULL, &row));
+    bw_buf_release(&row);
+    free(scr);
+}
+END_TEST
+
+/* What d-i drew on the serial console (console=ttyS0) when its preseed left the mirror open:
+ * the question found by its "[!!]" title, with its text, past the dialog's frame and d-i's
+ * status line that redraws a clock every minute. */
+START_TEST(test_a_question_on_the_serial_console_is_found_with_its_text)
+{
+    char *path = bw_xasprintf("%s/serial/d-i-mirror-question.log", golden_data_dir());
+    struct bw_buf b = BW_BUF_INIT, row = BW_BUF_INIT, shown = BW_BUF_INIT;
+    bw_buf_init(&b);
+    bw_buf_init(&row);
+    bw_buf_init(&shown);
+    ck_assert_int_eq(bw_buf_read_file(&b, path), 0);
+    char *patterns[] = {"\\[!!?\\] "};
+    struct bw_strlist q = {patterns, 1};
+    ck_assert(bw_watch_console_question(b.data, b.len, &q, &row, &shown));
+    ck_assert_str_eq(row.data, "[!!] Choose a mirror of the Debian archive");
+    ck_assert_msg(strstr(shown.data, "  | Bad archive mirror\n") &&
+                      strstr(shown.data, "An error has been detected while trying to use the "
+                                         "specified Debian"),
+                  "%s", shown.data);
+    ck_assert_msg(!strstr(shown.data, "qqqq"), "%s", shown.data);
+    char *other[] = {"^Nothing like it$"};
+    struct bw_strlist none = {other, 1};
+    bw_buf_reset(&shown);
+    ck_assert(!bw_watch_console_question(b.data, b.len, &none, &row, &shown));
+    bw_buf_release(&b);
+    bw_buf_release(&row);
+    bw_buf_release(&shown);
+    free(path);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("typing");
@@ -574,6 +633,8 @@ int main(void)
     tcase_add_test(tc, test_spaces_at_a_wrap_are_not_compared_and_nothing_else_is_skipped);
     tcase_add_test(tc, test_scrolling_is_told_from_the_rows_above_the_cursor);
     tcase_add_test(tc, test_a_console_on_the_serial_port_reads_as_lines);
+    tcase_add_test(tc, test_a_question_row_is_found_by_its_pattern);
+    tcase_add_test(tc, test_a_question_on_the_serial_console_is_found_with_its_text);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("typist");
     tcase_set_timeout(tt, 120);

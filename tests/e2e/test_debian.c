@@ -14,8 +14,14 @@
  *   interrupts the build as a terminal's Ctrl-C would, and checks that the
  *   build says so and leaves nothing running.
  *
- * With BW_E2E_DRIVER=libvirt (under tests/e2e/with-libvirtd) the same build
- * goes through libvirtd.
+ * Under UEFI (debian-12-efi, OVMF) the same, from d-i's GRUB menu. And a
+ * preseed with its mirror lines dropped: d-i stops at its mirror question,
+ * and the build must fail on it at once (20 s here) with the question's text
+ * (boot.questions, read from the serial console where the Debian templates
+ * put d-i's dialogs), not after the stall timeout.
+ *
+ * With BW_E2E_DRIVER=libvirt (under tests/e2e/with-libvirtd) the same builds
+ * go through libvirtd.
  */
 #include "fixture.h"
 #include "../unit/golden.h"
@@ -30,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char work[64];
@@ -198,6 +205,78 @@ START_TEST(test_real_d_i_under_uefi_takes_the_preseed_and_the_mirror_without_a_q
 }
 END_TEST
 
+/*
+ * A preseed that leaves a question open (its mirror lines dropped): d-i fetches the preseed,
+ * then stops at a critical dialog about the mirror. The build must fail on that question once
+ * it has stood 20 s (boot.questions, boot.question_timeout), quoting its title and text from the
+ * serial console where d-i draws its dialogs, long before the stall timeout; nothing is left.
+ */
+START_TEST(test_a_question_the_preseed_leaves_open_fails_the_build_with_its_text)
+{
+    char *iso = e2e_fixture_debian_netinst();
+    char *def_path;
+    json_t *def = e2e_copy_template(work, "debian-12", &def_path);
+    json_object_set_new(json_object_get(def, "vm"), "network", json_string("isolated"));
+    /* the template's minute, shortened: this is CI's time */
+    json_object_set_new(json_object_get(def, "boot"), "question_timeout", json_string("20s"));
+    e2e_save_json(def, def_path);
+    char *preseed = bw_xasprintf("%s/debian-12/http/preseed.cfg", work);
+    char *sed = bw_xasprintf("sed -i '/mirror\\//d' '%s'", preseed);
+    ck_assert_int_eq(system(sed), 0);
+    char *out = bw_xasprintf("%s/out", work);
+    char *iso_var = bw_xasprintf("iso_url=file://%s", iso);
+    char *sum_var = bw_xasprintf("iso_checksum=file:file://%s.sha256", iso);
+    struct e2e_args a = {{NULL}, 0};
+    e2e_push(&a, BW_BINARY);
+    e2e_push(&a, "build");
+    e2e_push(&a, def_path);
+    e2e_push(&a, "--json");
+    e2e_push(&a, "--output");
+    e2e_push(&a, out);
+    e2e_push(&a, "--var");
+    e2e_push(&a, iso_var);
+    e2e_push(&a, "--var");
+    e2e_push(&a, sum_var);
+    if (libvirt) {
+        e2e_push(&a, "--driver");
+        e2e_push(&a, "libvirt");
+        e2e_push(&a, "--libvirt-uri");
+        e2e_push(&a, lv_uri);
+    }
+    struct bw_spawn_result res;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int status = e2e_run(a.v, cache_env, &res);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double took = (double)(t1.tv_sec - t0.tv_sec);
+    ck_assert_msg(status == 1, "exit %d:\n%s", status, res.err.data);
+    /* The BIOS boot command was typed at isolinux's boot: prompt and read back, and d-i took
+     * the preseed... */
+    ck_assert_msg(strstr(res.out.data, "the screen shows /^boot:/") &&
+                      strstr(res.out.data, "read back on the screen"),
+                  "%s", res.out.data);
+    ck_assert_msg(fetched(res.out.data, "/preseed.cfg", 200), "no preseed:\n%s", res.out.data);
+    /* ...then stopped at its mirror question, which the build names with its text. */
+    ck_assert_msg(strstr(res.err.data, "the installer asks \"[!!] ") &&
+                      strstr(res.err.data, "a question the answer file leaves open") &&
+                      strstr(res.err.data, "the serial console shows:"),
+                  "%s", res.err.data);
+    /* well before the 10 minutes the template gives a stall */
+    ck_assert_msg(took < 600, "took %.0f s:\n%s", took, res.err.data);
+    ck_assert_msg(e2e_processes_with(out, "qemu-system") == 0, "QEMU left running");
+    const char *q = strstr(res.err.data, "the installer asks");
+    printf("d-i's question, in %.0f s: %.*s\n", took, (int)strcspn(q, "\n"), q);
+    bw_spawn_result_release(&res);
+    free(iso_var);
+    free(sum_var);
+    free(out);
+    free(sed);
+    free(preseed);
+    free(def_path);
+    free(iso);
+}
+END_TEST
+
 int main(void)
 {
     int skip = e2e_environment(&libvirt, &lv_uri);
@@ -207,9 +286,21 @@ int main(void)
     TCase *tc = tcase_create(libvirt ? "libvirt" : "qemu");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 1100);
-    tcase_add_test(tc, test_real_d_i_takes_the_preseed_and_the_mirror_without_a_question);
-    tcase_add_test(tc,
-                   test_real_d_i_under_uefi_takes_the_preseed_and_the_mirror_without_a_question);
+    /* CI runs two real d-i builds, one per firmware: UEFI to the mirror's components, BIOS to
+     * a question (its boot command and the preseed fetch checked on the way). The BIOS build to
+     * the components runs when asked for by name (BW_DEBIAN_TEST, a part of a test's name). */
+    const struct {
+        const TTest *test;
+        bool always;
+    } tests[] = {
+        {test_real_d_i_takes_the_preseed_and_the_mirror_without_a_question, false},
+        {test_real_d_i_under_uefi_takes_the_preseed_and_the_mirror_without_a_question, true},
+        {test_a_question_the_preseed_leaves_open_fails_the_build_with_its_text, true},
+    };
+    const char *only = getenv("BW_DEBIAN_TEST");
+    for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+        if (only ? strstr(tests[i].test->name, only) != NULL : tests[i].always)
+            tcase_add_test(tc, tests[i].test);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

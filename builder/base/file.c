@@ -76,3 +76,23 @@ int bw_file_remove_tree(const char *path)
 {
     return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+size_t bw_file_read_tail(const char *path, size_t max, struct bw_buf *out)
+{
+    bw_buf_reset(out);
+    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0)
+        return 0;
+    struct stat st;
+    ssize_t got = 0;
+    if (fstat(fd, &st) == 0 && st.st_size > 0) {
+        size_t want = (size_t)st.st_size > max ? max : (size_t)st.st_size;
+        char *buf = bw_xmalloc(want);
+        got = pread(fd, buf, want, st.st_size - (off_t)want);
+        if (got > 0)
+            bw_buf_add(out, buf, (size_t)got);
+        free(buf);
+    }
+    close(fd);
+    return got > 0 ? (size_t)got : 0;
+}

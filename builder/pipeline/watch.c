@@ -1,16 +1,15 @@
 /* Watching a guest for progress; see watch.h. */
 #include "watch.h"
+#include "../base/file.h"
 #include "../base/xmalloc.h"
 #include "../../http-server/http_server.h"
 
-#include <fcntl.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 static double now_s(void)
 {
@@ -141,23 +140,18 @@ bool bw_watch_console_question(const char *out, size_t len, const struct bw_strl
     return found;
 }
 
-/* A question the serial console shows now (its tail), or false. */
+/* A question the serial console shows now (its tail), or false. Nothing is read when the
+ * definition names no question. */
 static bool serial_question(const char *serial, const struct bw_strlist *questions,
                             struct bw_buf *row, struct bw_buf *shown)
 {
-    int fd = serial ? open(serial, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0)
+    if (!questions || !questions->n)
         return false;
-    struct stat st;
-    bool found = false;
-    if (fstat(fd, &st) == 0 && st.st_size > 0) {
-        size_t want = st.st_size > 8192 ? 8192 : (size_t)st.st_size;
-        char *buf = bw_xmalloc(want);
-        ssize_t got = pread(fd, buf, want, st.st_size - (off_t)want);
-        found = got > 0 && bw_watch_console_question(buf, (size_t)got, questions, row, shown);
-        free(buf);
-    }
-    close(fd);
+    struct bw_buf tail = BW_BUF_INIT;
+    bw_buf_init(&tail);
+    size_t n = bw_file_read_tail(serial, 8192, &tail);
+    bool found = n && bw_watch_console_question(tail.data, n, questions, row, shown);
+    bw_buf_release(&tail);
     return found;
 }
 

@@ -249,6 +249,16 @@ static void preseed_line(const char *file, const struct bw_rendered_file *f, con
                      line_is_showable(f, n) ? type : "", line_is_showable(f, n) ? "\"" : "");
 }
 
+/* The line a checker's message names: "…boxwright-answer-XXXXXX:LINE…" (run_on_copy()'s
+ * file), with *rest just after the number; 0 when the message names none. */
+static long checker_line(const char *l, char **rest)
+{
+    const char *p = strstr(l, "boxwright-answer-");
+    const char *colon = p ? strchr(p, ':') : NULL;
+    long n = colon ? strtol(colon + 1, rest, 10) : 0;
+    return n > 0 ? n : 0;
+}
+
 /* XML answer files (AutoYaST, Autounattend) must be well formed: xmllint --noout. Its
  * messages name the element or entity at fault; shown only where no secret is on the line. */
 static void xml_line(const char *file, const struct bw_rendered_file *f, const char *l,
@@ -256,10 +266,8 @@ static void xml_line(const char *file, const struct bw_rendered_file *f, const c
 {
     /* "/tmp/boxwright-answer-XXXXXX:LINE: parser error : MESSAGE", then the line and a caret,
      * which are not taken */
-    const char *p = strstr(l, "boxwright-answer-");
-    const char *colon = p ? strchr(p, ':') : NULL;
-    char *end;
-    long n = colon ? strtol(colon + 1, &end, 10) : 0;
+    char *end = NULL;
+    long n = checker_line(l, &end);
     const char *what = n > 0 ? strstr(end, " error : ") : NULL;
     if (!what)
         return;
@@ -313,11 +321,9 @@ static int sh_syntax(const char *file, const struct bw_rendered_file *f, const c
     char *save = NULL;
     for (char *l = strtok_r(res.err.data ? res.err.data : (char *)"", "\n", &save); l;
          l = strtok_r(NULL, "\n", &save)) {
-        const char *p = strstr(l, "boxwright-answer-");
-        const char *colon = p ? strchr(p, ':') : NULL;
         char *end = NULL;
-        long n = colon ? strtol(colon + 1, &end, 10) : 0;
-        if (n <= 0 || !end || *end != ':')
+        long n = checker_line(l, &end);
+        if (n <= 0 || *end != ':')
             continue;
         long at = first_line + n - 1;
         if (line_is_showable(f, at))

@@ -2,16 +2,14 @@
 #include "typist.h"
 #include "readback.h"
 #include "../base/buf.h"
+#include "../base/file.h"
 #include "../base/xmalloc.h"
 
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 /* How long the screen must stay the same before keys not seen on it count as lost, at first;
  * it doubles each time that guess proves early, up to SETTLE_MAX. */
@@ -628,20 +626,12 @@ static int type_special(struct typist *t, const struct chord *c, uint64_t *befor
  * mirror its console (OVMF does): does it show what e waits for? */
 static bool serial_shows(struct typist *t, const struct bw_key_event *e)
 {
-    const char *path = t->drv->serial_log ? t->drv->serial_log(t->vm) : NULL;
-    int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-    if (fd < 0)
-        return false;
-    struct stat st;
-    bool found = false;
-    if (fstat(fd, &st) == 0) {
-        size_t want = st.st_size > 65536 ? 65536 : (size_t)st.st_size;
-        char *buf = bw_xmalloc(want + 1);
-        ssize_t got = pread(fd, buf, want, st.st_size - (off_t)want);
-        found = got > 0 && bw_console_shows(buf, (size_t)got, e->text, e->regex);
-        free(buf);
-    }
-    close(fd);
+    struct bw_buf tail = BW_BUF_INIT;
+    bw_buf_init(&tail);
+    size_t n =
+        bw_file_read_tail(t->drv->serial_log ? t->drv->serial_log(t->vm) : NULL, 65536, &tail);
+    bool found = n && bw_console_shows(tail.data, n, e->text, e->regex);
+    bw_buf_release(&tail);
     return found;
 }
 

@@ -287,8 +287,9 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 1100);
     /* CI runs two real d-i builds, one per firmware: UEFI to the mirror's components, BIOS to
-     * a question (its boot command and the preseed fetch checked on the way). The BIOS build to
-     * the components runs when asked for by name (BW_DEBIAN_TEST, a part of a test's name). */
+     * a question (its boot command and the preseed fetch checked on the way), as two ctest
+     * tests side by side (tests/CMakeLists.txt names each by BW_DEBIAN_TEST, a part of a test's
+     * name). The BIOS build to the components runs when asked for by name. */
     const struct {
         const TTest *test;
         bool always;

@@ -364,8 +364,8 @@ static int late_flush(struct bw_vm *vm, struct bw_error *err)
     if (!late.n_held || now_mono() < late.until)
         return 0;
     for (size_t i = 0; i < late.n_held; i++)
-        if (real_drv->send_chord(vm, late.held[i].keys, late.held[i].n, late.held[i].hold_ms,
-                                 err) < 0)
+        if (real_drv->send_chord(vm, late.held[i].keys, late.held[i].n, late.held[i].hold_ms, err) <
+            0)
             return -1;
     late.n_held = 0;
     return 0;

@@ -501,8 +501,8 @@ START_TEST(test_keys_that_arrive_late_are_not_left_on_the_line_twice)
         ck_assert_msg(type_into(vm, &ev, 4, &r, &err) == 0, "redraw %d: %s", redraw, err.msg);
         run_guest(vm);
         vm->line[vm->len] = '\0';
-        ck_assert_msg(strcmp(vm->line, text) == 0, "redraw %d: got\n%s\nnot\n%s", redraw,
-                      vm->line, text);
+        ck_assert_msg(strcmp(vm->line, text) == 0, "redraw %d: got\n%s\nnot\n%s", redraw, vm->line,
+                      text);
         ck_assert_uint_gt(r.retyped, 0); /* keys were taken for lost, and sent again */
         bw_key_events_release(&ev);
         free(text);

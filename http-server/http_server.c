@@ -1,5 +1,6 @@
 /* The embedded HTTP server on libmicrohttpd; see http_server.h. */
 #include "http_server.h"
+#include "proxy.h"
 #include "../builder/base/buf.h"
 #include "../builder/base/xmalloc.h"
 
@@ -10,7 +11,9 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define PATH_BYTES 4096
@@ -61,7 +65,10 @@ struct bw_http_server {
     struct rate_slot rate[RATE_SLOTS];
     struct counted *dir_counts;
     size_t n_dir_counts;
-    atomic_uint requests; /* answered, whatever the status */
+    atomic_uint requests;        /* answered, whatever the status */
+    struct bw_proxy_host *allow; /* cfg.proxy_allow, parsed */
+    size_t n_allow;
+    atomic_uint proxying; /* proxied transfers under way */
 };
 
 /* Per request, from the first call of the handler to the completion callback. */
@@ -111,6 +118,16 @@ struct bw_http_server *bw_http_new(const struct bw_http_config *cfg)
         s->cfg.max_requests_per_s = UINT32_MAX;
         s->cfg.per_client_connections = 0;
     }
+    if (!s->cfg.proxy_timeout_s)
+        s->cfg.proxy_timeout_s = 30;
+    s->allow = bw_xcalloc(cfg->n_proxy_allow + 1, sizeof(*s->allow));
+    for (size_t i = 0; i < cfg->n_proxy_allow; i++) {
+        const char *why;
+        if (bw_proxy_parse_allow(cfg->proxy_allow[i], &s->allow[s->n_allow], &why) == 0)
+            s->n_allow++;
+    }
+    s->cfg.proxy_allow = NULL;
+    s->cfg.n_proxy_allow = 0;
     s->listen_fd = -1;
     s->dir_fd = -1;
     pthread_mutex_init(&s->lock, NULL);
@@ -547,6 +564,235 @@ static enum MHD_Result serve_directory(struct bw_http_server *s, struct MHD_Conn
 
 /* ---- the libmicrohttpd callbacks ---- */
 
+/* ---- proxying (proxy.h) ---- */
+
+/* A proxied body on its way: what came with the head, then the upstream socket. */
+struct upstream {
+    int fd;
+    char *buf; /* body bytes read with the head */
+    size_t off, n;
+    uint64_t left; /* of Content-Length */
+    struct bw_http_server *s;
+};
+
+static void upstream_free(void *cls)
+{
+    struct upstream *u = cls;
+    close(u->fd);
+    free(u->buf);
+    atomic_fetch_sub(&u->s->proxying, 1);
+    free(u);
+}
+
+static ssize_t upstream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct upstream *u = cls;
+    (void)pos;
+    if (u->left == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (max > u->left)
+        max = (size_t)u->left;
+    if (u->off < u->n) {
+        size_t k = u->n - u->off < max ? u->n - u->off : max;
+        memcpy(buf, u->buf + u->off, k);
+        u->off += k;
+        u->left -= k;
+        return (ssize_t)k;
+    }
+    ssize_t k;
+    do
+        k = recv(u->fd, buf, max, 0);
+    while (k < 0 && errno == EINTR);
+    if (k <= 0) /* closed early, or nothing within the timeout: the client sees a cut body */
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    u->left -= (uint64_t)k;
+    return k;
+}
+
+static ssize_t no_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls, (void)pos, (void)buf, (void)max;
+    return MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+/* Connects to host:port within timeout_s; the socket then has that timeout on every read and
+ * write. Returns the socket, or -1 with *why. */
+static int upstream_connect(const struct bw_proxy_host *h, unsigned timeout_s, char *why,
+                            size_t whylen)
+{
+    char port[8];
+    snprintf(port, sizeof(port), "%u", h->port);
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    int rc = getaddrinfo(h->host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(why, whylen, "cannot resolve %s: %s", h->host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = -1;
+    snprintf(why, whylen, "cannot connect to %s:%u", h->host, h->port);
+    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+            continue;
+        int e = connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ? 0 : errno;
+        if (e == EINPROGRESS) {
+            struct pollfd pfd = {fd, POLLOUT, 0};
+            socklen_t el = sizeof(e);
+            if (poll(&pfd, 1, (int)timeout_s * 1000) != 1)
+                e = ETIMEDOUT;
+            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+                e = errno;
+        }
+        if (e) {
+            snprintf(why, whylen, "cannot connect to %s:%u: %s", h->host, h->port, strerror(e));
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        return -1;
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    struct timeval tv = {(time_t)timeout_s, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+struct arg_ctx {
+    struct bw_buf *b;
+    bool first;
+};
+
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                               const char *value)
+{
+    struct arg_ctx *a = cls;
+    (void)kind;
+    bw_buf_addf(a->b, "%c%s%s%s", a->first ? '?' : '&', key, value ? "=" : "", value ? value : "");
+    a->first = false;
+    return MHD_YES;
+}
+
+static enum MHD_Result proxy_request(struct bw_http_server *s, struct MHD_Connection *c,
+                                     struct req *r, const char *url)
+{
+    struct bw_proxy_host h;
+    const char *path, *why;
+    if (bw_proxy_parse_target(url, &h, &path, &why) < 0)
+        return queue_text(c, r, MHD_HTTP_BAD_REQUEST, "not a request this proxy takes: %s\n", why);
+    if (!bw_proxy_allowed(s->allow, s->n_allow, &h))
+        return queue_text(c, r, MHD_HTTP_FORBIDDEN,
+                          "%s:%u is not a host this proxy goes to (http.proxy_allow)\n", h.host,
+                          h.port);
+    unsigned most = s->cfg.threads / 2 ? s->cfg.threads / 2 : 1;
+    if (atomic_fetch_add(&s->proxying, 1) >= most) {
+        atomic_fetch_sub(&s->proxying, 1);
+        return queue_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          "%u proxied transfers under way already; try again\n", most);
+    }
+    char why_buf[256];
+    int fd = upstream_connect(&h, s->cfg.proxy_timeout_s, why_buf, sizeof(why_buf));
+    if (fd < 0) {
+        atomic_fetch_sub(&s->proxying, 1);
+        return queue_text(c, r, MHD_HTTP_BAD_GATEWAY, "%s\n", why_buf);
+    }
+    struct bw_buf q = BW_BUF_INIT;
+    bw_buf_init(&q);
+    bw_buf_addf(&q, "%s %s", r->method, *path ? path : "/");
+    struct arg_ctx a = {&q, true};
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_arg, &a);
+    bw_buf_addf(&q, " HTTP/1.0\r\nHost: %s%s%s", strchr(h.host, ':') ? "[" : "", h.host,
+                strchr(h.host, ':') ? "]" : "");
+    if (h.port != 80)
+        bw_buf_addf(&q, ":%u", h.port);
+    bw_buf_adds(&q, "\r\nConnection: close\r\n");
+    static const char *const pass[] = {"Range",         "If-Range",   "If-Modified-Since",
+                                       "If-None-Match", "User-Agent", "Accept"};
+    for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
+        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, pass[i]);
+        if (v)
+            bw_buf_addf(&q, "%s: %s\r\n", pass[i], v);
+    }
+    bw_buf_adds(&q, "\r\n");
+    bool sent = send(fd, q.data, q.len, MSG_NOSIGNAL) == (ssize_t)q.len;
+    bw_buf_release(&q);
+    /* The head, up to 16 KiB, each read within the timeout. */
+    enum { MAX_HEAD = 16 * 1024 };
+    char *buf = bw_xmalloc(MAX_HEAD);
+    size_t len = 0;
+    struct bw_proxy_head ph;
+    int got = sent ? 0 : -1;
+    while (got == 0) {
+        ssize_t k = recv(fd, buf + len, MAX_HEAD - len, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            got = -1;
+            break;
+        }
+        len += (size_t)k;
+        got = bw_proxy_parse_head(buf, len, MAX_HEAD, &ph);
+    }
+    const char *bad =
+        got < 0      ? "no HTTP/1.x response head from"
+        : ph.chunked ? "a chunked body (not passed on) from"
+        : !ph.has_length && strcmp(r->method, "HEAD") != 0 && ph.status != 304 && ph.status != 204
+            ? "a body without Content-Length (not passed on) from"
+            : NULL;
+    if (bad) {
+        close(fd);
+        free(buf);
+        atomic_fetch_sub(&s->proxying, 1);
+        return queue_text(c, r, MHD_HTTP_BAD_GATEWAY, "%s %s:%u\n", bad, h.host, h.port);
+    }
+    bool empty = strcmp(r->method, "HEAD") == 0 || ph.status == 304 || ph.status == 204;
+    struct MHD_Response *resp;
+    if (empty) {
+        close(fd);
+        free(buf);
+        atomic_fetch_sub(&s->proxying, 1);
+        /* HEAD: the upstream's length, and no body (libmicrohttpd reads none for HEAD) */
+        resp = ph.has_length && strcmp(r->method, "HEAD") == 0
+                   ? MHD_create_response_from_callback(ph.length, 1024, no_body, NULL, NULL)
+                   : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    } else {
+        struct upstream *u = bw_xcalloc(1, sizeof(*u));
+        u->fd = fd;
+        u->buf = buf;
+        u->off = ph.head_len;
+        u->n = len;
+        u->left = ph.length;
+        u->s = s;
+        resp = MHD_create_response_from_callback(ph.length, 64 * 1024, upstream_read, u,
+                                                 upstream_free);
+        if (!resp) {
+            upstream_free(u);
+            return MHD_NO;
+        }
+    }
+    const struct {
+        const char *name, *value;
+    } hdr[] = {
+        {MHD_HTTP_HEADER_CONTENT_TYPE, ph.content_type},
+        {MHD_HTTP_HEADER_LAST_MODIFIED, ph.last_modified},
+        {MHD_HTTP_HEADER_ETAG, ph.etag},
+        {MHD_HTTP_HEADER_CONTENT_RANGE, ph.content_range},
+        {MHD_HTTP_HEADER_ACCEPT_RANGES, ph.accept_ranges},
+    };
+    for (size_t i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++)
+        if (hdr[i].value[0])
+            MHD_add_response_header(resp, hdr[i].name, hdr[i].value);
+    r->status = ph.status;
+    r->bytes = empty ? 0 : ph.length;
+    enum MHD_Result ret = MHD_queue_response(c, ph.status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
 static void client_of(struct MHD_Connection *c, char *out, size_t len)
 {
     const union MHD_ConnectionInfo *ci =
@@ -594,6 +840,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return queue_text(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are served\n");
     if (s->cfg.max_requests_per_s != UINT32_MAX && rate_exceeded(s, r->client))
         return queue_text(c, r, MHD_HTTP_TOO_MANY_REQUESTS, "too many requests\n");
+    if (url[0] != '/' && strstr(url, "://"))
+        return proxy_request(s, c, r, url);
     char rel[PATH_BYTES];
     const char *why = NULL;
     if (bw_http_normalize_path(url, rel, sizeof(rel), &why) < 0)
@@ -816,5 +1064,6 @@ void bw_http_stop(struct bw_http_server *s)
     free((char *)s->cfg.unix_path);
     free(s->bind);
     free(s->dir_real);
+    free(s->allow);
     free(s);
 }

@@ -25,6 +25,14 @@
  * bw_http_event handed to the caller's callback (from a server thread; the
  * callback must be thread-safe and quick).
  *
+ * With proxy_allow, the server is also the guest's HTTP proxy to those hosts
+ * (proxy.h): a request in absolute form for one of them is fetched from it
+ * and passed on with its status, length and caching headers; one for any
+ * other host gets 403. A proxied transfer holds one of the server's threads
+ * while it waits on the upstream (proxy_timeout_s at most per wait), and at
+ * most half the threads proxy at once (503 beyond): the rest serve the
+ * answer files.
+ *
  * The server owns copies of everything it is given. bw_http_stop() stops the
  * threads, closes the socket and frees all; it accepts NULL.
  */
@@ -64,7 +72,13 @@ struct bw_http_config {
     unsigned idle_timeout_s;         /* 0 = 10 */
     unsigned max_requests_per_s;     /* per client address; 0 = 2000 */
     size_t header_memory;            /* per connection; 0 = 16 KiB */
-    bw_http_event_fn on_event;       /* may be NULL */
+    /* Proxying (proxy.h): the hosts a request in absolute form may go to, as allow-list
+     * entries ("host", "host:port", "*.domain"; entries that do not parse are skipped). None:
+     * every such request gets 403. */
+    const char *const *proxy_allow;
+    size_t n_proxy_allow;
+    unsigned proxy_timeout_s;  /* connecting to, and each wait on, an allowed host; 0 = 30 */
+    bw_http_event_fn on_event; /* may be NULL */
     void *ud;
 };
 

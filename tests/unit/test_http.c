@@ -1,6 +1,7 @@
 /* The embedded HTTP server against real clients: libcurl, raw sockets and the curl program. */
 #include "golden.h"
 #include "http_server.h"
+#include "proxy.h"
 #include "stream.h"
 #include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
@@ -687,6 +688,8 @@ static size_t read_responses(int fd, struct parsed *out, size_t n)
 /* A build's server: the same files on a Unix socket in top/ (what the relay feeds). */
 static struct bw_http_server *unix_srv;
 static char *unix_path;
+static const char *const *unix_allow; /* http.proxy_allow for it, or NULL */
+static size_t n_unix_allow;
 
 static void start_unix_server(void)
 {
@@ -694,6 +697,8 @@ static void start_unix_server(void)
     struct bw_http_config cfg = {0};
     cfg.unix_path = unix_path;
     cfg.directory = root;
+    cfg.proxy_allow = unix_allow;
+    cfg.n_proxy_allow = n_unix_allow;
     unix_srv = bw_http_new(&cfg);
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_int_eq(bw_http_add_file(unix_srv, "preseed.cfg", answer, strlen(answer), &err), 0);
@@ -748,6 +753,38 @@ START_TEST(test_stream_relay_splits_one_connection_into_requests)
     ck_assert_uint_eq(bw_http_fetches(unix_srv, "preseed.cfg"), 1);
     bw_http_stream_stop(rs);
     stop_unix_server();
+}
+END_TEST
+
+/* Under libvirt the guest's proxied requests arrive in the one stream too: the relay passes
+ * them to the server as it does the rest, and the server proxies them (or refuses them). */
+START_TEST(test_the_stream_relay_carries_proxied_requests_too)
+{
+    char *allow0 = bw_xasprintf("127.0.0.1:%u", port);
+    const char *allow[] = {allow0};
+    unix_allow = allow;
+    n_unix_allow = 1;
+    struct bw_http_stream *rs = start_relay();
+    unix_allow = NULL;
+    n_unix_allow = 0;
+    int fd = connect_to(bw_http_stream_port(rs));
+    char *reqs = bw_xasprintf("GET http://127.0.0.1:%u/a.txt HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+                              "\r\nGET http://127.0.0.1:%u/a.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /preseed.cfg HTTP/1.1\r\nHost: 10.0.2.100\r\n\r\n",
+                              port, port, port == 65535 ? 1 : port + 1);
+    ck_assert_int_eq(write(fd, reqs, strlen(reqs)), (ssize_t)strlen(reqs));
+    struct parsed r[3];
+    ck_assert_uint_eq(read_responses(fd, r, 3), 3);
+    ck_assert_int_eq(r[0].status, 200);
+    ck_assert_str_eq(r[0].body, "hello\n");
+    ck_assert_int_eq(r[1].status, 403);
+    ck_assert_int_eq(r[2].status, 200);
+    ck_assert_str_eq(r[2].body, answer);
+    close(fd);
+    bw_http_stream_stop(rs);
+    stop_unix_server();
+    free(reqs);
+    free(allow0);
 }
 END_TEST
 
@@ -931,6 +968,282 @@ START_TEST(test_serve_command_renders_with_the_bound_port_and_stops_on_sigint)
 }
 END_TEST
 
+/* ---- the proxy (proxy.h) ---- */
+
+/* Through a proxy server that allows only allow[0..n): method on url. Returns the curl code. */
+static CURLcode via_proxy(struct bw_http_server *proxy, const char *method, const char *url,
+                          const char *extra_header, struct reply *r)
+{
+    memset(r, 0, sizeof(*r));
+    bw_buf_init(&r->body);
+    bw_buf_init(&r->headers);
+    CURL *c = curl_easy_init();
+    char *px = bw_xasprintf("http://127.0.0.1:%u", bw_http_port(proxy));
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PROXY, px);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    struct curl_slist *hdrs = extra_header ? curl_slist_append(NULL, extra_header) : NULL;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    free(px);
+    return rc;
+}
+
+static struct bw_http_server *start_proxy(const char *const *allow, size_t n)
+{
+    struct bw_http_config cfg = {0};
+    cfg.on_event = on_event;
+    cfg.proxy_allow = allow;
+    cfg.n_proxy_allow = n;
+    cfg.proxy_timeout_s = 2;
+    cfg.threads = 4;
+    struct bw_http_server *p = bw_http_new(&cfg);
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_msg(bw_http_start(p, &err) == 0, "%s", err.msg);
+    return p;
+}
+
+/* The fixture's server is the mirror; a second server proxies to it and to nothing else. */
+START_TEST(test_the_proxy_goes_to_allowed_hosts_only_and_passes_their_answers_on)
+{
+    char *allow0 = bw_xasprintf("127.0.0.1:%u", port);
+    const char *allow[] = {allow0, "*.example.org"};
+    struct bw_http_server *proxy = start_proxy(allow, 2);
+    struct reply r;
+    /* the big file, intact, with its length, and an event that names the whole URL */
+    char *url = bw_xasprintf("http://127.0.0.1:%u/big.bin", port);
+    ck_assert_int_eq(via_proxy(proxy, "GET", url, NULL, &r), CURLE_OK);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body.len, BIG_SIZE);
+    for (size_t i = 0; i < BIG_SIZE; i += 4093)
+        ck_assert_int_eq(r.body.data[i], (char)(i * 7 + (i >> 12)));
+    ck_assert_str_eq(header(&r, "Content-Type"), "application/octet-stream");
+    ck_assert_str_ne(header(&r, "ETag"), "");
+    usleep(100 * 1000);
+    pthread_mutex_lock(&ev_lock);
+    ck_assert_str_eq(ev_last_path, url);
+    ck_assert_uint_eq(ev_last_status, 200);
+    ck_assert_uint_eq(ev_last_bytes, BIG_SIZE);
+    pthread_mutex_unlock(&ev_lock);
+    reply_release(&r);
+    /* a range, HEAD, the upstream's 404 */
+    ck_assert_int_eq(via_proxy(proxy, "GET", url, "Range: bytes=10-19", &r), CURLE_OK);
+    ck_assert_int_eq(r.status, 206);
+    ck_assert_uint_eq(r.body.len, 10);
+    ck_assert_str_eq(header(&r, "Content-Range"), "bytes 10-19/4194304");
+    reply_release(&r);
+    ck_assert_int_eq(via_proxy(proxy, "HEAD", url, NULL, &r), CURLE_OK);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(header(&r, "Content-Length"), "4194304");
+    reply_release(&r);
+    char *missing = bw_xasprintf("http://127.0.0.1:%u/nothing-here", port);
+    ck_assert_int_eq(via_proxy(proxy, "GET", missing, NULL, &r), CURLE_OK);
+    ck_assert_int_eq(r.status, 404);
+    reply_release(&r);
+    /* another port, the same host by another name, a host the wildcard does not cover */
+    char *other = bw_xasprintf("http://127.0.0.1:%u/a.txt", port == 65535 ? 1 : port + 1);
+    char *byname = bw_xasprintf("http://localhost:%u/a.txt", port);
+    const char *refused[] = {other, byname, "http://example.org/", "http://evil-example.org/"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        ck_assert_int_eq(via_proxy(proxy, "GET", refused[i], NULL, &r), CURLE_OK);
+        ck_assert_msg(r.status == 403, "%s: %ld", refused[i], r.status);
+        ck_assert_msg(strstr(r.body.data, "is not a host this proxy goes to (http.proxy_allow)"),
+                      "%s", r.body.data);
+        reply_release(&r);
+    }
+    /* an allowed name that does not resolve: 502, in the proxy's words */
+    ck_assert_int_eq(via_proxy(proxy, "GET", "http://no-such-host.example.org/", NULL, &r),
+                     CURLE_OK);
+    ck_assert_int_eq(r.status, 502);
+    ck_assert_msg(strstr(r.body.data, "cannot resolve no-such-host.example.org"), "%s",
+                  r.body.data);
+    reply_release(&r);
+    bw_http_stop(proxy);
+    free(other);
+    free(byname);
+    free(missing);
+    free(url);
+    free(allow0);
+}
+END_TEST
+
+/* A server with no allow-list proxies nothing; https:// (CONNECT) never goes through. */
+START_TEST(test_no_allow_list_no_proxy_and_no_https)
+{
+    struct reply r;
+    char *url = bw_xasprintf("http://127.0.0.1:%u/a.txt", port);
+    ck_assert_int_eq(via_proxy(srv, "GET", url, NULL, &r), CURLE_OK);
+    ck_assert_int_eq(r.status, 403);
+    reply_release(&r);
+    struct bw_buf body = BW_BUF_INIT;
+    bw_buf_init(&body);
+    ck_assert_int_eq(raw_request("https://127.0.0.1/a.txt", &body), 400);
+    ck_assert_msg(strstr(body.data, "https:// does not go through this proxy"), "%s", body.data);
+    bw_buf_release(&body);
+    free(url);
+}
+END_TEST
+
+/* An upstream that answers as given and records what it was asked. */
+struct fake_upstream {
+    int lfd;
+    unsigned port;
+    const char *answer;
+    size_t answer_len;
+    double stall_s; /* then wait this long before closing */
+    char request[2048];
+    pthread_t th;
+};
+
+static void *fake_upstream_run(void *arg)
+{
+    struct fake_upstream *f = arg;
+    int fd = accept(f->lfd, NULL, NULL);
+    if (fd < 0)
+        return NULL;
+    size_t n = 0;
+    while (n < sizeof(f->request) - 1 && !strstr(f->request, "\r\n\r\n")) {
+        ssize_t k = read(fd, f->request + n, sizeof(f->request) - 1 - n);
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        f->request[n] = '\0';
+    }
+    if (write(fd, f->answer, f->answer_len) < 0)
+        f->request[0] = '!';
+    usleep((useconds_t)(f->stall_s * 1e6));
+    close(fd);
+    return NULL;
+}
+
+static void fake_upstream_start(struct fake_upstream *f)
+{
+    f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof(sa);
+    ck_assert_int_eq(bind(f->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(listen(f->lfd, 4), 0);
+    getsockname(f->lfd, (struct sockaddr *)&sa, &sl);
+    f->port = ntohs(sa.sin_port);
+    pthread_create(&f->th, NULL, fake_upstream_run, f);
+}
+
+static void fake_upstream_stop(struct fake_upstream *f)
+{
+    pthread_join(f->th, NULL);
+    close(f->lfd);
+}
+
+/* What goes upstream: the path with its query, HTTP/1.0, the Host, "Connection: close". A
+ * chunked answer is not passed on (502); a body that stops coming is cut after the proxy's
+ * timeout, and the client sees a short body, not a hang. */
+START_TEST(test_the_proxy_asks_plainly_and_passes_no_chunked_or_stalled_body)
+{
+    static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                  "5\r\nhello\r\n0\r\n\r\n";
+    struct fake_upstream f = {0};
+    f.answer = chunked;
+    f.answer_len = sizeof(chunked) - 1;
+    fake_upstream_start(&f);
+    char *allow0 = bw_xasprintf("127.0.0.1:%u", f.port);
+    const char *allow[] = {allow0};
+    struct bw_http_server *proxy = start_proxy(allow, 1);
+    char *url = bw_xasprintf("http://127.0.0.1:%u/dists/Release?a=1&b", f.port);
+    struct reply r;
+    ck_assert_int_eq(via_proxy(proxy, "GET", url, "Range: bytes=0-", &r), CURLE_OK);
+    fake_upstream_stop(&f);
+    ck_assert_int_eq(r.status, 502);
+    ck_assert_msg(strstr(r.body.data, "a chunked body (not passed on)"), "%s", r.body.data);
+    char *host = bw_xasprintf("Host: 127.0.0.1:%u\r\n", f.port);
+    ck_assert_msg(strncmp(f.request, "GET /dists/Release?a=1&b HTTP/1.0\r\n", 35) == 0 &&
+                      strstr(f.request, host) && strstr(f.request, "Connection: close\r\n") &&
+                      strstr(f.request, "Range: bytes=0-\r\n"),
+                  "%s", f.request);
+    reply_release(&r);
+    free(host);
+    free(url);
+    bw_http_stop(proxy);
+    free(allow0);
+
+    static const char partial[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..";
+    struct fake_upstream g = {0};
+    g.answer = partial;
+    g.answer_len = sizeof(partial) - 1;
+    g.stall_s = 5;
+    fake_upstream_start(&g);
+    allow0 = bw_xasprintf("127.0.0.1:%u", g.port);
+    allow[0] = allow0;
+    proxy = start_proxy(allow, 1);
+    url = bw_xasprintf("http://127.0.0.1:%u/pool/x.udeb", g.port);
+    double t0 = now_s();
+    CURLcode rc = via_proxy(proxy, "GET", url, NULL, &r);
+    double took = now_s() - t0;
+    ck_assert_msg(rc != CURLE_OK && r.body.len == 10, "%s, %zu bytes", curl_easy_strerror(rc),
+                  r.body.len);
+    ck_assert_msg(took < 4.5, "took %.1f s", took); /* the proxy's 2 s, not the upstream's 5 */
+    reply_release(&r);
+    bw_http_stop(proxy);
+    fake_upstream_stop(&g);
+    free(url);
+    free(allow0);
+}
+END_TEST
+
+START_TEST(test_allow_entries_and_targets_parse_or_say_why)
+{
+    struct bw_proxy_host h, a[3];
+    const char *why, *path;
+    ck_assert_int_eq(bw_proxy_parse_allow("Mirror.Internal", &a[0], &why), 0);
+    ck_assert_str_eq(a[0].host, "mirror.internal");
+    ck_assert_uint_eq(a[0].port, 80);
+    ck_assert_int_eq(bw_proxy_parse_allow("*.debian.org:8080", &a[1], &why), 0);
+    ck_assert(a[1].wildcard);
+    ck_assert_uint_eq(a[1].port, 8080);
+    ck_assert_int_eq(bw_proxy_parse_allow("[fd00::1]:3142", &a[2], &why), 0);
+    ck_assert_str_eq(a[2].host, "fd00::1");
+    static const struct {
+        const char *entry, *why;
+    } bad[] = {
+        {"http://mirror", "a host or host:port, not a URL"},
+        {"mirror/debian", "a host or host:port, without a path"},
+        {"mirror:0", "a port of 1 to 65535 after ':'"},
+        {"mirror:65536", "a port of 1 to 65535 after ':'"},
+        {"mirror:", "a port of 1 to 65535 after ':'"},
+        {"", "no host"},
+        {"mir ror", "a host name holds letters, digits, '-' and '.' only"},
+        {".mirror", "a host name that begins or ends with '.', or begins with '-'"},
+        {"*.[fd00::1]", "\"*.\" before a domain name, not an address"},
+        {"[fd00::1", "an IPv6 address without its closing ']'"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(bw_proxy_parse_allow(bad[i].entry, &h, &why) == -1, "%s", bad[i].entry);
+        ck_assert_str_eq(why, bad[i].why);
+    }
+    ck_assert_int_eq(bw_proxy_parse_target("http://ftp.debian.org/debian/x", &h, &path, &why), 0);
+    ck_assert_str_eq(path, "/debian/x");
+    ck_assert(!bw_proxy_allowed(a, 3, &h)); /* *.debian.org allows port 8080 only */
+    ck_assert_int_eq(bw_proxy_parse_target("http://deb.debian.org:8080", &h, &path, &why), 0);
+    ck_assert_str_eq(path, "");
+    ck_assert(bw_proxy_allowed(a, 3, &h));
+    ck_assert_int_eq(bw_proxy_parse_target("http://debian.org:8080/", &h, &path, &why), 0);
+    ck_assert(!bw_proxy_allowed(a, 3, &h)); /* "*." wants a label before the domain */
+    ck_assert_int_eq(bw_proxy_parse_target("http://[FD00::1]:3142/", &h, &path, &why), 0);
+    ck_assert(bw_proxy_allowed(a, 3, &h));
+    ck_assert_int_eq(bw_proxy_parse_target("http://user@mirror.internal/", &h, &path, &why), -1);
+    ck_assert_int_eq(bw_proxy_parse_target("ftp://mirror.internal/", &h, &path, &why), -1);
+}
+END_TEST
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -959,6 +1272,11 @@ int main(void)
     tcase_add_test(tc, test_stream_relay_refuses_chunked_bodies_and_endless_heads);
     tcase_add_test(tc, test_other_local_users_cannot_reach_or_crowd_out_the_guest);
     tcase_add_test(tc, test_request_split_and_rewrite);
+    tcase_add_test(tc, test_the_proxy_goes_to_allowed_hosts_only_and_passes_their_answers_on);
+    tcase_add_test(tc, test_no_allow_list_no_proxy_and_no_https);
+    tcase_add_test(tc, test_the_stream_relay_carries_proxied_requests_too);
+    tcase_add_test(tc, test_the_proxy_asks_plainly_and_passes_no_chunked_or_stalled_body);
+    tcase_add_test(tc, test_allow_entries_and_targets_parse_or_say_why);
     suite_add_tcase(s, tc);
     int rc = test_run(s);
     curl_global_cleanup();

@@ -7,6 +7,7 @@
 #include "../drivers/driver.h"
 #include "../export/exporter.h"
 #include "../../iso-cache/iso_cache.h"
+#include "../../http-server/proxy.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -148,6 +149,9 @@ static const struct schema boot_schema = SCHEMA(boot_fields);
 static const struct field http_fields[] = {
     {"directory", K_STRING, OFF(http.directory) - OFF(http), false, 0, 0, NULL, NULL, NULL, NULL},
     {"render", K_STRLIST, OFF(http.render) - OFF(http), false, 0, 0, NULL, NULL, NULL, NULL},
+    {"proxy_allow", K_STRLIST, OFF(http.proxy_allow) - OFF(http), false, 0, 0, NULL, NULL, NULL,
+     "a list of hosts the guest may reach through the server as its HTTP proxy (\"host\", "
+     "\"host:port\", \"*.domain\")"},
 };
 
 static const struct schema http_schema = SCHEMA(http_fields);
@@ -589,6 +593,24 @@ static void path_checks(struct loader *ld)
     }
 }
 
+/* Each http.proxy_allow entry as the server will read it (http-server/proxy.h). */
+static void proxy_checks(struct loader *ld, json_t *root)
+{
+    json_t *list = json_object_get(json_object_get(root, "http"), "proxy_allow");
+    const struct bw_strlist *allow = &ld->def->http.proxy_allow;
+    for (size_t i = 0; i < allow->n; i++) {
+        struct bw_proxy_host h;
+        const char *why;
+        if (bw_proxy_parse_allow(allow->v[i], &h, &why) == 0)
+            continue;
+        char jp[48];
+        snprintf(jp, sizeof(jp), ".http.proxy_allow[%zu]", i);
+        char *expected = bw_xasprintf("\"host\", \"host:port\" or \"*.domain\" (%s)", why);
+        bw_schema_bad_value(ld, jp, json_array_get(list, i), expected);
+        free(expected);
+    }
+}
+
 static void cross_checks(struct loader *ld, json_t *root)
 {
     struct bw_definition *d = ld->def;
@@ -618,6 +640,7 @@ static void cross_checks(struct loader *ld, json_t *root)
         check_regex(ld, jp, d->boot.questions.v[i]);
     }
     path_checks(ld);
+    proxy_checks(ld, root);
     check_exports(ld, root);
     if (d->driver && !bw_driver_find(d->driver)) {
         struct bw_buf b = BW_BUF_INIT;
@@ -665,7 +688,7 @@ static void add_builtins(struct loader *ld)
         {"HTTPIP", "10.0.2.100"},
         {"HTTPPort", "8100"},
     };
-    static const char *const reserved[] = {"HTTPIP", "HTTPPort", "Name"};
+    static const char *const reserved[] = {"HTTPIP", "HTTPPort", "HTTPProxy", "Name"};
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
         if (bw_vars_get(&d->vars, reserved[i])) {
             struct bw_buf p = BW_BUF_INIT;
@@ -681,6 +704,15 @@ static void add_builtins(struct loader *ld)
         bw_vars_set_string(&d->vars, builtins[i].name, builtins[i].value, "built-in")->builtin =
             true;
     bw_vars_set_string(&d->vars, "Name", d->name ? d->name : "", "built-in")->builtin = true;
+    bw_definition_set_proxy_var(d, "10.0.2.100", "8100", "built-in");
+}
+
+void bw_definition_set_proxy_var(struct bw_definition *d, const char *ip, const char *port,
+                                 const char *origin)
+{
+    char *v = d->http.proxy_allow.n ? bw_xasprintf("http://%s:%s/", ip, port) : bw_xstrdup("");
+    bw_vars_set_string(&d->vars, "HTTPProxy", v, origin)->builtin = true;
+    free(v);
 }
 
 struct bw_definition *bw_definition_load_buffer(const char *name, const char *dir, const char *text,
@@ -806,6 +838,7 @@ void bw_definition_free(struct bw_definition *d)
     free(d->boot.method);
     strlist_free(&d->boot.command);
     strlist_free(&d->boot.questions);
+    strlist_free(&d->http.proxy_allow);
     free(d->http.directory);
     strlist_free(&d->http.render);
     free(d->ssh.username);

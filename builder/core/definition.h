@@ -123,6 +123,8 @@ struct bw_definition {
     struct {
         char *directory;          /* served as-is, or NULL */
         struct bw_strlist render; /* files in directory rendered by the template engine */
+        struct bw_strlist
+            proxy_allow; /* hosts the server proxies the guest to ({{ .HTTPProxy }}) */
     } http;
 
     struct {
@@ -174,6 +176,11 @@ void bw_definition_error(const struct bw_definition *def, struct bw_error *err, 
  * that leads out is refused (err at the value's line and column). Returns dir/rel (caller
  * frees; it may not exist), or NULL with err.
  */
+/* Sets {{ .HTTPProxy }}: "http://IP:PORT/" (the server, as the guest's HTTP proxy) when
+ * http.proxy_allow names a host, else "" (an answer file then configures no proxy). */
+void bw_definition_set_proxy_var(struct bw_definition *d, const char *ip, const char *port,
+                                 const char *origin);
+
 char *bw_definition_file(const struct bw_definition *def, const char *jpath, const char *rel,
                          struct bw_error *err);
 

@@ -130,14 +130,26 @@ void bw_build_report_requests(struct bw_build *b)
     pthread_mutex_unlock(&b->req_lock);
     for (size_t i = 0; i < n; i++) {
         char *masked = bw_vars_mask(&b->def->vars, v[i].path);
-        char *near = v[i].status == 404 || v[i].status == 403 ? nearest_file(b, v[i].path) : NULL;
+        /* A request in absolute form went through the server as the guest's proxy. */
+        bool proxied = strstr(v[i].path, "://") != NULL && v[i].path[0] != '/';
+        char *near = !proxied && (v[i].status == 404 || v[i].status == 403)
+                         ? nearest_file(b, v[i].path)
+                         : NULL;
         struct bw_build_request r = {v[i].vm,    v[i].method,  masked, v[i].status,
                                      v[i].bytes, v[i].seconds, near};
         char *line = bw_xasprintf("%s %s %s %u %llu bytes %.3f s", v[i].vm, v[i].method, masked,
                                   v[i].status, (unsigned long long)v[i].bytes, v[i].seconds);
         if (b->o->on_event)
             bw_build_emit(b, "request", line, &r);
-        if (v[i].status >= 400)
+        if (proxied && v[i].status == 403)
+            bw_build_say(b, "warning",
+                         "the %s asked the proxy for %s, on a host http.proxy_allow does not "
+                         "name (403)",
+                         v[i].vm, masked);
+        else if (proxied && v[i].status >= 400)
+            bw_build_say(b, "warning", "the %s asked the proxy for %s and got %u", v[i].vm, masked,
+                         v[i].status);
+        else if (v[i].status >= 400)
             bw_build_say(b, "warning", "the %s asked for %s and got %u%s%s%s", v[i].vm, masked,
                          v[i].status, near ? " (the nearest file served: " : "", near ? near : "",
                          near ? ")" : "");
@@ -187,6 +199,8 @@ int bw_build_step_http(struct bw_build *b, struct bw_error *err)
     }
     cfg.on_event = on_http_request;
     cfg.ud = b;
+    cfg.proxy_allow = (const char *const *)b->def->http.proxy_allow.v;
+    cfg.n_proxy_allow = b->def->http.proxy_allow.n;
     char *dir = NULL;
     if (b->def->http.directory &&
         !(dir = bw_definition_file(b->def, ".http.directory", b->def->http.directory, err)))
@@ -217,6 +231,7 @@ int bw_build_step_http(struct bw_build *b, struct bw_error *err)
     snprintf(port, sizeof(port), "%u", b->http_guest_port);
     bw_vars_set_string(&b->def->vars, "HTTPIP", b->http_ip, "build")->builtin = true;
     bw_vars_set_string(&b->def->vars, "HTTPPort", port, "build")->builtin = true;
+    bw_definition_set_proxy_var(b->def, b->http_ip, port, "build");
     struct bw_rendered files = BW_RENDERED_INIT;
     struct bw_errors errs = BW_ERRORS_INIT;
     int rc = 0;

@@ -4,6 +4,7 @@
 #include "kickstart.h"
 #include "../base/spawn.h"
 #include "../base/xmalloc.h"
+#include "../../http-server/proxy.h"
 
 #include <fnmatch.h>
 #include <stdarg.h>
@@ -492,10 +493,30 @@ struct reach {
     size_t count;
 };
 
+/* Does http.proxy_allow name host (on any port)? Then the installer reaches it through the
+ * server as its proxy. */
+static bool proxied(const struct bw_definition *def, const char *host)
+{
+    struct bw_proxy_host h;
+    const char *why;
+    if (bw_proxy_parse_allow(host, &h, &why) < 0)
+        return false;
+    for (size_t i = 0; i < def->http.proxy_allow.n; i++) {
+        struct bw_proxy_host a;
+        if (bw_proxy_parse_allow(def->http.proxy_allow.v[i], &a, &why) < 0)
+            continue;
+        h.port = a.port;
+        if (bw_proxy_allowed(&a, 1, &h))
+            return true;
+    }
+    return false;
+}
+
 static void note_host(struct reach *r, const char *at, const char *end, long line)
 {
     char host[256], key[260];
-    if (!host_at(at, end, host, sizeof(host)) || strcmp(host, r->http_ip) == 0)
+    if (!host_at(at, end, host, sizeof(host)) || strcmp(host, r->http_ip) == 0 ||
+        proxied(r->def, host))
         return;
     snprintf(key, sizeof(key), "\n%s\n", host);
     if (strstr(r->seen.data, key))
@@ -504,7 +525,8 @@ static void note_host(struct reach *r, const char *at, const char *end, long lin
     bw_buf_addf(r->warnings,
                 "%s/%s/%s:%ld: the installer is sent to %s, which the isolated network cannot "
                 "reach (only boxwright's HTTP server, at %s, is): vm.network \"user\" gives NAT, "
-                "or serve what it needs next to the answer files\n",
+                "http.proxy_allow lets it through the server as its HTTP proxy "
+                "({{ .HTTPProxy }}), or serve what it needs next to the answer files\n",
                 r->def->dir, r->def->http.directory ? r->def->http.directory : ".", r->file, line,
                 host, r->http_ip);
     r->count++;

@@ -32,7 +32,8 @@ size_t bw_seed_lint(const struct bw_definition *def, const struct bw_rendered *s
 /* On an isolated network (vm.network "isolated") the guest reaches boxwright's HTTP server at
  * http_ip and nothing else. Appends to warnings (initialised) one line per host an answer
  * file sends the installer to that it cannot reach ("FILE:LINE: ..."): each URL's host and a
- * preseed's mirror/http/hostname, as the files may be shown (a secret is not). Returns their
+ * preseed's mirror/http/hostname, as the files may be shown (a secret is not), but for hosts
+ * http.proxy_allow names (the guest reaches those through the server). Returns their
  * count; 0 on another network. */
 size_t bw_answer_unreachable(const struct bw_definition *def, const struct bw_rendered *files,
                              const char *http_ip, struct bw_buf *warnings);

@@ -714,6 +714,24 @@ START_TEST(test_validate_warns_of_hosts_an_isolated_guest_cannot_reach)
                   "%s", res.err.data);
     ck_assert_int_eq(run("validate", def, "--var", "mirror_host=10.0.2.100", NULL), 0);
     ck_assert_msg(!strstr(res.err.data, "cannot reach"), "%s", res.err.data);
+    /* a mirror the server proxies the guest to */
+    char *sed = bw_xasprintf("sed -i 's/\"directory\": \"http\",/\"directory\": \"http\", "
+                             "\"proxy_allow\": [\"deb.debian.org\"],/' '%s'",
+                             def);
+    ck_assert_int_eq(system(sed), 0);
+    free(sed);
+    ck_assert_int_eq(run("validate", def, NULL), 0);
+    ck_assert_msg(strstr(res.out.data, "ok") || res.err.data, "%s", res.out.data);
+    ck_assert_msg(!strstr(res.err.data, "cannot reach"), "%s", res.err.data);
+    ck_assert_int_eq(run("render", "--out", dir, def, NULL), 0);
+    char *preseed = bw_xasprintf("%s/preseed.cfg", dir);
+    struct bw_buf text = BW_BUF_INIT;
+    bw_buf_init(&text);
+    ck_assert_int_eq(bw_buf_read_file(&text, preseed), 0);
+    ck_assert_msg(strstr(text.data, "d-i mirror/http/proxy string http://10.0.2.100:8100/\n"), "%s",
+                  text.data);
+    bw_buf_release(&text);
+    free(preseed);
     ck_assert_int_eq(run("validate", "debian-12", NULL), 0);
     ck_assert_msg(!strstr(res.err.data, "cannot reach"), "%s", res.err.data);
     ck_assert_int_eq(run("validate", "tiny", NULL), 0);

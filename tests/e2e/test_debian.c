@@ -25,6 +25,7 @@
  */
 #include "fixture.h"
 #include "../unit/golden.h"
+#include "../unit/standins.h"
 #include "../../builder/base/buf.h"
 #include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
@@ -36,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,12 +85,32 @@ static bool fetched(const char *log, const char *path, int status)
 /*
  * Builds template tmpl (debian-12: BIOS, isolinux's boot: prompt; debian-12-efi: UEFI, d-i's
  * GRUB menu under OVMF) from the netinst-like ISO until d-i loads its components, then
- * interrupts it; checks what d-i fetched and that nothing asked a question.
+ * interrupts it; checks what d-i fetched and that nothing asked a question. The mirror is
+ * next to the preseed on boxwright's server, or (proxied) an internal mirror on this host
+ * that the isolated guest reaches only through boxwright's server as its HTTP proxy
+ * (http.proxy_allow names it, and nothing else).
  */
-static void d_i_run(const char *tmpl, bool efi)
+static void d_i_run(const char *tmpl, bool efi, bool proxied)
 {
     char *iso = e2e_fixture_debian_netinst();
     char *mirror = e2e_fixture_debian_mirror();
+    unsigned mirror_port = 0;
+    pid_t mirror_pid = 0;
+    char *mirror_host = bw_xstrdup("10.0.2.100:8100");
+    if (proxied) {
+        /* the internal mirror: a web server of its own, http://127.0.0.1:PORT/debian/ */
+        char *root = bw_xasprintf("%s/mirror-root", work);
+        char *link = bw_xasprintf("%s/debian", root);
+        ck_assert_int_eq(mkdir(root, 0755), 0);
+        ck_assert_int_eq(symlink(mirror, link), 0);
+        char *mlog = bw_xasprintf("%s/mirror.log", work);
+        mirror_pid = standin_mirror(root, &mirror_port, mlog);
+        free(mirror_host);
+        mirror_host = bw_xasprintf("127.0.0.1:%u", mirror_port);
+        free(mlog);
+        free(link);
+        free(root);
+    }
     char *def_path;
     json_t *def = e2e_copy_template(work, tmpl, &def_path);
     /* The test guest is isolated, as every test guest is; d-i needs no route: its mirror is on
@@ -97,6 +119,9 @@ static void d_i_run(const char *tmpl, bool efi)
      * here). */
     json_object_set_new(json_object_get(def, "vm"), "network", json_string("isolated"));
     json_object_set_new(json_object_get(def, "boot"), "stall_timeout", json_string("5m"));
+    if (proxied)
+        json_object_set_new(json_object_get(def, "http"), "proxy_allow",
+                            json_pack("[s]", mirror_host));
     /* Under OVMF the screen is a framebuffer, but the firmware mirrors its console on the
      * serial port: the build waits for GRUB's menu there, not for a clock that a loaded TCG
      * host may outrun (the template keeps Bento's fixed wait, for drivers with no serial). */
@@ -107,11 +132,14 @@ static void d_i_run(const char *tmpl, bool efi)
     }
     e2e_save_json(def, def_path);
     char *http_debian = bw_xasprintf("%s/%s/http/debian", work, tmpl);
-    char *cp[] = {"cp", "-r", mirror, http_debian, NULL};
-    struct bw_spawn_result res;
-    struct bw_error err = BW_ERROR_INIT;
-    ck_assert_msg(bw_spawn_run(cp, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
-    bw_spawn_result_release(&res);
+    if (!proxied) {
+        char *cp[] = {"cp", "-r", mirror, http_debian, NULL};
+        struct bw_spawn_result res;
+        struct bw_error err = BW_ERROR_INIT;
+        ck_assert_msg(bw_spawn_run(cp, NULL, NULL, 0, &res, &err) == 0, "%s", err.msg);
+        bw_spawn_result_release(&res);
+    }
+    char *mirror_var = bw_xasprintf("mirror_host=%s", mirror_host);
 
     char *out = bw_xasprintf("%s/out", work);
     char *iso_var = bw_xasprintf("iso_url=file://%s", iso);
@@ -128,7 +156,7 @@ static void d_i_run(const char *tmpl, bool efi)
     e2e_push(&a, "--var");
     e2e_push(&a, sum_var);
     e2e_push(&a, "--var");
-    e2e_push(&a, "mirror_host=10.0.2.100:8100");
+    e2e_push(&a, mirror_var);
     e2e_push(&a, "--var");
     e2e_push(&a, "mirror_directory=/debian");
     e2e_push(&a, "--var");
@@ -158,29 +186,48 @@ static void d_i_run(const char *tmpl, bool efi)
                           strstr(log.data, "read back on the screen"),
                       "%s", log.data);
     /* ...d-i fetched the preseed, found the suite and the architecture on the mirror, and
-     * read the components' index: nothing was asked of anyone on the way. */
+     * read the components' index: nothing was asked of anyone on the way. Proxied, each
+     * request names the mirror in full. */
     ck_assert_msg(fetched(log.data, "/preseed.cfg", 200), "no preseed fetched:\n%s", log.data);
-    ck_assert_msg(fetched(log.data, "/debian/dists/bookworm/Release", 200), "%s", log.data);
-    ck_assert_msg(fetched(log.data, "/debian/dists/bookworm/main/binary-amd64/Release", 200), "%s",
-                  log.data);
-    ck_assert_msg(fetched(log.data,
-                          "/debian/dists/bookworm/main/debian-installer/binary-amd64/Packages.xz",
-                          200),
-                  "%s", log.data);
+    char *base = proxied ? bw_xasprintf("http://%s", mirror_host) : bw_xstrdup("");
+    static const char *const wanted[] = {
+        "/debian/dists/bookworm/Release",
+        "/debian/dists/bookworm/main/binary-amd64/Release",
+        "/debian/dists/bookworm/main/debian-installer/binary-amd64/Packages.xz",
+    };
+    for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+        char *path = bw_xasprintf("%s%s", base, wanted[i]);
+        ck_assert_msg(fetched(log.data, path, 200), "%s not fetched:\n%s", path, log.data);
+        free(path);
+    }
     ck_assert_uint_ge(p.udebs, 3);
-    /* The suites d-i probes and our mirror lacks are warnings, each with the path and the
-     * nearest file that is there. */
-    ck_assert_msg(strstr(log.data, "asked for /debian/dists/stable/Release and got 404 (the "
-                                   "nearest file served: debian/dists/bookworm/Release)"),
-                  "%s", log.data);
+    /* The suites d-i probes and the mirror lacks are warnings, each with the path (and the
+     * nearest file that is there, when the mirror is boxwright's). */
+    if (proxied) {
+        char *w =
+            bw_xasprintf("asked the proxy for %s/debian/dists/stable/Release and got 404", base);
+        ck_assert_msg(strstr(log.data, w), "%s", log.data);
+        ck_assert_msg(!strstr(log.data, "http.proxy_allow does not name"), "%s", log.data);
+        free(w);
+    } else {
+        ck_assert_msg(strstr(log.data, "asked for /debian/dists/stable/Release and got 404 (the "
+                                       "nearest file served: debian/dists/bookworm/Release)"),
+                      "%s", log.data);
+    }
+    free(base);
     /* The interrupt is an interruption of the install, and nothing is left running. */
     ck_assert_msg(status == 130, "exit %d:\n%s", status, log.data);
     ck_assert_msg(strstr(log.data, "interrupted during install"), "%s", log.data);
     ck_assert_msg(e2e_processes_with(out, "qemu-system") == 0, "QEMU left running");
     char *wk = bw_xasprintf("%s/.work", out);
     ck_assert_msg(access(wk, F_OK) != 0, "work files left");
-    printf("real d-i (%s): preseed, mirror and %zu installer components fetched, no question\n",
-           tmpl, p.udebs);
+    printf("real d-i (%s): preseed, mirror%s and %zu installer components fetched, no "
+           "question\n",
+           tmpl, proxied ? " (an internal one, through the proxy)" : "", p.udebs);
+    if (mirror_pid)
+        bw_spawn_stop(mirror_pid, 2000);
+    free(mirror_var);
+    free(mirror_host);
 
     free(wk);
     bw_buf_release(&log);
@@ -195,13 +242,13 @@ static void d_i_run(const char *tmpl, bool efi)
 
 START_TEST(test_real_d_i_takes_the_preseed_and_the_mirror_without_a_question)
 {
-    d_i_run("debian-12", false);
+    d_i_run("debian-12", false, false);
 }
 END_TEST
 
 START_TEST(test_real_d_i_under_uefi_takes_the_preseed_and_the_mirror_without_a_question)
 {
-    d_i_run("debian-12-efi", true);
+    d_i_run("debian-12-efi", true, true);
 }
 END_TEST
 

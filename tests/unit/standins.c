@@ -70,3 +70,13 @@ pid_t standin_ec2(unsigned *port, const char *answers, const char *log)
     free(path);
     return pid;
 }
+
+pid_t standin_mirror(const char *dir, unsigned *port, const char *log)
+{
+    *port = bw_free_port();
+    char p[16];
+    snprintf(p, sizeof(p), "%u", *port);
+    char *argv[] = {"python3",   "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+                    (char *)dir, p,    NULL};
+    return start(argv, log, *port);
+}

@@ -1,9 +1,10 @@
 /*
- * standins - the AWS stand-ins the tests start: s3rver (a real S3-protocol server, from npm)
+ * standins - the stand-ins the tests start: s3rver (a real S3-protocol server, from npm)
  * behind tests/oracles/s3-front (which checks every signature with botocore and can cut a
- * part's connection), and tests/oracles/ec2-fake (EC2's Query API, signatures checked, answers
- * from a file). Both take the access key and secret STANDIN_KEY. Each returns the process,
- * started and listening; stop it with bw_spawn_stop().
+ * part's connection), tests/oracles/ec2-fake (EC2's Query API, signatures checked, answers
+ * from a file), both taking the access key and secret STANDIN_KEY; and a plain web server as
+ * an internal mirror. Each returns the process, started and listening; stop it with
+ * bw_spawn_stop().
  */
 #ifndef BW_TEST_STANDINS_H
 #define BW_TEST_STANDINS_H
@@ -25,5 +26,9 @@ pid_t standin_s3_front(unsigned *port, unsigned s3_port, const char *cut, const 
 /* ec2-fake on a free port (*port set) answering from tests/data/ec2/ANSWERS, each request's
  * form body a line of log. */
 pid_t standin_ec2(unsigned *port, const char *answers, const char *log);
+
+/* An internal mirror: Python's http.server serving DIR read-only on 127.0.0.1, a free port
+ * (*port set), its request log in log. */
+pid_t standin_mirror(const char *dir, unsigned *port, const char *log);
 
 #endif

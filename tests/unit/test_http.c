@@ -141,37 +141,48 @@ static size_t collect(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-/* GET (or HEAD) path with extra headers (NULL-terminated). Caller releases r. */
-static void fetch(const char *method, const char *path, struct reply *r, ...)
+/* method on url (through proxy, unless NULL) with the headers hdrs (freed here). Caller
+ * releases r. */
+static CURLcode perform(const char *method, const char *url, const char *proxy,
+                        struct curl_slist *hdrs, struct reply *r)
 {
     memset(r, 0, sizeof(*r));
     bw_buf_init(&r->body);
     bw_buf_init(&r->headers);
     CURL *c = curl_easy_init();
-    char *url = bw_xasprintf("http://127.0.0.1:%u%s", port, path);
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+    if (proxy)
+        curl_easy_setopt(c, CURLOPT_PROXY, proxy);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
     else if (strcmp(method, "GET") != 0)
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+/* GET (or HEAD) path with extra headers (NULL-terminated). Caller releases r. */
+static void fetch(const char *method, const char *path, struct reply *r, ...)
+{
+    char *url = bw_xasprintf("http://127.0.0.1:%u%s", port, path);
     struct curl_slist *hdrs = NULL;
     va_list ap;
     va_start(ap, r);
     for (const char *h = va_arg(ap, const char *); h; h = va_arg(ap, const char *))
         hdrs = curl_slist_append(hdrs, h);
     va_end(ap);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    CURLcode rc = curl_easy_perform(c);
+    CURLcode rc = perform(method, url, NULL, hdrs, r);
     ck_assert_msg(rc == CURLE_OK, "%s %s: %s", method, path, curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
     free(url);
 }
 
@@ -970,30 +981,13 @@ END_TEST
 
 /* ---- the proxy (proxy.h) ---- */
 
-/* Through a proxy server that allows only allow[0..n): method on url. Returns the curl code. */
+/* method on url through the server proxy. Returns the curl code. */
 static CURLcode via_proxy(struct bw_http_server *proxy, const char *method, const char *url,
                           const char *extra_header, struct reply *r)
 {
-    memset(r, 0, sizeof(*r));
-    bw_buf_init(&r->body);
-    bw_buf_init(&r->headers);
-    CURL *c = curl_easy_init();
     char *px = bw_xasprintf("http://127.0.0.1:%u", bw_http_port(proxy));
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROXY, px);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r->headers);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    if (strcmp(method, "HEAD") == 0)
-        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-    struct curl_slist *hdrs = extra_header ? curl_slist_append(NULL, extra_header) : NULL;
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    CURLcode rc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(c);
+    CURLcode rc =
+        perform(method, url, px, extra_header ? curl_slist_append(NULL, extra_header) : NULL, r);
     free(px);
     return rc;
 }

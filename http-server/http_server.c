@@ -672,8 +672,22 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
 {
     struct arg_ctx *a = cls;
     (void)kind;
-    bw_buf_addf(a->b, "%c%s%s%s", a->first ? '?' : '&', key, value ? "=" : "", value ? value : "");
+    bw_buf_addc(a->b, a->first ? '?' : '&');
     a->first = false;
+    /* as it came (libmicrohttpd leaves it escaped: keep_escaped), but never a blank or a
+     * control byte on the upstream's request line */
+    for (int part = 0; part < 2; part++) {
+        const char *t = part ? value : key;
+        if (!t)
+            break;
+        if (part)
+            bw_buf_addc(a->b, '=');
+        for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+            if (*p > 0x20 && *p < 0x7f)
+                bw_buf_addc(a->b, (char)*p);
+            else
+                bw_buf_addf(a->b, "%%%02X", *p);
+    }
     return MHD_YES;
 }
 
@@ -738,8 +752,9 @@ static enum MHD_Result proxy_request(struct bw_http_server *s, struct MHD_Connec
         got = bw_proxy_parse_head(buf, len, MAX_HEAD, &ph);
     }
     const char *bad =
-        got < 0      ? "no HTTP/1.x response head from"
-        : ph.chunked ? "a chunked body (not passed on) from"
+        got < 0                              ? "no HTTP/1.x response head from"
+        : ph.status < 200 || ph.status > 599 ? "a status other than 200-599 from"
+        : ph.chunked                         ? "a chunked body (not passed on) from"
         : !ph.has_length && strcmp(r->method, "HEAD") != 0 && ph.status != 304 && ph.status != 204
             ? "a body without Content-Length (not passed on) from"
             : NULL;

@@ -201,6 +201,10 @@ int bw_build_step_http(struct bw_build *b, struct bw_error *err)
     cfg.ud = b;
     cfg.proxy_allow = (const char *const *)b->def->http.proxy_allow.v;
     cfg.n_proxy_allow = b->def->http.proxy_allow.n;
+    /* A proxied transfer holds a thread while it waits on the mirror, and half the threads at
+     * most proxy: room for an installer's parallel downloads (dnf's three) and the rest. */
+    if (cfg.n_proxy_allow)
+        cfg.threads = 8;
     char *dir = NULL;
     if (b->def->http.directory &&
         !(dir = bw_definition_file(b->def, ".http.directory", b->def->http.directory, err)))

@@ -163,6 +163,12 @@ static int run(int argc, char **argv)
                isolated ? d->isolated_network : d->user_network, http_ip);
     if (def->vm.network_reason)
         printf("%-12s %s\n", "  why", def->vm.network_reason);
+    if (def->http.proxy_allow.n) {
+        printf("%-12s boxwright's server ({{ .HTTPProxy }}) to", "  proxy");
+        for (size_t i = 0; i < def->http.proxy_allow.n; i++)
+            printf("%s %s", i ? "," : "", def->http.proxy_allow.v[i]);
+        printf(", and nothing else\n");
+    }
     /* What the answer files and the boot command get from this driver. */
     bw_vars_set_string(&def->vars, "HTTPIP", http_ip, "driver")->builtin = true;
     if (!d->guest_http_port)

@@ -121,10 +121,9 @@ struct bw_definition {
     struct bw_cloud_init cloud_init;
 
     struct {
-        char *directory;          /* served as-is, or NULL */
-        struct bw_strlist render; /* files in directory rendered by the template engine */
-        struct bw_strlist
-            proxy_allow; /* hosts the server proxies the guest to ({{ .HTTPProxy }}) */
+        char *directory;               /* served as-is, or NULL */
+        struct bw_strlist render;      /* files in directory rendered by the template engine */
+        struct bw_strlist proxy_allow; /* hosts proxied to, {{ .HTTPProxy }} */
     } http;
 
     struct {
@@ -170,17 +169,17 @@ void bw_definition_free(struct bw_definition *def);
 void bw_definition_error(const struct bw_definition *def, struct bw_error *err, const char *path,
                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Sets {{ .HTTPProxy }}: "http://IP:PORT/" (the server, as the guest's HTTP proxy) when
+ * http.proxy_allow names a host, else "" (an answer file then configures no proxy). */
+void bw_definition_set_proxy_var(struct bw_definition *d, const char *ip, const char *port,
+                                 const char *origin);
+
 /*
  * The file the definition names at jpath (".provision[0].script"), rel to its directory. Every
  * path a template names stays inside the template: an absolute path, "..", or a symbolic link
  * that leads out is refused (err at the value's line and column). Returns dir/rel (caller
  * frees; it may not exist), or NULL with err.
  */
-/* Sets {{ .HTTPProxy }}: "http://IP:PORT/" (the server, as the guest's HTTP proxy) when
- * http.proxy_allow names a host, else "" (an answer file then configures no proxy). */
-void bw_definition_set_proxy_var(struct bw_definition *d, const char *ip, const char *port,
-                                 const char *origin);
-
 char *bw_definition_file(const struct bw_definition *def, const char *jpath, const char *rel,
                          struct bw_error *err);
 

@@ -53,8 +53,13 @@ static void setup(void)
     cache_env = bw_xasprintf("BOXWRIGHT_CACHE_DIR=%s/cache", work);
 }
 
+static pid_t mirror_pid; /* the internal mirror's web server, when one runs */
+
 static void teardown(void)
 {
+    if (mirror_pid)
+        bw_spawn_stop(mirror_pid, 2000);
+    mirror_pid = 0;
     test_rm_rf(work);
     free(cache_env);
 }
@@ -95,7 +100,6 @@ static void d_i_run(const char *tmpl, bool efi, bool proxied)
     char *iso = e2e_fixture_debian_netinst();
     char *mirror = e2e_fixture_debian_mirror();
     unsigned mirror_port = 0;
-    pid_t mirror_pid = 0;
     char *mirror_host = bw_xstrdup("10.0.2.100:8100");
     if (proxied) {
         /* the internal mirror: a web server of its own, http://127.0.0.1:PORT/debian/ */
@@ -114,9 +118,9 @@ static void d_i_run(const char *tmpl, bool efi, bool proxied)
     char *def_path;
     json_t *def = e2e_copy_template(work, tmpl, &def_path);
     /* The test guest is isolated, as every test guest is; d-i needs no route: its mirror is on
-     * boxwright's server. A question stops it; the watch fails the build when nothing has moved for
-     * 5 minutes (d-i sits 1-3 minutes on a blank screen after fetching the preseed, under TCG
-     * here). */
+     * boxwright's server, or behind it. A question stops it; the watch fails the build when nothing
+     * has moved for 5 minutes (d-i sits 1-3 minutes on a blank screen after fetching the preseed,
+     * under TCG here). */
     json_object_set_new(json_object_get(def, "vm"), "network", json_string("isolated"));
     json_object_set_new(json_object_get(def, "boot"), "stall_timeout", json_string("5m"));
     if (proxied)
@@ -224,8 +228,6 @@ static void d_i_run(const char *tmpl, bool efi, bool proxied)
     printf("real d-i (%s): preseed, mirror%s and %zu installer components fetched, no "
            "question\n",
            tmpl, proxied ? " (an internal one, through the proxy)" : "", p.udebs);
-    if (mirror_pid)
-        bw_spawn_stop(mirror_pid, 2000);
     free(mirror_var);
     free(mirror_host);
 

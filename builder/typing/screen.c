@@ -102,23 +102,43 @@ int bw_screen_read_text(const struct bw_driver *drv, struct bw_vm *vm, struct bw
         bw_error_set(err, BW_ERR_UNSUPPORTED, "%s cannot read guest memory", drv->name);
         return -1;
     }
-    unsigned char bda[BDA_LEN];
-    if (drv->read_memory(vm, BDA_BASE, sizeof(bda), bda, err) < 0)
-        return -1;
-    unsigned cols = bda[0] | (unsigned)bda[1] << 8;
-    unsigned rows = bda[0x484 - BDA_BASE] + 1u;
-    /* A BIOS that never set a mode (or an EFI one) leaves zeros: assume the 80x25 default. */
-    if (cols < 40 || cols > BW_SCREEN_MAX_COLS)
-        cols = 80;
-    if (rows < 25 || rows > BW_SCREEN_MAX_ROWS)
-        rows = 25;
-    unsigned col = bda[0x450 - BDA_BASE], row = bda[0x451 - BDA_BASE];
-    size_t n = (size_t)cols * rows;
-    unsigned char *raw = bw_xmalloc(2 * n);
-    if (drv->read_memory(vm, VGA_TEXT, 2 * n, raw, err) < 0) {
+    /*
+     * The cursor and the cells come from two reads, and the guest runs in between: traced
+     * through libvirt, the cells often held a character more than the cursor said, and once a
+     * line has scrolled, which shift explains the cells depends on the cursor being theirs. So
+     * the cursor is read again after the cells, and the whole read taken again until the two
+     * agree (the guest drew nothing in between); after a few tries the last one stands.
+     */
+    unsigned char bda[BDA_LEN], again[BDA_LEN];
+    unsigned char *raw = NULL;
+    unsigned cols = 0, rows = 0;
+    size_t n = 0;
+    for (int attempt = 0;; attempt++) {
+        if (drv->read_memory(vm, BDA_BASE, sizeof(bda), bda, err) < 0) {
+            free(raw);
+            return -1;
+        }
+        cols = bda[0] | (unsigned)bda[1] << 8;
+        rows = bda[0x484 - BDA_BASE] + 1u;
+        /* A BIOS that never set a mode (or an EFI one) leaves zeros: assume 80x25. */
+        if (cols < 40 || cols > BW_SCREEN_MAX_COLS)
+            cols = 80;
+        if (rows < 25 || rows > BW_SCREEN_MAX_ROWS)
+            rows = 25;
+        n = (size_t)cols * rows;
         free(raw);
-        return -1;
+        raw = bw_xmalloc(2 * n);
+        if (drv->read_memory(vm, VGA_TEXT, 2 * n, raw, err) < 0 ||
+            drv->read_memory(vm, BDA_BASE, sizeof(again), again, err) < 0) {
+            free(raw);
+            return -1;
+        }
+        /* (not the whole area: the BIOS timer ticks in it) */
+        const size_t cur = 0x450 - BDA_BASE;
+        if ((memcmp(bda + cur, again + cur, 2) == 0 && memcmp(bda, again, 2) == 0) || attempt == 4)
+            break;
     }
+    unsigned col = bda[0x450 - BDA_BASE], row = bda[0x451 - BDA_BASE];
     s->cols = cols;
     s->rows = rows;
     for (size_t i = 0; i < n; i++) {

@@ -174,6 +174,8 @@ static int run(int argc, char **argv)
                 goto fail;
             cfg.directory = dir;
         }
+        cfg.proxy_allow = (const char *const *)def->http.proxy_allow.v;
+        cfg.n_proxy_allow = def->http.proxy_allow.n;
     }
     srv = bw_http_new(&cfg);
     if (bw_http_bind(srv, &err) < 0)
@@ -186,6 +188,7 @@ static int run(int argc, char **argv)
             bw_vars_set_string(&def->vars, "HTTPPort", port, "bound port");
         if (strcmp(bw_vars_get(&def->vars, "HTTPIP")->origin, "--var") != 0)
             bw_vars_set_string(&def->vars, "HTTPIP", cfg.bind_address, "bind address");
+        bw_definition_set_proxy_var(def, "bound port");
         struct bw_errors errs = BW_ERRORS_INIT;
         struct bw_rendered files = BW_RENDERED_INIT;
         bw_prepare_answer_files(def, &files, &errs);
@@ -243,6 +246,8 @@ const struct bw_command bw_cmd_serve = {
     "port bound, unless set with --var (for a QEMU user-network guest the host's\n"
     "loopback is 10.0.2.2). GET and HEAD only; byte ranges, ETag and\n"
     "Last-Modified are supported; nothing outside the directory is reachable.\n"
+    "A template whose http.proxy_allow names hosts is also an HTTP proxy to those\n"
+    "hosts and no others (HTTPProxy is this server's URL).\n"
     "Each request is logged on stdout: time, client, method, path, status, bytes.\n"
     "\n"
     "  --bind ADDR       address to listen on (default 127.0.0.1)\n"

@@ -99,6 +99,7 @@ struct bw_definition *bw_cli_load(const char *arg, const struct bw_var_opts *opt
         if (bw_vars_apply_assignment(&def->vars, opts->vars[i], &err) < 0)
             goto bad_var;
     }
+    bw_definition_set_proxy_var(def, "built-in"); /* after --var HTTPIP=... */
     return def;
 bad_var:
     bw_cli_print_error(&err);

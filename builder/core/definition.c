@@ -704,13 +704,19 @@ static void add_builtins(struct loader *ld)
         bw_vars_set_string(&d->vars, builtins[i].name, builtins[i].value, "built-in")->builtin =
             true;
     bw_vars_set_string(&d->vars, "Name", d->name ? d->name : "", "built-in")->builtin = true;
-    bw_definition_set_proxy_var(d, "10.0.2.100", "8100", "built-in");
+    bw_definition_set_proxy_var(d, "built-in");
 }
 
-void bw_definition_set_proxy_var(struct bw_definition *d, const char *ip, const char *port,
-                                 const char *origin)
+void bw_definition_set_proxy_var(struct bw_definition *d, const char *origin)
 {
-    char *v = d->http.proxy_allow.n ? bw_xasprintf("http://%s:%s/", ip, port) : bw_xstrdup("");
+    const struct bw_var *had = bw_vars_get(&d->vars, "HTTPProxy");
+    if (had && strcmp(had->origin, "--var") == 0)
+        return;
+    const struct bw_var *ip = bw_vars_get(&d->vars, "HTTPIP");
+    const struct bw_var *port = bw_vars_get(&d->vars, "HTTPPort");
+    char *v = d->http.proxy_allow.n && ip && port && ip->value.s && port->value.s
+                  ? bw_xasprintf("http://%s:%s/", ip->value.s, port->value.s)
+                  : bw_xstrdup("");
     bw_vars_set_string(&d->vars, "HTTPProxy", v, origin)->builtin = true;
     free(v);
 }

@@ -169,10 +169,10 @@ void bw_definition_free(struct bw_definition *def);
 void bw_definition_error(const struct bw_definition *def, struct bw_error *err, const char *path,
                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
-/* Sets {{ .HTTPProxy }}: "http://IP:PORT/" (the server, as the guest's HTTP proxy) when
- * http.proxy_allow names a host, else "" (an answer file then configures no proxy). */
-void bw_definition_set_proxy_var(struct bw_definition *d, const char *ip, const char *port,
-                                 const char *origin);
+/* Sets {{ .HTTPProxy }} from {{ .HTTPIP }} and {{ .HTTPPort }} as they are now:
+ * "http://IP:PORT/" (the server, as the guest's HTTP proxy) when http.proxy_allow names a host,
+ * else "" (an answer file then configures no proxy); unless it was set with --var. */
+void bw_definition_set_proxy_var(struct bw_definition *d, const char *origin);
 
 /*
  * The file the definition names at jpath (".provision[0].script"), rel to its directory. Every

@@ -235,7 +235,7 @@ int bw_build_step_http(struct bw_build *b, struct bw_error *err)
     snprintf(port, sizeof(port), "%u", b->http_guest_port);
     bw_vars_set_string(&b->def->vars, "HTTPIP", b->http_ip, "build")->builtin = true;
     bw_vars_set_string(&b->def->vars, "HTTPPort", port, "build")->builtin = true;
-    bw_definition_set_proxy_var(b->def, b->http_ip, port, "build");
+    bw_definition_set_proxy_var(b->def, "build");
     struct bw_rendered files = BW_RENDERED_INIT;
     struct bw_errors errs = BW_ERRORS_INIT;
     int rc = 0;

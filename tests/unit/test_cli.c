@@ -733,6 +733,12 @@ START_TEST(test_validate_warns_of_hosts_an_isolated_guest_cannot_reach)
     ck_assert_int_eq(bw_buf_read_file(&text, preseed), 0);
     ck_assert_msg(strstr(text.data, "d-i mirror/http/proxy string http://10.0.2.100:8100/\n"), "%s",
                   text.data);
+    /* {{ .HTTPProxy }} follows the server's address as --var sets it */
+    ck_assert_int_eq(run("render", "--out", dir, "--var", "HTTPIP=192.168.1.5", def, NULL), 0);
+    bw_buf_reset(&text);
+    ck_assert_int_eq(bw_buf_read_file(&text, preseed), 0);
+    ck_assert_msg(strstr(text.data, "d-i mirror/http/proxy string http://192.168.1.5:8100/\n"),
+                  "%s", text.data);
     bw_buf_release(&text);
     free(preseed);
     ck_assert_int_eq(run("validate", "debian-12", NULL), 0);

@@ -708,7 +708,7 @@ static enum MHD_Result proxy_request(struct bw_http_server *s, struct MHD_Connec
         return queue_text(c, r, MHD_HTTP_SERVICE_UNAVAILABLE,
                           "%u proxied transfers under way already; try again\n", most);
     }
-    char why_buf[256];
+    char why_buf[512];
     int fd = upstream_connect(&h, s->cfg.proxy_timeout_s, why_buf, sizeof(why_buf));
     if (fd < 0) {
         atomic_fetch_sub(&s->proxying, 1);

@@ -855,7 +855,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return queue_text(c, r, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD are served\n");
     if (s->cfg.max_requests_per_s != UINT32_MAX && rate_exceeded(s, r->client))
         return queue_text(c, r, MHD_HTTP_TOO_MANY_REQUESTS, "too many requests\n");
-    if (url[0] != '/' && strstr(url, "://"))
+    if (bw_proxy_is_target(url))
         return proxy_request(s, c, r, url);
     char rel[PATH_BYTES];
     const char *why = NULL;

@@ -82,6 +82,11 @@ static int parse_authority(const char *s, size_t n, struct bw_proxy_host *out, c
     return 0;
 }
 
+bool bw_proxy_is_target(const char *url)
+{
+    return url[0] != '/' && strstr(url, "://") != NULL;
+}
+
 int bw_proxy_parse_allow(const char *entry, struct bw_proxy_host *out, const char **why)
 {
     memset(out, 0, sizeof(*out));

@@ -32,6 +32,10 @@ struct bw_proxy_host {
     bool wildcard; /* "*.domain": any name that ends in ".domain" */
 };
 
+/* Is a request target in absolute form ("http://host/..."), one for the proxy rather than a
+ * path below the server's root? */
+bool bw_proxy_is_target(const char *url);
+
 /* Parses an allow-list entry. Returns 0, or -1 with *why (static). */
 int bw_proxy_parse_allow(const char *entry, struct bw_proxy_host *out, const char **why);
 

@@ -3,6 +3,7 @@
 #include "steps.h"
 #include "../base/xmalloc.h"
 #include "../seed/seed.h"
+#include "../../http-server/proxy.h"
 
 #include <dirent.h>
 #include <pwd.h>
@@ -131,7 +132,7 @@ void bw_build_report_requests(struct bw_build *b)
     for (size_t i = 0; i < n; i++) {
         char *masked = bw_vars_mask(&b->def->vars, v[i].path);
         /* A request in absolute form went through the server as the guest's proxy. */
-        bool proxied = strstr(v[i].path, "://") != NULL && v[i].path[0] != '/';
+        bool proxied = bw_proxy_is_target(v[i].path);
         char *near = !proxied && (v[i].status == 404 || v[i].status == 403)
                          ? nearest_file(b, v[i].path)
                          : NULL;

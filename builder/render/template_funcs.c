@@ -1,4 +1,4 @@
-/* The function library templates call: user, env, default, quote, join, upper, lower, eq,
+/* The function library templates call: user, env, default, quote, xml, join, upper, lower, eq,
  * ne, not, sha512crypt. */
 #include "template_int.h"
 #include "../base/xmalloc.h"
@@ -91,6 +91,34 @@ static int fn_quote(struct exec *ex, struct bw_value *a, size_t n, size_t off, s
             bw_buf_addc(&b, (char)*p);
     }
     bw_buf_addc(&b, '"');
+    bw_tmpl_set_string(out, bw_buf_detach(&b));
+    return 0;
+}
+
+/* Text for XML element content or an attribute value (AutoYaST, Autounattend): the five
+ * markup characters as entities; a control character XML 1.0 cannot hold is an error. */
+static int fn_xml(struct exec *ex, struct bw_value *a, size_t n, size_t off, struct bw_value *out)
+{
+    (void)n;
+    if (need_string(ex, &a[0], off, "xml") < 0)
+        return -1;
+    struct bw_buf b = BW_BUF_INIT;
+    bw_buf_init(&b);
+    for (const unsigned char *p = (const unsigned char *)a[0].s; *p; p++) {
+        static const char *const ent[] = {
+            ['&'] = "&amp;", ['<'] = "&lt;", ['>'] = "&gt;", ['"'] = "&quot;", ['\''] = "&apos;"};
+        if (*p < sizeof(ent) / sizeof(ent[0]) && ent[*p]) {
+            bw_buf_adds(&b, ent[*p]);
+        } else if ((*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') || *p == 0x7f) {
+            bw_buf_release(&b);
+            return bw_tmpl_fail_at(ex->t, ex->err, BW_ERR_RENDER, off,
+                                   "xml: the value holds control character 0x%02x: expected "
+                                   "text XML 1.0 can hold",
+                                   *p);
+        } else {
+            bw_buf_addc(&b, (char)*p);
+        }
+    }
     bw_tmpl_set_string(out, bw_buf_detach(&b));
     return 0;
 }
@@ -219,17 +247,10 @@ static int fn_sha512crypt(struct exec *ex, struct bw_value *a, size_t n, size_t 
 }
 
 static const struct func funcs[] = {
-    {"user", 1, 1, fn_user},
-    {"env", 1, 1, fn_env},
-    {"default", 2, 2, fn_default},
-    {"quote", 1, 1, fn_quote},
-    {"join", 2, 2, fn_join},
-    {"upper", 1, 1, fn_upper},
-    {"lower", 1, 1, fn_lower},
-    {"eq", 2, 2, fn_eq},
-    {"ne", 2, 2, fn_ne},
-    {"not", 1, 1, fn_not},
-    {"sha512crypt", 1, 2, fn_sha512crypt},
+    {"user", 1, 1, fn_user},   {"env", 1, 1, fn_env},     {"default", 2, 2, fn_default},
+    {"quote", 1, 1, fn_quote}, {"xml", 1, 1, fn_xml},     {"join", 2, 2, fn_join},
+    {"upper", 1, 1, fn_upper}, {"lower", 1, 1, fn_lower}, {"eq", 2, 2, fn_eq},
+    {"ne", 2, 2, fn_ne},       {"not", 1, 1, fn_not},     {"sha512crypt", 1, 2, fn_sha512crypt},
 };
 
 const struct func *bw_tmpl_find_func(const char *name, size_t len)

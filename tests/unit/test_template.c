@@ -31,6 +31,8 @@ static void test_vars(struct bw_vars *v)
 
 static const char *test_getenv(const char *name)
 {
+    if (strcmp(name, "CTRL") == 0) /* a value with an escape in it */
+        return "red\x1b[31m";
     return strcmp(name, "BW_TEST_HOME") == 0 ? "/home/builder" : NULL;
 }
 
@@ -134,6 +136,20 @@ START_TEST(test_sha512crypt_with_salt_is_reproducible_and_verifies)
 }
 END_TEST
 
+START_TEST(test_xml_escapes_markup_and_refuses_control_characters)
+{
+    struct bw_buf out = BW_BUF_INIT;
+    struct bw_error err = BW_ERROR_INIT;
+    ck_assert_int_eq(render_str("<a t='{{ xml \"x<y & 'z' > \\\"q\\\"\" }}'/>", &out, &err), 0);
+    ck_assert_str_eq(out.data, "<a t='x&lt;y &amp; &apos;z&apos; &gt; &quot;q&quot;'/>");
+    bw_buf_release(&out);
+    ck_assert_int_eq(render_str("{{ xml (env \"CTRL\") }}", &out, &err), -1);
+    ck_assert_msg(strstr(err.msg, "control character 0x1b"), "%s", err.msg);
+    bw_error_release(&err);
+    bw_buf_release(&out);
+}
+END_TEST
+
 START_TEST(test_sha512crypt_without_salt_draws_a_fresh_salt)
 {
     struct bw_buf a = BW_BUF_INIT, b = BW_BUF_INIT;
@@ -184,6 +200,7 @@ int main(void)
     tcase_add_test(tc, test_text_without_actions_is_copied_verbatim);
     tcase_add_test(tc, test_sha512crypt_with_salt_is_reproducible_and_verifies);
     tcase_add_test(tc, test_sha512crypt_without_salt_draws_a_fresh_salt);
+    tcase_add_test(tc, test_xml_escapes_markup_and_refuses_control_characters);
     tcase_add_test(tc, test_env_reads_the_environment_and_is_empty_when_unset);
     tcase_add_test(tc, test_failed_render_names_the_undefined_variable_and_known_ones);
     suite_add_tcase(s, tc);

@@ -2,6 +2,7 @@
 #include "lint.h"
 #include "autoinstall.h"
 #include "kickstart.h"
+#include "xmlanswer.h"
 #include "../base/spawn.h"
 #include "../base/xmalloc.h"
 #include "../../http-server/proxy.h"
@@ -260,30 +261,15 @@ static long checker_line(const char *l, char **rest)
     return n > 0 ? n : 0;
 }
 
-/* XML answer files (AutoYaST, Autounattend) must be well formed: xmllint --noout. Its
- * messages name the element or entity at fault; shown only where no secret is on the line. */
-static void xml_line(const char *file, const struct bw_rendered_file *f, const char *l,
-                     struct bw_errors *errs)
-{
-    /* "/tmp/boxwright-answer-XXXXXX:LINE: parser error : MESSAGE", then the line and a caret,
-     * which are not taken */
-    char *end = NULL;
-    long n = checker_line(l, &end);
-    const char *what = n > 0 ? strstr(end, " error : ") : NULL;
-    if (!what)
-        return;
-    what += strlen(" error : ");
-    if (line_is_showable(f, n))
-        answer_error(errs, file, n, "XML: %s: expected well-formed XML (xmllint)", what);
-    else
-        answer_error(errs, file, n,
-                     "XML: not well formed (the words are not shown: a sensitive value is on "
-                     "this line)");
-}
-
 static bool showable_line(long line, void *f)
 {
     return line_is_showable(f, line);
+}
+
+/* An XML answer file (AutoYaST, Autounattend) through boxwright's checks (xmlanswer.h). */
+static void xml_check(const char *file, const struct bw_rendered_file *f, struct bw_errors *errs)
+{
+    bw_xml_answer_check(file, f->data.data, f->data.len, showable_line, (void *)f, NULL, errs);
 }
 
 /* A kickstart through boxwright's own checks (no kickstart validator is packaged for Debian). */
@@ -416,7 +402,7 @@ static const struct answer_kind {
      2,
      preseed_line,
      NULL},
-    {"*.xml", "XML", {"xmllint", "--noout", "--nonet", NULL, NULL}, 3, xml_line, NULL},
+    {"*.xml", "XML", {"XML checks", NULL}, 0, NULL, xml_check},
     {"user-data", "autoinstall", {"autoinstall checks", NULL}, 0, NULL, autoinstall_check},
     {"installerconfig", "installerconfig", {"sh -n", NULL}, 0, NULL, installerconfig_check},
     {"*.installerconfig", "installerconfig", {"sh -n", NULL}, 0, NULL, installerconfig_check},

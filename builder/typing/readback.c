@@ -107,3 +107,24 @@ int bw_readback_scrolled(const char *before, const char *after, size_t cols, siz
     }
     return -1;
 }
+
+size_t bw_readback_tail_text(const char *cells, size_t end, const char *want, size_t n,
+                             size_t min_seen)
+{
+    size_t j = n, matched = 0, p = end;
+    for (;;) {
+        while (j && want[j - 1] == ' ')
+            j--;
+        if (j == 0)
+            return n;
+        while (p && blank(cells[p - 1]))
+            p--;
+        if (p == 0) /* the rest scrolled away */
+            return matched >= min_seen ? n : matched;
+        if (cells[p - 1] != want[j - 1])
+            return matched;
+        p--;
+        j--;
+        matched++;
+    }
+}

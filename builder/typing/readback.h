@@ -45,6 +45,17 @@ struct bw_readback bw_readback_forward(const char *cells, size_t cols, size_t fr
 size_t bw_readback_tail(const char *cells, size_t cols, size_t end, const char *want, size_t n,
                         size_t min_seen);
 
+/*
+ * The same question asked of the text alone: do the characters that are not blanks, read
+ * backwards from `end`, end with the characters of want[0..n) that are not spaces? A loader
+ * may draw a blank anywhere its own line breaks fall (isolinux, after redrawing a long line,
+ * leaves one in the middle of a row), so blanks say nothing here; a character shown twice, or
+ * missing, or wrong, does. Returns n when all of want matches, or the part still on the screen
+ * (at least min_seen characters) does; otherwise how many characters matched.
+ */
+size_t bw_readback_tail_text(const char *cells, size_t end, const char *want, size_t n,
+                             size_t min_seen);
+
 /* Rows the screen scrolled between two reads (0..max), judged by the cells before the earlier
  * cursor, which only scrolling moves; -1 when no shift explains the change. */
 int bw_readback_scrolled(const char *before, const char *after, size_t cols, size_t cursor_before,

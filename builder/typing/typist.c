@@ -362,14 +362,16 @@ static int repair(struct typist *t, struct run *u, size_t agree, size_t shown, s
         t->r->repairs++;
         back_off(t);
         size_t keep = u->j0 + agree, count = shown - agree;
-        struct bw_buf b = BW_BUF_INIT;
-        bw_buf_init(&b);
-        size_t end = t->scr->cursor;
-        size_t from = end > count + 8 ? end - count - 8 : 0;
-        printable(&b, t->scr->cells + from, end - from, 40);
-        note(t, "info", "retyping from character %zu: the line ended in %s (erasing %zu)", keep + 1,
-             b.data, count);
-        bw_buf_release(&b);
+        if (count) { /* (none: the line is searched below for where it went wrong) */
+            struct bw_buf b = BW_BUF_INIT;
+            bw_buf_init(&b);
+            size_t end = t->scr->cursor;
+            size_t from = end > count + 8 ? end - count - 8 : 0;
+            printable(&b, t->scr->cells + from, end - from, 40);
+            note(t, "info", "retyping from character %zu: the line ended in %s (erasing %zu)",
+                 keep + 1, b.data, count);
+            bw_buf_release(&b);
+        }
         t->r->retyped += u->sent > keep ? u->sent - keep : 0;
         if (erase(t, u, count, err) < 0)
             return -1;
@@ -441,6 +443,30 @@ static struct bw_readback follow(struct typist *t, struct run *u, bool *known)
     return best;
 }
 
+/*
+ * Every character has shown where it was meant to, one read at a time: does the line as a
+ * whole say so too, once the guest is done? Keys sent twice (taken for lost, then arriving
+ * after all) can still be on their way, and a read taken while the guest drew can have
+ * placed a character where it is not. So: wait until everything sent has been handed over and
+ * the screen has stayed the same for the settle time, then read the line back from its end,
+ * its characters but not its blanks (where a loader breaks a line it may draw a blank in the
+ * middle of a row: bw_readback_tail_text).
+ * Returns 1 when it is exact, 0 when it is not (u->j0 and u->verified then say nothing
+ * of it: the caller repairs from what the screen shows), -1 with err.
+ */
+static int line_holds(struct typist *t, struct run *u, struct bw_error *err)
+{
+    sleep_s(t->busy_until + 0.05 - now_s());
+    if (wait_quiet(t, u->settle, 10.0 + u->settle, err) < 0)
+        return -1;
+    const struct bw_screen *s = t->scr;
+    size_t min_seen = u->n < 16 ? u->n : 16;
+    if (bw_readback_tail_text(s->cells, s->cursor, u->want, u->n, min_seen) == u->n)
+        return 1;
+    note(t, "info", "the line read back whole is not the one meant: repairing it");
+    return 0;
+}
+
 static int type_run_read_back(struct typist *t, struct run *u, struct bw_error *err)
 {
     if (wait_quiet(t, 0.1, 2.0, err) < 0)
@@ -473,8 +499,14 @@ static int type_run_read_back(struct typist *t, struct run *u, struct bw_error *
                 u->lost_rounds = 0;
                 went_well(t, rb.shown);
             }
-            if (u->verified == u->n)
-                return 0;
+            if (u->verified == u->n) {
+                int whole = line_holds(t, u, err);
+                if (whole != 0)
+                    return whole > 0 ? 0 : -1;
+                if (repair(t, u, 0, 0, err) < 0)
+                    return -1;
+                continue;
+            }
             if (u->verified < u->sent && quiet(t, u, now)) {
                 /* Sent, and not on the screen however long we wait: lost on the way. */
                 if (u->lost_rounds >= LOST_ROUNDS ||

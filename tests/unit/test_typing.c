@@ -125,6 +125,19 @@ START_TEST(test_typing_after_a_redraw_reads_back_from_the_anchor)
     char *whole = bw_xasprintf("%s0123456789", base);
     ck_assert_uint_lt(bw_readback_tail(after.cells, 80, after.cursor, whole, strlen(whole), 16),
                       strlen(whole));
+    /* Its characters, blanks aside, are the whole line: the check made once the line is typed.
+     * Ten characters shown twice, or one left out, are not. */
+    ck_assert_uint_eq(bw_readback_tail_text(after.cells, after.cursor, whole, strlen(whole), 16),
+                      strlen(whole));
+    char *twice = bw_xasprintf("%s01234567890123456789", base);
+    ck_assert_uint_eq(bw_readback_tail_text(after.cells, after.cursor, twice, strlen(twice), 16),
+                      10);
+    whole[strlen(whole) - 4] = '\0';
+    char *missing = bw_xasprintf("%s789", whole); /* ...0125789 */
+    ck_assert_uint_eq(
+        bw_readback_tail_text(after.cells, after.cursor, missing, strlen(missing), 16), 3);
+    free(missing);
+    free(twice);
     free(whole);
     free(base);
 }
@@ -195,6 +208,10 @@ struct bw_vm {
     int racy;     /* the guest goes on between the reads of the cursor and of the cells: 1 at
                    * times, 2 at every read */
     double stall_s;
+    /* and at given events (counted from 1, a chord being a press and a release per key), a
+     * stall of its own */
+    size_t events, stall_at[4];
+    double stall_for[4];
     unsigned rng;
     size_t dropped;
     char dir[64];
@@ -314,6 +331,10 @@ static void queue(struct bw_vm *vm, enum bw_key key, bool down, unsigned hold_ms
     vm->last_at = (vm->last_at > now ? vm->last_at : now) + hold_ms / 1000.0;
     if (vm->stall > 0 && rnd(vm) % 1000 < (unsigned)(vm->stall * 1000))
         vm->last_at += vm->stall_s;
+    vm->events++;
+    for (size_t k = 0; k < sizeof(vm->stall_at) / sizeof(vm->stall_at[0]); k++)
+        if (vm->stall_at[k] == vm->events)
+            vm->last_at += vm->stall_for[k];
     if (vm->drop > 0 && rnd(vm) % 1000 < (unsigned)(vm->drop * 1000)) {
         vm->dropped++;
         return;
@@ -525,6 +546,40 @@ START_TEST(test_keys_that_arrive_late_are_not_left_on_the_line_twice)
 }
 END_TEST
 
+/* The last keys of a line stall, are taken for lost and sent again, and the guest then takes
+ * the first ones, which complete the line on the screen, and stalls once more before taking
+ * the second: the line is not called typed while keys sent twice can still arrive. */
+START_TEST(test_keys_sent_again_that_arrive_after_the_line_reads_right_are_erased)
+{
+    for (int redraw = TERMINAL; redraw <= ISOLINUX; redraw++) {
+        struct bw_vm *vm = sim_new((enum redraw)redraw, 0, 3);
+        const char *text = "abcdefghijklmnopqrstuvwxyzabcdefghijklmn"; /* 40 chords, no shift */
+        /* chords 38 and 39 (events 77 to 80) wait 0.6 s; the two sent again after them
+         * (chords 40 and 41: events 81 on) 0.3 s more */
+        vm->stall_at[0] = 77;
+        vm->stall_for[0] = 0.6;
+        vm->stall_at[1] = 81;
+        vm->stall_for[1] = 0.3;
+        struct bw_key_events ev = BW_KEY_EVENTS_INIT;
+        compile_literal(&ev, text);
+        struct bw_typing_report r;
+        struct bw_error err = BW_ERROR_INIT;
+        ck_assert_msg(type_into(vm, &ev, 4, &r, &err) == 0, "redraw %d: %s", redraw, err.msg);
+        struct timespec later = {1, 0};
+        nanosleep(&later, NULL); /* whatever was still on its way has arrived */
+        run_guest(vm);
+        ck_assert_uint_eq(vm->nq, 0);
+        vm->line[vm->len] = '\0';
+        ck_assert_msg(strcmp(vm->line, text) == 0, "redraw %d: got\n%s\nnot\n%s", redraw, vm->line,
+                      text);
+        ck_assert_uint_ge(r.retyped, 2); /* the two were taken for lost, and sent again */
+        ck_assert_uint_ge(vm->events, 84);
+        bw_key_events_release(&ev);
+        sim_free(vm);
+    }
+}
+END_TEST
+
 /* The cursor and the cells are two reads, and the guest draws in between (here at every read):
  * the screen read is one where the cursor is the cells' own. */
 START_TEST(test_the_cursor_read_belongs_to_the_cells_read)
@@ -717,6 +772,7 @@ int main(void)
     tcase_add_test(tt, test_a_guest_that_takes_every_key_gets_the_line_once);
     tcase_add_test(tt, test_lost_key_events_are_retyped_until_the_line_is_exact);
     tcase_add_test(tt, test_keys_that_arrive_late_are_not_left_on_the_line_twice);
+    tcase_add_test(tt, test_keys_sent_again_that_arrive_after_the_line_reads_right_are_erased);
     tcase_add_test(tt, test_the_cursor_read_belongs_to_the_cells_read);
     tcase_add_test(tt, test_a_guest_that_shows_nothing_typed_fails_within_seconds);
     tcase_add_test(tt, test_expect_waits_for_the_screen_and_fails_with_it);

@@ -1,6 +1,7 @@
 /* Seed lint: YAML through libyaml, the schema through cloud-init; see lint.h. */
 #include "lint.h"
 #include "autoinstall.h"
+#include "agama.h"
 #include "kickstart.h"
 #include "xmlanswer.h"
 #include "../base/spawn.h"
@@ -272,6 +273,12 @@ static void xml_check(const char *file, const struct bw_rendered_file *f, struct
     bw_xml_answer_check(file, f->data.data, f->data.len, showable_line, (void *)f, NULL, errs);
 }
 
+/* An Agama profile (openSUSE Leap 16) through boxwright's checks (agama.h). */
+static void agama_check(const char *file, const struct bw_rendered_file *f, struct bw_errors *errs)
+{
+    bw_agama_check(file, f->data.data, f->data.len, errs);
+}
+
 /* A kickstart through boxwright's own checks (no kickstart validator is packaged for Debian). */
 static void kickstart_check(const char *file, const struct bw_rendered_file *f,
                             struct bw_errors *errs)
@@ -403,6 +410,8 @@ static const struct answer_kind {
      preseed_line,
      NULL},
     {"*.xml", "XML", {"XML checks", NULL}, 0, NULL, xml_check},
+    {"*agama*.json", "Agama", {"Agama checks", NULL}, 0, NULL, agama_check},
+    {"autoinst.json", "Agama", {"Agama checks", NULL}, 0, NULL, agama_check},
     {"user-data", "autoinstall", {"autoinstall checks", NULL}, 0, NULL, autoinstall_check},
     {"installerconfig", "installerconfig", {"sh -n", NULL}, 0, NULL, installerconfig_check},
     {"*.installerconfig", "installerconfig", {"sh -n", NULL}, 0, NULL, installerconfig_check},

@@ -10,7 +10,8 @@
  *
  * Answer files are checked by kind, from their names: a d-i preseed
  * (`*preseed*.cfg`, `*.preseed`) by `debconf-set-selections --checkonly`, an
- * XML file (AutoYaST, Autounattend) by boxwright's checks (xmlanswer.h), a kickstart
+ * XML file (AutoYaST, Autounattend) by boxwright's checks (xmlanswer.h), an
+ * Agama profile (`*agama*.json`, `autoinst.json`) by boxwright's (agama.h), a kickstart
  * (`ks.cfg`, `*-ks.cfg`, `*.ks`, `*kickstart*.cfg`) by boxwright's own checks
  * (kickstart.h), an Ubuntu autoinstall `user-data` by boxwright's checks
  * (autoinstall.h) and then cloud-init's schema, a FreeBSD `installerconfig`

@@ -5,6 +5,7 @@
 #include "../../builder/core/prepare.h"
 #include "../../builder/base/spawn.h"
 #include "../../builder/base/xmalloc.h"
+#include "../../builder/seed/agama.h"
 #include "../../builder/seed/autoinstall.h"
 #include "../../builder/seed/kickstart.h"
 #include "../../builder/seed/lint.h"
@@ -518,6 +519,24 @@ START_TEST(test_xml_answer_checks_match_golden_errors)
 }
 END_TEST
 
+static size_t agama(const char *file, const char *text, size_t len, struct bw_errors *errs)
+{
+    return bw_agama_check(file, text, len, errs);
+}
+
+/*
+ * Agama profiles (tests/data/agama/NAME.json) through boxwright's Agama checks, each against its
+ * golden errors (NAME.err): the catalogue's and Bento's pass; one without product or login, one
+ * with wrong types and scripts, duplicate keys, broken JSON and a root that is not an object
+ * do not.
+ */
+START_TEST(test_agama_checks_match_golden_errors)
+{
+    static const char *const clean[] = {"leap-16.json", "bento-leap-16.json", NULL};
+    ck_assert_uint_ge(golden_checks("agama", ".json", agama, clean), 7);
+}
+END_TEST
+
 static size_t kickstart(const char *file, const char *text, size_t len, struct bw_errors *errs)
 {
     return bw_kickstart_check(file, text, len, NULL, NULL, errs);
@@ -763,6 +782,7 @@ int main(void)
     tcase_add_test(tc, test_xml_answer_files_must_be_well_formed);
     tcase_add_test(tc, test_kickstart_checks_match_golden_errors);
     tcase_add_test(tc, test_xml_answer_checks_match_golden_errors);
+    tcase_add_test(tc, test_agama_checks_match_golden_errors);
     tcase_add_test(tc, test_kickstart_lint_by_name_keeps_secrets);
     tcase_add_test(tc, test_an_error_never_carries_terminal_escapes);
     tcase_add_test(tc, test_installerconfig_parts_through_sh_and_a_power_off);

@@ -703,6 +703,17 @@ START_TEST(test_ubuntu_24_04_edits_the_install_entry_of_a_real_grub)
 }
 END_TEST
 
+/* openSUSE Leap 16's Agama ISO: one <down> from "Boot from Hard Disk" to the install entry, its
+ * fifth line, the profile's URL and inst.finish=poweroff appended, Ctrl-X. */
+START_TEST(test_opensuse_leap_16_edits_the_install_entry_of_a_real_grub)
+{
+    grub_edit("opensuse-leap-16", "agama",
+              "BOOT_IMAGE=/boot/x86_64/loader/linux root=live:CDLABEL=Install-Leap-16.0-x86_64 "
+              "rd.live.image splash=silent inst.auto=http://10.0.2.100:8100/agama-profile.json "
+              "inst.finish=poweroff console=ttyS0,115200 console=tty0");
+}
+END_TEST
+
 int main(void)
 {
     if (getenv("BW_SKIP_VM_TESTS")) {
@@ -738,6 +749,7 @@ int main(void)
         {test_rocky_9_edits_the_install_entry_of_a_real_grub, true},
         {test_fedora_44_edits_the_install_entry_of_a_real_grub, true},
         {test_ubuntu_24_04_edits_the_install_entry_of_a_real_grub, true},
+        {test_opensuse_leap_16_edits_the_install_entry_of_a_real_grub, true},
     };
     const char *only = getenv("BW_TYPING_TEST"); /* a part of a test's name, to run just it */
     Suite *s = suite_create("e2e-typing");

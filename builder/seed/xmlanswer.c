@@ -281,12 +281,16 @@ static void unattend_checks(struct xa *x, const xmlNode *root)
         bool known = false;
         for (size_t i = 0; pass && i < sizeof(passes) / sizeof(passes[0]); i++)
             known = known || strcmp((const char *)pass, passes[i]) == 0;
+        bool show = pass && may_show(x, line_of(s));
         if (!known)
             xa_error(x, line_of(s), 1,
-                     "Autounattend: <settings> pass \"%s\": expected windowsPE, "
+                     "Autounattend: <settings> pass%s%s%s: expected windowsPE, "
                      "offlineServicing, generalize, specialize, auditSystem, auditUser or "
                      "oobeSystem",
-                     pass ? (const char *)pass : "");
+                     show   ? " \""
+                     : pass ? " (not shown: a sensitive value is on this line)"
+                            : "",
+                     show ? (const char *)pass : "", show ? "\"" : "");
         if (pass && strcmp((const char *)pass, "windowsPE") == 0)
             pe = s;
         xmlFree(pass);

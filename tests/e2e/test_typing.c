@@ -634,9 +634,11 @@ END_TEST
  * shaped like the distro's (tests/fixtures/build-grub-replicas): each template's own rendered
  * command must leave the default entry ("Test this media & install") for "Install", open it in
  * GRUB's editor, reach its kernel line, append the parameters and boot, so that the kernel gets
- * the install entry's own line (no rd.live.check) with them, exactly.
+ * the install entry's own line (no rd.live.check) with them, exactly. The BIOS commands the same
+ * way, in a real isolinux with a menu shaped like the distro's.
  */
-static void grub_edit(const char *tmpl, const char *replica, const char *want)
+static void replica_edit(const char *tmpl, const char *replica, const char *firmware,
+                         const char *loader, const char *ready, const char *want)
 {
     char *path = bw_xasprintf("%s/%s/definition.json", BW_TEMPLATES, tmpl);
     struct bw_errors errs = BW_ERRORS_INIT;
@@ -652,7 +654,7 @@ static void grub_edit(const char *tmpl, const char *replica, const char *want)
     char *dir = e2e_fixture_grub_replicas();
     char *media = bw_xasprintf("%s/%s.iso", dir, replica);
     /* OVMF's GRUB cannot place this kernel and initrd in 256 MiB ("out of memory") */
-    struct bw_vm *vm = boot_media(tmpl, media, "efi", 512ULL << 20, "Use the ^ and v keys");
+    struct bw_vm *vm = boot_media(tmpl, media, firmware, 512ULL << 20, ready);
     struct notes notes = {BW_BUF_INIT};
     bw_buf_init(&notes.text);
     bw_buf_addf(&notes.text, "%s typed: %s\n", tmpl, text.data);
@@ -660,7 +662,7 @@ static void grub_edit(const char *tmpl, const char *replica, const char *want)
     char *cmdline = type_and_boot(vm, &ev, &defaults, &r, &notes);
     ck_assert_msg(strcmp(cmdline, want) == 0, "%s: the kernel got\n%s\ninstead of\n%s\nnotes:\n%s",
                   tmpl, cmdline, want, notes.text.data);
-    printf("%s: GRUB's %s entry edited, the kernel line exact (%zu keys in %.1f s)\n", tmpl,
+    printf("%s: %s's %s entry edited, the kernel line exact (%zu keys in %.1f s)\n", tmpl, loader,
            replica, r.keys, r.seconds);
     drv->destroy(vm);
     free(cmdline);
@@ -672,6 +674,11 @@ static void grub_edit(const char *tmpl, const char *replica, const char *want)
     bw_errors_release(&errs);
     bw_definition_free(def);
     free(path);
+}
+
+static void grub_edit(const char *tmpl, const char *replica, const char *want)
+{
+    replica_edit(tmpl, replica, "efi", "GRUB", "Use the ^ and v keys", want);
 }
 
 START_TEST(test_rocky_9_edits_the_install_entry_of_a_real_grub)
@@ -714,6 +721,18 @@ START_TEST(test_opensuse_leap_16_edits_the_install_entry_of_a_real_grub)
 }
 END_TEST
 
+/* Rocky Linux 9 booted by BIOS: isolinux's graphics menu (vesamenu), <up> from the default
+ * "Test this media" entry to Install, <tab> to edit its command line, the parameters appended at
+ * its end. Typed blind, as on the real ISO. */
+START_TEST(test_rocky_9_bios_edits_the_install_entry_of_a_real_isolinux)
+{
+    replica_edit("rocky-9-bios", "rhel-9-bios", "bios", "isolinux", "Rocky Linux 9.8",
+                 "BOOT_IMAGE=vmlinuz initrd=initrd.img inst.stage2=hd:LABEL=Rocky-9-8-x86_64-dvd "
+                 "quiet inst.ks=http://10.0.2.100:8100/ks.cfg "
+                 "inst.repo=https://download.rockylinux.org/pub/rocky/9/BaseOS/x86_64/os/");
+}
+END_TEST
+
 int main(void)
 {
     if (getenv("BW_SKIP_VM_TESTS")) {
@@ -750,6 +769,7 @@ int main(void)
         {test_fedora_44_edits_the_install_entry_of_a_real_grub, true},
         {test_ubuntu_24_04_edits_the_install_entry_of_a_real_grub, true},
         {test_opensuse_leap_16_edits_the_install_entry_of_a_real_grub, true},
+        {test_rocky_9_bios_edits_the_install_entry_of_a_real_isolinux, true},
     };
     const char *only = getenv("BW_TYPING_TEST"); /* a part of a test's name, to run just it */
     Suite *s = suite_create("e2e-typing");

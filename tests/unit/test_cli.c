@@ -662,10 +662,11 @@ START_TEST(test_detect_names_the_template_from_the_volume_id)
     ck_assert_msg(strstr(res.out.data, "volume ID \"Debian 12.5.0 amd64 n\"\ndebian-12 (firmware "
                                        "bios)\n"),
                   "%s", res.out.data);
-    /* Rocky's boot ISO carries its DVD's label; the template boots it under UEFI */
+    /* Rocky's boot ISO carries its DVD's label; one template boots it under UEFI, one by BIOS */
     char *rocky = bw_xasprintf("%s/rocky.iso", dir);
     ck_assert_int_eq(run("detect", rocky, NULL), 0);
-    ck_assert_msg(strstr(res.out.data, "rocky-9 (firmware efi)\n"), "%s", res.out.data);
+    ck_assert_msg(strstr(res.out.data, "rocky-9 (firmware efi)\nrocky-9-bios (firmware bios)\n"),
+                  "%s", res.out.data);
     free(rocky);
     ck_assert_int_eq(run("detect", tiny, "--json", NULL), 0);
     ck_assert_str_eq(res.out.data, "{\"volume_id\":\"BW_TEST_INSTALLER\",\"templates\":[{\"name\":"

@@ -77,11 +77,10 @@ static void scripts_check(struct ag *a, json_t *scripts)
             json_t *s;
             json_array_foreach(list, i, s)
             {
-                char *at = NULL;
                 struct bw_buf p = BW_BUF_INIT;
                 bw_buf_init(&p);
                 bw_buf_addf(&p, "%s[%zu]", path.data, i);
-                at = p.data;
+                const char *at = p.data;
                 if (!json_is_object(s)) {
                     ag_error(a, at, "Agama: %s must be an object with name and body or url", at);
                     bw_buf_release(&p);

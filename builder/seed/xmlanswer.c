@@ -1,5 +1,6 @@
 /* Checks of XML answer files; see xmlanswer.h. */
 #include "xmlanswer.h"
+#include "../base/buf.h"
 #include "../base/xmalloc.h"
 
 #include <libxml/parser.h>
@@ -83,33 +84,22 @@ static const xmlNode *child(const xmlNode *n, const char *name)
  * so no file is read and no entity bomb goes off), blanks around it cut. Caller frees. */
 static char *text_of(const xmlNode *n)
 {
-    size_t len = 0;
+    struct bw_buf all = BW_BUF_INIT;
+    bw_buf_init(&all);
     for (const xmlNode *c = n ? n->children : NULL; c; c = c->next)
         if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content)
-            len += strlen((const char *)c->content);
-    char *all = bw_xmalloc(len + 1);
-    size_t at = 0;
-    for (const xmlNode *c = n ? n->children : NULL; c; c = c->next)
-        if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE) && c->content) {
-            size_t k = strlen((const char *)c->content);
-            memcpy(all + at, c->content, k);
-            at += k;
-        }
-    all[at] = '\0';
-    size_t from = 0;
-    while (all[from] && strchr(" \t\n\r", all[from]))
-        from++;
-    while (at > from && strchr(" \t\n\r", all[at - 1]))
-        at--;
-    memmove(all, all + from, at - from);
-    all[at - from] = '\0';
-    return all;
+            bw_buf_adds(&all, (const char *)c->content);
+    bw_buf_rtrim(&all);
+    size_t from = strspn(all.data, " \t\n\r");
+    char *text = bw_xstrdup(all.data + from);
+    bw_buf_release(&all);
+    return text;
 }
 
 static bool text_is(const xmlNode *n, const char *want)
 {
     char *t = text_of(n);
-    bool is = t && strcmp(t, want) == 0;
+    bool is = strcmp(t, want) == 0;
     free(t);
     return is;
 }

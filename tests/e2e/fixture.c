@@ -61,6 +61,31 @@ char *e2e_fixture_cloud_disk(void)
     return fixture("debian-12-cloud.qcow2", BW_CLOUD_FIXTURE_SCRIPT);
 }
 
+char *e2e_fixture_cloud_stand_in(const char *layout, const char *image, const char *sums)
+{
+    char *base = e2e_fixture_cloud_disk();
+    char *dir = bw_xasprintf("%s/cloud-%s", BW_FIXTURE_DIR, layout);
+    char *sums_path = bw_xasprintf("%s/%s", dir, sums);
+    char *image_path = bw_xasprintf("%s/%s", dir, image);
+    struct stat st, script, from;
+    ck_assert_int_eq(stat(BW_CLOUD_STAND_IN_SCRIPT, &script), 0);
+    ck_assert_int_eq(stat(base, &from), 0);
+    /* The checksum file is written last: when it is there and new enough, so is the image. */
+    if (stat(sums_path, &st) != 0 || st.st_mtime < script.st_mtime || st.st_mtime < from.st_mtime ||
+        access(image_path, R_OK) != 0) {
+        char *argv[] = {(char *)BW_CLOUD_STAND_IN_SCRIPT, base, (char *)layout, dir, NULL};
+        struct bw_spawn_result res;
+        struct bw_error err = BW_ERROR_INIT;
+        int rc = bw_spawn_run(argv, NULL, NULL, 0, &res, &err);
+        ck_assert_msg(rc == 0, "building the %s stand-in: %s\n%s", layout, err.msg, res.err.data);
+        bw_spawn_result_release(&res);
+    }
+    free(image_path);
+    free(sums_path);
+    free(base);
+    return dir;
+}
+
 int e2e_processes_with(const char *needle, const char *and)
 {
     DIR *d = opendir("/proc");

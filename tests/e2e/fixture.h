@@ -14,6 +14,12 @@ char *e2e_fixture_iso(void);
  * minutes). Returns its path (caller frees); aborts the test if it cannot be built. */
 char *e2e_fixture_cloud_disk(void);
 
+/* A stand-in for a distro's cloud image in the distro's layout (tests/fixtures/build-cloud-stand-in
+ * LAYOUT: ubuntu-24.04, rocky-9, almalinux-9, fedora), laid out from the Debian disk above: the
+ * image file `image` and the checksum file `sums` in the directory returned (caller frees). Built
+ * when missing, and again when the script or the Debian disk changes (about a minute). */
+char *e2e_fixture_cloud_stand_in(const char *layout, const char *image, const char *sums);
+
 /* An ISO laid out like Debian 12's netinst, from Debian's real installer
  * (tests/fixtures/build-debian-netinst), with OUT.iso.sha256 beside it; and a small mirror of
  * the installer components the apt mirror serves (tests/fixtures/build-debian-mirror). Each is

@@ -109,7 +109,9 @@ static int run(int argc, char **argv)
     bw_format_duration(def->boot.wait_ms, wait, sizeof(wait));
     bw_format_duration(def->boot.key_hold_ms, hold, sizeof(hold));
     bw_format_duration(def->boot.key_interval_ms, interval, sizeof(interval));
-    bw_format_duration(def->ssh.timeout_ms, sshto, sizeof(sshto));
+    struct bw_comm_def comm;
+    bw_definition_comm(def, &comm);
+    bw_format_duration(comm.timeout_ms, sshto, sizeof(sshto));
     bw_format_duration(def->shutdown.timeout_ms, shutto, sizeof(shutto));
 
     printf("%-12s %s (%s)\n", "template", def->name, def->file);
@@ -213,20 +215,36 @@ static int run(int argc, char **argv)
             printf("%s%s", i ? ", " : "; rendered: ", def->http.render.v[i]);
         printf("\n");
     }
+    if (def->cd.files.n) {
+        printf("%-12s a CD labelled %s:", "cd", def->cd.label);
+        for (size_t i = 0; i < def->cd.files.n; i++)
+            printf("%s %s", i ? "," : "", def->cd.files.v[i]);
+        printf(" (rendered)\n");
+    }
     struct bw_buf user = BW_BUF_INIT;
-    bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs);
-    printf("%-12s user %s%s%s%s, port %ld, timeout %s\n", "ssh", user.data ? user.data : "?",
-           def->ssh.password ? ", password (set)" : "", def->ssh.private_key ? ", key " : "",
-           def->ssh.private_key ? def->ssh.private_key : "", def->ssh.port, sshto);
+    char upath[32];
+    snprintf(upath, sizeof(upath), ".%s.username", comm.key);
+    bw_prepare_string(def, upath, comm.username, &user, &errs);
+    printf("%-12s user %s%s%s%s, port %ld%s%s, timeout %s\n", comm.key, user.data ? user.data : "?",
+           comm.password ? ", password (set)" : "", comm.private_key ? ", key " : "",
+           comm.private_key ? comm.private_key : "", comm.port,
+           !comm.winrm  ? ""
+           : comm.https ? (comm.insecure ? ", HTTPS (certificate not checked)" : ", HTTPS")
+                        : ", HTTP",
+           !comm.winrm ? ""
+           : comm.ntlm ? ", NTLM"
+                       : ", Basic",
+           sshto);
     bw_buf_release(&user);
+    /* Over WinRM scripts are PowerShell, run as the administrator WinRM let in: no sudo. */
     for (size_t i = 0; i < def->n_provision; i++) {
         const struct bw_provisioner *p = &def->provision[i];
+        const char *shell = comm.winrm ? " (PowerShell)" : p->sudo ? " (sudo)" : "";
         if (p->script)
-            printf("%-12s script %s%s\n", i ? "" : "provision", p->script,
-                   p->sudo ? " (sudo)" : "");
+            printf("%-12s script %s%s\n", i ? "" : "provision", p->script, shell);
         else
             printf("%-12s %zu inline command%s%s\n", i ? "" : "provision", p->inline_cmds.n,
-                   p->inline_cmds.n == 1 ? "" : "s", p->sudo ? " (sudo)" : "");
+                   p->inline_cmds.n == 1 ? "" : "s", shell);
     }
     if (def->shutdown.command)
         print_masked(def, "shutdown", def->shutdown.command);

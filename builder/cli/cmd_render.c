@@ -96,6 +96,17 @@ static int run(int argc, char **argv)
         files.v[files.n++].name = name;
     }
     free(seeds.v);
+    /* The answer-file CD's files under cd/, as they go on the volume. */
+    struct bw_rendered cd = BW_RENDERED_INIT;
+    bw_prepare_cd_files(def, &cd, &errs);
+    for (size_t i = 0; i < cd.n; i++) {
+        BW_GROW(files.v, files.alloc, files.n + 1);
+        files.v[files.n] = cd.v[i];
+        char *name = bw_xasprintf("cd/%s", cd.v[i].name);
+        free(files.v[files.n].name);
+        files.v[files.n++].name = name;
+    }
+    free(cd.v);
     const char *last = strcmp(def->boot.method, "kernel") == 0 ? "kernel_append.txt"
                        : strcmp(def->boot.method, "keys") == 0 ? "boot_command.txt"
                                                                : NULL;
@@ -162,7 +173,8 @@ const struct bw_command bw_cmd_render = {
     "the text that would be typed (kernel_append.txt, the kernel command line,\n"
     "for boot method \"kernel\"). cloud-init seeds go under nocloud/ with their\n"
     "NoCloud names (user-data, meta-data, vendor-data, network-config), the\n"
-    "generated meta-data with instance-id iid-boxwright-render. Built-in variables (HTTPIP, "
+    "generated meta-data with instance-id iid-boxwright-render; the answer-file CD's\n"
+    "files (cd.files) under cd/. Built-in variables (HTTPIP, "
     "HTTPPort, HTTPProxy, Name)\n"
     "can be set with --var for this, e.g. --var HTTPIP=192.168.1.5 (HTTPProxy follows\n"
     "HTTPIP and HTTPPort when http.proxy_allow names a host).\n"

@@ -21,6 +21,7 @@ static int run(int argc, char **argv)
     bw_definition_check_files(def, &errs);
     bw_prepare_source(def, NULL, NULL, &errs);
     bw_prepare_answer_files(def, &files, &errs);
+    bw_prepare_cd_files(def, &files, &errs); /* checked as any answer file */
     struct bw_buf linted = BW_BUF_INIT, unlinted = BW_BUF_INIT;
     bw_buf_init(&linted);
     bw_buf_init(&unlinted);

@@ -10,6 +10,7 @@
 #include "../../http-server/proxy.h"
 
 #include <errno.h>
+#include <strings.h>
 #include <libgen.h>
 #include <limits.h>
 #include <regex.h>
@@ -156,6 +157,17 @@ static const struct field http_fields[] = {
 
 static const struct schema http_schema = SCHEMA(http_fields);
 
+#define CDOFF(f) (OFF(cd.f) - OFF(cd))
+
+static const struct field cd_fields[] = {
+    {"files", K_STRLIST, CDOFF(files), true, 1, 0, NULL, NULL, NULL,
+     "a list of files in the template, rendered onto the CD's root"},
+    {"label", K_STRING, CDOFF(label), false, 0, 0, NULL, NULL, NULL,
+     "a volume ID of 1 to 32 letters, digits, '_' or '-'"},
+};
+
+static const struct schema cd_schema = SCHEMA(cd_fields);
+
 static const struct field ssh_fields[] = {
     {"username", K_STRING, OFF(ssh.username) - OFF(ssh), true, 0, 0, NULL, NULL, NULL, NULL},
     {"password", K_STRING, OFF(ssh.password) - OFF(ssh), false, 0, 0, NULL, NULL, NULL, NULL},
@@ -166,6 +178,22 @@ static const struct field ssh_fields[] = {
 };
 
 static const struct schema ssh_schema = SCHEMA(ssh_fields);
+
+static const char *const transport_choices[] = {"basic", "ntlm", NULL};
+
+static const struct field winrm_fields[] = {
+    {"username", K_STRING, OFF(winrm.username) - OFF(winrm), true, 0, 0, NULL, NULL, NULL, NULL},
+    {"password", K_STRING, OFF(winrm.password) - OFF(winrm), true, 0, 0, NULL, NULL, NULL, NULL},
+    {"port", K_INT, OFF(winrm.port) - OFF(winrm), false, 1, 65535, NULL, NULL, NULL, NULL},
+    {"timeout", K_DURATION, OFF(winrm.timeout_ms) - OFF(winrm), false, 0, 0, NULL, NULL, NULL,
+     NULL},
+    {"use_ssl", K_BOOL, OFF(winrm.use_ssl) - OFF(winrm), false, 0, 0, NULL, NULL, NULL, NULL},
+    {"insecure", K_BOOL, OFF(winrm.insecure) - OFF(winrm), false, 0, 0, NULL, NULL, NULL, NULL},
+    {"transport", K_ENUM, OFF(winrm.transport) - OFF(winrm), false, 0, 0, transport_choices, NULL,
+     NULL, NULL},
+};
+
+static const struct schema winrm_schema = SCHEMA(winrm_fields);
 
 static const struct field shutdown_fields[] = {
     {"command", K_STRING, OFF(shutdown.command) - OFF(shutdown), false, 0, 0, NULL, NULL, NULL,
@@ -280,7 +308,10 @@ static const struct field top_fields[] = {
     {"boot", K_OBJECT, OFF(boot), false, 0, 0, NULL, &boot_schema, NULL, NULL},
     {"cloud_init", K_OBJECT, OFF(cloud_init), false, 0, 0, NULL, &cloud_init_schema, NULL, NULL},
     {"http", K_OBJECT, OFF(http), false, 0, 0, NULL, &http_schema, NULL, NULL},
-    {"ssh", K_OBJECT, OFF(ssh), true, 0, 0, NULL, &ssh_schema, NULL, NULL},
+    {"cd", K_OBJECT, OFF(cd), false, 0, 0, NULL, &cd_schema, NULL, NULL},
+    /* one of the two communicators: checked in cross_checks() */
+    {"ssh", K_OBJECT, OFF(ssh), false, 0, 0, NULL, &ssh_schema, NULL, NULL},
+    {"winrm", K_OBJECT, OFF(winrm), false, 0, 0, NULL, &winrm_schema, NULL, NULL},
     {"provision", K_LIST, 0, false, 0, 0, NULL, NULL, list_provision, NULL},
     {"shutdown", K_OBJECT, OFF(shutdown), false, 0, 0, NULL, &shutdown_schema, NULL, NULL},
     {"exports", K_LIST, 0, false, 0, 0, NULL, NULL, list_exports, NULL},
@@ -308,6 +339,9 @@ static void set_defaults(struct bw_definition *d)
     d->boot.question_timeout_ms = 60 * 1000;
     d->ssh.port = 22;
     d->ssh.timeout_ms = 15 * 60 * 1000;
+    d->winrm.port = 5985;
+    /* Windows installs, reboots and runs its first logon before WinRM answers. */
+    d->winrm.timeout_ms = 2 * 60 * 60 * 1000;
     d->shutdown.timeout_ms = 5 * 60 * 1000;
 }
 
@@ -323,6 +357,8 @@ static void fill_unset(struct bw_definition *d)
         d->vm.network = bw_xstrdup("isolated");
     if (!d->boot.method)
         d->boot.method = bw_xstrdup(d->image.urls.n ? "none" : "keys");
+    if (d->cd.files.n && !d->cd.label)
+        d->cd.label = bw_xstrdup("ANSWERS");
     if (d->cloud_init.seed && !d->cloud_init.label)
         d->cloud_init.label = bw_xstrdup("cidata");
     if (d->image.urls.n && !d->image.format)
@@ -577,6 +613,44 @@ static void path_checks(struct loader *ld)
                     "another name (or the file under .cloud_init)",
                     name, seed_names[k]);
     }
+    for (size_t i = 0; i < d->cd.files.n; i++) {
+        char jp[64];
+        snprintf(jp, sizeof(jp), ".cd.files[%zu]", i);
+        const char *name = d->cd.files.v[i];
+        check_inside(ld, jp, name);
+        const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+        for (size_t k = 0; k < i; k++) {
+            const char *other = d->cd.files.v[k];
+            other = strrchr(other, '/') ? strrchr(other, '/') + 1 : other;
+            if (strcmp(base, other) == 0)
+                bw_schema_report(ld, jp, false,
+                                 "\"%s\" lands at the CD's root as %s, as .cd.files[%zu] does: "
+                                 "expected each name once",
+                                 name, base, k);
+        }
+        if (!*base)
+            bw_schema_report(ld, jp, false, "\"%s\": expected a file, not a directory", name);
+    }
+    if (d->cd.label) {
+        size_t n = strlen(d->cd.label);
+        bool ok = n >= 1 && n <= 32;
+        for (size_t i = 0; ok && i < n; i++) {
+            char c = d->cd.label[i];
+            ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '_' || c == '-';
+        }
+        if (!ok)
+            bw_schema_report(ld, ".cd.label", false,
+                             "got \"%s\", expected a volume ID of 1 to 32 letters, digits, '_' "
+                             "or '-'",
+                             d->cd.label);
+        else if (d->cloud_init.seed && strcmp(d->cloud_init.seed, "cd") == 0 &&
+                 d->cloud_init.label && strcasecmp(d->cd.label, d->cloud_init.label) == 0)
+            bw_schema_report(ld, ".cd.label", false,
+                             "\"%s\" is the cloud-init seed volume's label too: expected another "
+                             "(cloud-init would read either)",
+                             d->cd.label);
+    }
     check_inside(ld, ".ssh.private_key", d->ssh.private_key);
     const struct bw_cloud_init *ci = &d->cloud_init;
     const char *seeds[] = {ci->user_data, ci->meta_data, ci->vendor_data, ci->network_config};
@@ -654,6 +728,18 @@ static void cross_checks(struct loader *ld, json_t *root)
     }
     if (json_object_get(root, "ssh") && !d->ssh.password && !d->ssh.private_key)
         bw_schema_report(ld, ".ssh", false, "expected \"password\" or \"private_key\" (or both)");
+    d->winrm.set = json_object_get(root, "winrm") != NULL;
+    if (!json_object_get(root, "ssh") && !d->winrm.set)
+        bw_schema_report(ld, "", true,
+                         "missing required key \"ssh\" (or \"winrm\" for Windows): how the "
+                         "build reaches the installed system");
+    else if (json_object_get(root, "ssh") && d->winrm.set)
+        bw_schema_report(ld, ".winrm", true,
+                         "expected one communicator, \"ssh\" or \"winrm\", not both");
+    if (d->winrm.set && !d->winrm.use_ssl && d->winrm.insecure)
+        bw_schema_report(ld, ".winrm.insecure", false,
+                         "expected \"use_ssl\": true with it: insecure skips the HTTPS "
+                         "certificate check");
     json_t *sens = json_object_get(root, "sensitive_variables");
     if (sens && !json_is_array(sens))
         bw_schema_bad_value(ld, ".sensitive_variables", sens, "a list of variable names");
@@ -847,9 +933,14 @@ void bw_definition_free(struct bw_definition *d)
     strlist_free(&d->http.proxy_allow);
     free(d->http.directory);
     strlist_free(&d->http.render);
+    strlist_free(&d->cd.files);
+    free(d->cd.label);
     free(d->ssh.username);
     free(d->ssh.password);
     free(d->ssh.private_key);
+    free(d->winrm.username);
+    free(d->winrm.password);
+    free(d->winrm.transport);
     for (size_t i = 0; i < d->n_provision; i++) {
         free(d->provision[i].script);
         strlist_free(&d->provision[i].inline_cmds);
@@ -968,6 +1059,11 @@ size_t bw_definition_check_files(const struct bw_definition *def, struct bw_erro
         need_file(def, jp, rel, false, errs);
         free(rel);
     }
+    for (size_t i = 0; i < def->cd.files.n; i++) {
+        char jp[64];
+        snprintf(jp, sizeof(jp), ".cd.files[%zu]", i);
+        need_file(def, jp, def->cd.files.v[i], false, errs);
+    }
     if (def->ssh.private_key)
         need_file(def, ".ssh.private_key", def->ssh.private_key, false, errs);
     const struct bw_cloud_init *ci = &def->cloud_init;
@@ -1015,4 +1111,27 @@ int bw_definition_use_iso(struct bw_definition *def, const char *path, struct bw
     free(def->iso.checksum);
     def->iso.checksum = bw_xstrdup("none"); /* the user's own file, taken as it is */
     return 0;
+}
+
+void bw_definition_comm(const struct bw_definition *d, struct bw_comm_def *c)
+{
+    memset(c, 0, sizeof(*c));
+    if (d->winrm.set) {
+        c->key = "winrm";
+        c->winrm = true;
+        c->username = d->winrm.username;
+        c->password = d->winrm.password;
+        c->port = d->winrm.port;
+        c->timeout_ms = d->winrm.timeout_ms;
+        c->https = d->winrm.use_ssl;
+        c->insecure = d->winrm.insecure;
+        c->ntlm = d->winrm.transport && strcmp(d->winrm.transport, "ntlm") == 0;
+    } else {
+        c->key = "ssh";
+        c->username = d->ssh.username;
+        c->password = d->ssh.password;
+        c->private_key = d->ssh.private_key;
+        c->port = d->ssh.port;
+        c->timeout_ms = d->ssh.timeout_ms;
+    }
 }

@@ -120,6 +120,13 @@ struct bw_definition {
 
     struct bw_cloud_init cloud_init;
 
+    /* Answer files on a CD of their own (Windows Setup finds Autounattend.xml at the root of
+     * any CD): each file rendered, at the volume's root under its base name. */
+    struct {
+        struct bw_strlist files;
+        char *label; /* the volume ID; "ANSWERS" */
+    } cd;
+
     struct {
         char *directory;               /* served as-is, or NULL */
         struct bw_strlist render;      /* files in directory rendered by the template engine */
@@ -131,6 +138,16 @@ struct bw_definition {
         long port;
         uint64_t timeout_ms;
     } ssh;
+
+    /* Set instead of ssh: the build reaches the guest over WinRM (Windows). */
+    struct {
+        bool set;
+        char *username, *password;
+        long port;
+        uint64_t timeout_ms;
+        bool use_ssl, insecure;
+        char *transport; /* "basic" or "ntlm" */
+    } winrm;
 
     struct bw_provisioner *provision;
     size_t n_provision;
@@ -149,6 +166,18 @@ struct bw_definition {
     /* Declared variables with their defaults, then the built-ins. */
     struct bw_vars vars;
 };
+
+/* The communicator a definition names, whichever it is: "ssh" or "winrm" (key), with the values
+ * of that object (templates, not rendered) and its defaults. */
+struct bw_comm_def {
+    const char *key;
+    bool winrm;
+    const char *username, *password, *private_key;
+    long port;
+    uint64_t timeout_ms;
+    bool https, insecure, ntlm;
+};
+void bw_definition_comm(const struct bw_definition *d, struct bw_comm_def *c);
 
 /*
  * Loads and validates path. On success returns a new definition (caller frees

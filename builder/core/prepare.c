@@ -59,6 +59,26 @@ size_t bw_prepare_answer_files(const struct bw_definition *def, struct bw_render
     return errs->n - before;
 }
 
+size_t bw_prepare_cd_files(const struct bw_definition *def, struct bw_rendered *out,
+                           struct bw_errors *errs)
+{
+    size_t before = errs->n;
+    for (size_t i = 0; i < def->cd.files.n; i++) {
+        const char *rel = def->cd.files.v[i];
+        char jp[64];
+        snprintf(jp, sizeof(jp), ".cd.files[%zu]", i);
+        struct bw_error err = BW_ERROR_INIT;
+        char *path = bw_definition_file(def, jp, rel, &err);
+        const char *base = strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel;
+        if (path)
+            render_file(def, path, base, "CD file", out, errs);
+        else
+            bw_errors_take(errs, &err);
+        free(path);
+    }
+    return errs->n - before;
+}
+
 bool bw_rendered_is_sensitive(const struct bw_rendered_file *f)
 {
     return f->data.len != f->shown.len || memcmp(f->data.data, f->shown.data, f->data.len) != 0;

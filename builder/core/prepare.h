@@ -36,6 +36,9 @@ struct bw_rendered {
  */
 size_t bw_prepare_answer_files(const struct bw_definition *def, struct bw_rendered *out,
                                struct bw_errors *errs);
+/* The same for def's cd.files, each under its base name (the name it has on the CD). */
+size_t bw_prepare_cd_files(const struct bw_definition *def, struct bw_rendered *out,
+                           struct bw_errors *errs);
 void bw_rendered_release(struct bw_rendered *r);
 
 /*

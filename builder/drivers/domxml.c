@@ -115,6 +115,8 @@ char *bw_domain_xml(const struct bw_vm_spec *s, const struct bw_domxml_paths *p,
     bw_buf_adds(&b, "  <devices>\n");
     if (p->iso)
         volume(&b, p->iso, "sda", "sata");
+    if (p->answer)
+        volume(&b, p->answer, "sdd", "sata");
     if (p->disk) {
         if (disks[di].controller)
             bw_buf_addf(&b, "    %s\n", disks[di].controller);

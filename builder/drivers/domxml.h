@@ -26,6 +26,7 @@ struct bw_domxml_paths {
     const char *disk;   /* disk as the libvirt host sees it, or NULL */
     const char *serial; /* serial console log on the libvirt host, or NULL for none */
     const char *nvram;  /* EFI variables on the libvirt host, or NULL for libvirt's place */
+    const char *answer; /* the answer-file CD-ROM as the libvirt host sees it, or NULL */
 };
 
 /* Returns the domain XML (caller frees), or NULL with err for a model libvirt cannot express. */

@@ -23,11 +23,12 @@
 #include <stdint.h>
 
 struct bw_vm_spec {
-    const char *name;     /* VM name, unique per build */
-    const char *workdir;  /* control socket, serial log, driver log go here */
-    const char *iso;      /* CD-ROM image, or NULL */
-    const char *seed_iso; /* a second CD-ROM (the cidata seed volume), or NULL */
-    const char *kernel;   /* direct kernel boot: kernel and initrd files on this host ... */
+    const char *name;       /* VM name, unique per build */
+    const char *workdir;    /* control socket, serial log, driver log go here */
+    const char *iso;        /* CD-ROM image, or NULL */
+    const char *seed_iso;   /* a second CD-ROM (the cidata seed volume), or NULL */
+    const char *answer_iso; /* answer files (Autounattend.xml) on a CD by the ISO's, or NULL */
+    const char *kernel;     /* direct kernel boot: kernel and initrd files on this host ... */
     const char *initrd;
     const char *append;        /* ... and the command line; NULL for a firmware boot */
     const char *smbios_serial; /* SMBIOS system serial number (cloud-init reads ds= there) */

@@ -150,8 +150,8 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     }
     /* A host that stops answering is noticed in 30 s rather than never. */
     virConnectSetKeepAlive(vm->conn, 5, 6);
-    struct bw_domxml_paths p = {NULL, NULL, NULL, NULL, NULL};
-    char *iso = NULL, *disk = NULL, *seed = NULL;
+    struct bw_domxml_paths p = {NULL, NULL, NULL, NULL, NULL, NULL};
+    char *iso = NULL, *disk = NULL, *seed = NULL, *answer = NULL;
     int rc = 0;
     if (vm->remote && s->kernel) {
         bw_error_set(err, BW_ERR_UNSUPPORTED,
@@ -164,6 +164,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     if (!vm->remote) {
         iso = s->iso ? absolute(s->iso) : NULL;
         seed = s->seed_iso ? absolute(s->seed_iso) : NULL;
+        answer = s->answer_iso ? absolute(s->answer_iso) : NULL;
         disk = s->disk ? absolute(s->disk) : NULL;
         char *wd = absolute(s->workdir);
         vm->serial_path = bw_xasprintf("%s/serial.log", wd);
@@ -193,6 +194,15 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
                 rc = bw_lv_fail(err, "virStorageVolGetPath", vname);
             free(vname);
         }
+        if (rc == 0 && s->answer_iso) {
+            char *vname = bw_xasprintf("%s-answer.iso", s->name);
+            vm->answer_vol = bw_lv_upload(vm, pool, vname, s->answer_iso, err);
+            if (!vm->answer_vol)
+                rc = -1;
+            else if (!(answer = virStorageVolGetPath(vm->answer_vol)))
+                rc = bw_lv_fail(err, "virStorageVolGetPath", vname);
+            free(vname);
+        }
         if (rc == 0 && s->disk) {
             /* The disk may be an overlay on a local file (a cached base image, or the box
              * under validation): upload a flat copy. */
@@ -216,6 +226,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     p.iso = iso;
     p.disk = disk;
     p.seed = seed;
+    p.answer = answer;
     struct bw_vm_spec there = *s; /* the ports as the libvirt host sees them */
     if (rc == 0 && vm->remote && (s->ssh_host_port || s->http_port)) {
         struct ssh_target t;
@@ -241,6 +252,7 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
     free(iso);
     free(disk);
     free(seed);
+    free(answer);
     if (rc < 0) {
         lv_destroy(vm);
         return NULL;
@@ -422,10 +434,10 @@ static void lv_destroy(struct bw_vm *vm)
             dom_left = active < 0 || (active == 1 && virDomainDestroy(vm->dom) < 0);
             virDomainFree(vm->dom);
         }
-        char *vols_left[2];
+        char *vols_left[3];
         size_t n_left = 0;
-        virStorageVolPtr *vols[] = {&vm->seed_vol, &vm->disk_vol};
-        for (size_t i = 0; i < 2; i++) {
+        virStorageVolPtr *vols[] = {&vm->seed_vol, &vm->answer_vol, &vm->disk_vol};
+        for (size_t i = 0; i < 3; i++) {
             if (!*vols[i])
                 continue;
             if (virStorageVolDelete(*vols[i], 0) < 0)

@@ -35,8 +35,9 @@ struct bw_vm {
     char *local_disk;  /* remote: downloaded back here on power-off (if keep) */
     bool keep_disk;
     virStorageVolPtr disk_vol;
-    virStorageVolPtr seed_vol; /* remote: the seed CD-ROM, uploaded for this VM */
-    char *flat_disk;           /* remote: the flattened copy of the disk that was uploaded */
+    virStorageVolPtr seed_vol;   /* remote: the seed CD-ROM, uploaded for this VM */
+    virStorageVolPtr answer_vol; /* remote: the answer-file CD-ROM, uploaded for this VM */
+    char *flat_disk;             /* remote: the flattened copy of the disk that was uploaded */
     bool downloaded;
     void (*note)(const char *msg, void *ud);
     void *note_ud;

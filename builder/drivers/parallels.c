@@ -124,6 +124,9 @@ static struct bw_vm *prl_create(const struct bw_vm_spec *s, struct bw_error *err
     if (s->seed_iso)
         bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--device-add", "cdrom", "--image", s->seed_iso,
                       "--enable", "--connect", NULL);
+    if (s->answer_iso)
+        bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--device-add", "cdrom", "--image", s->answer_iso,
+                      "--enable", "--connect", NULL);
     bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--device-set", "net0", "--type", "shared", "--mac",
                   vm->mac, "--adapter-type", adapter, NULL);
     bw_hvcli_plan(&vm->v.cli, 0, "set", n, "--device-add", "serial", "--output", vm->v.serial,

@@ -130,6 +130,10 @@ static struct bw_vm *qemu_create(const struct bw_vm_spec *s, struct bw_error *er
         arg(vm, "-drive");
         drive(vm, s->iso, "media=cdrom,readonly=on,if=ide,index=2");
     }
+    if (s->answer_iso) {
+        arg(vm, "-drive");
+        drive(vm, s->answer_iso, "media=cdrom,readonly=on,if=ide,index=3");
+    }
     if (s->kernel) {
         arg(vm, "-kernel");
         arg(vm, "%s", s->kernel);

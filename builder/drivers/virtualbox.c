@@ -109,7 +109,7 @@ static struct bw_vm *vbox_create(const struct bw_vm_spec *s, struct bw_error *er
         bw_hvcli_plan(&vm->v.cli, 0, "storageattach", s->name, "--storagectl", "Disk", "--port",
                       "0", "--device", "0", "--type", "hdd", "--medium", vm->vdi, NULL);
     }
-    if (s->iso || s->seed_iso)
+    if (s->iso || s->seed_iso || s->answer_iso)
         bw_hvcli_plan(&vm->v.cli, 0, "storagectl", s->name, "--name", "CD", "--add", "ide",
                       "--controller", "PIIX4", NULL);
     if (s->iso)
@@ -118,6 +118,9 @@ static struct bw_vm *vbox_create(const struct bw_vm_spec *s, struct bw_error *er
     if (s->seed_iso)
         bw_hvcli_plan(&vm->v.cli, 0, "storageattach", s->name, "--storagectl", "CD", "--port", "1",
                       "--device", "0", "--type", "dvddrive", "--medium", s->seed_iso, NULL);
+    if (s->answer_iso)
+        bw_hvcli_plan(&vm->v.cli, 0, "storageattach", s->name, "--storagectl", "CD", "--port", "1",
+                      "--device", "1", "--type", "dvddrive", "--medium", s->answer_iso, NULL);
     if (s->smbios_serial) {
         /* "string:" keeps a value that looks like a number a string. */
         char *key = bw_xasprintf("VBoxInternal/Devices/%s/0/Config/DmiSystemSerial",
@@ -294,7 +297,7 @@ static void vbox_destroy(struct bw_vm *vm)
         char **a = vm->v.cli.steps[i].argv;
         if (strcmp(a[0], "storageattach") == 0 && strcmp(a[9], "dvddrive") == 0)
             bw_hvcli_run(&vm->v.cli, NULL, &ignored, "storageattach", vm->v.name, "--storagectl",
-                         "CD", "--port", a[5], "--device", "0", "--medium", "none", NULL);
+                         "CD", "--port", a[5], "--device", a[7], "--medium", "none", NULL);
         bw_error_release(&ignored);
     }
     if (vm->v.cli.done > 0) /* createvm ran */

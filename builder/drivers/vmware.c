@@ -140,14 +140,17 @@ static struct bw_vm *vmware_create(const struct bw_vm_spec *s, struct bw_error *
         snprintf(key, sizeof(key), "%s:0.fileName", p);
         vmx_value(&b, key, vm->vmdk);
     }
-    const char *cds[2] = {s->iso, s->seed_iso};
-    for (int i = 0; i < 2; i++)
+    /* The ISO and the seed on the secondary IDE channel, answer files on the primary's
+     * slave (the master is a system disk on IDE). */
+    const char *cds[3] = {s->iso, s->seed_iso, s->answer_iso};
+    static const char *const slots[3] = {"ide1:0", "ide1:1", "ide0:1"};
+    for (int i = 0; i < 3; i++)
         if (cds[i]) {
-            snprintf(key, sizeof(key), "ide1:%d.present", i);
+            snprintf(key, sizeof(key), "%s.present", slots[i]);
             vmx_value(&b, key, "TRUE");
-            snprintf(key, sizeof(key), "ide1:%d.deviceType", i);
+            snprintf(key, sizeof(key), "%s.deviceType", slots[i]);
             vmx_value(&b, key, "cdrom-image");
-            snprintf(key, sizeof(key), "ide1:%d.fileName", i);
+            snprintf(key, sizeof(key), "%s.fileName", slots[i]);
             vmx_value(&b, key, cds[i]);
         }
     vmx_value(&b, "ethernet0.present", "TRUE");

@@ -1,6 +1,6 @@
 /* The build: the steps table and the runner; see build.h. */
 #include "steps.h"
-#include "../comm/ssh.h"
+#include "../comm/comm.h"
 #include "../base/file.h"
 #include "../base/xmalloc.h"
 #include "../seed/seed.h"
@@ -103,6 +103,11 @@ static bool seeds(const struct bw_build *b)
     return b->def->cloud_init.seed != NULL;
 }
 
+static bool has_cd(const struct bw_build *b)
+{
+    return b->def->cd.files.n > 0;
+}
+
 struct step {
     const char *name;
     int (*run)(struct bw_build *b, struct bw_error *err);
@@ -115,6 +120,7 @@ static const struct step steps[] = {
     {"iso", step_iso, NULL, always},
     {"http", bw_build_step_http, bw_build_cleanup_http, always},
     {"seed", bw_build_step_seed, NULL, seeds},
+    {"cd", bw_build_step_cd, NULL, has_cd},
     {"disk", bw_build_step_disk, NULL, always},
     {"installer", bw_build_step_installer, bw_build_cleanup_vm, installs},
     {"type", bw_build_step_type, NULL, types},
@@ -184,7 +190,7 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
         free(where);
         /* Only the HTTP server stops: the VM and disk stay for inspection. */
         bw_build_cleanup_http(&b);
-        bw_ssh_close(b.ssh);
+        bw_comm_close(b.comm);
     } else {
         b.step = "cleanup";
         while (done-- > 0)
@@ -201,6 +207,7 @@ int bw_build_run(struct bw_definition *def, const struct bw_build_options *o, st
     free(b.iso);
     free(b.disk);
     free(b.seed_iso);
+    free(b.answer_iso);
     free(b.kernel);
     free(b.initrd);
     free(b.append);

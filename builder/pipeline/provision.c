@@ -1,6 +1,7 @@
-/* Steps ssh, provision and shutdown: the installed guest over SSH. */
+/* Steps ssh, provision and shutdown: the installed guest over its communicator (SSH or
+ * WinRM: comm.h). */
 #include "steps.h"
-#include "../comm/ssh.h"
+#include "../comm/comm.h"
 #include "../base/xmalloc.h"
 #include "../seed/seed.h"
 
@@ -29,28 +30,39 @@ static void explain_cloud_init(struct bw_build *b, struct bw_error *err)
 
 int bw_build_step_ssh(struct bw_build *b, struct bw_error *err)
 {
-    char *user = bw_build_render(b, ".ssh.username", b->def->ssh.username, err);
-    char *pass = b->def->ssh.password
-                     ? bw_build_render(b, ".ssh.password", b->def->ssh.password, err)
-                     : NULL;
+    struct bw_comm_def c;
+    bw_definition_comm(b->def, &c);
+    char jp[32];
+    snprintf(jp, sizeof(jp), ".%s.username", c.key);
+    char *user = bw_build_render(b, jp, c.username, err);
+    snprintf(jp, sizeof(jp), ".%s.password", c.key);
+    char *pass = c.password ? bw_build_render(b, jp, c.password, err) : NULL;
     struct bw_error kerr = BW_ERROR_INIT;
-    char *key = b->def->ssh.private_key
-                    ? bw_definition_file(b->def, ".ssh.private_key", b->def->ssh.private_key, &kerr)
-                    : NULL;
+    char *key =
+        c.private_key ? bw_definition_file(b->def, ".ssh.private_key", c.private_key, &kerr) : NULL;
     int rc = -1;
-    if (b->def->ssh.private_key && !key) {
+    if (c.private_key && !key) {
         bw_error_move(err, &kerr);
-    } else if (user && (pass || !b->def->ssh.password)) {
-        struct bw_ssh_config cfg = {
-            "127.0.0.1", b->ssh_port, user, pass, key, b->def->ssh.timeout_ms, b->o->interrupted};
-        b->ssh = bw_ssh_connect(&cfg, err);
-        if (!b->ssh && err->code != BW_ERR_INTERRUPTED && b->def->cloud_init.seed)
+    } else if (user && (pass || !c.password)) {
+        struct bw_comm_config cfg = {c.winrm ? BW_COMM_WINRM : BW_COMM_SSH,
+                                     "127.0.0.1",
+                                     b->ssh_port,
+                                     user,
+                                     pass,
+                                     key,
+                                     c.https,
+                                     c.insecure,
+                                     c.ntlm,
+                                     c.timeout_ms,
+                                     b->o->interrupted};
+        b->comm = bw_comm_connect(&cfg, err);
+        if (!b->comm && err->code != BW_ERR_INTERRUPTED && b->def->cloud_init.seed)
             explain_cloud_init(b, err);
-        if (b->ssh) {
-            bw_build_say(b, "info", "connected as %s", user);
+        if (b->comm) {
+            bw_build_say(b, "info", "connected as %s (%s)", user, bw_comm_name(cfg.kind));
             rc = 0;
         }
-        if (b->ssh && b->smbios_serial) {
+        if (b->comm && b->smbios_serial) {
             static const char *const seed[] = {"user-data", "meta-data", "vendor-data"};
             for (size_t i = 0; i < 3; i++)
                 bw_build_say(b, "info", "the guest fetched %s %u time%s", seed[i],
@@ -66,8 +78,8 @@ int bw_build_step_ssh(struct bw_build *b, struct bw_error *err)
 
 void bw_build_cleanup_ssh(struct bw_build *b)
 {
-    bw_ssh_close(b->ssh);
-    b->ssh = NULL;
+    bw_comm_close(b->comm);
+    b->comm = NULL;
 }
 
 struct stream {
@@ -92,25 +104,17 @@ static void stream_output(const char *data, size_t len, bool is_stderr, void *ud
 static int run_remote(struct bw_build *b, const char *what, const char *script, bool sudo,
                       struct bw_error *err)
 {
-    char *remote = bw_xasprintf("/tmp/boxwright-%ld.sh", (long)random());
-    int rc = bw_ssh_upload(b->ssh, remote, script, strlen(script), 0700, err);
-    if (rc == 0) {
-        char *cmd =
-            bw_xasprintf("%ssh %s; s=$?; rm -f %s; exit $s", sudo ? "sudo " : "", remote, remote);
-        struct stream s = {b, BW_BUF_INIT};
-        bw_buf_init(&s.line);
-        int status = 0;
-        rc = bw_ssh_run(b->ssh, cmd, NULL, 0, stream_output, &s, &status, err);
-        if (s.line.len)
-            bw_build_say(b, "output", "%s", s.line.data);
-        if (rc == 0 && status != 0) {
-            bw_error_set(err, BW_ERR_SPAWN, "%s exited with status %d", what, status);
-            rc = -1;
-        }
-        bw_buf_release(&s.line);
-        free(cmd);
+    struct stream s = {b, BW_BUF_INIT};
+    bw_buf_init(&s.line);
+    int status = 0;
+    int rc = bw_comm_script(b->comm, script, sudo, stream_output, &s, &status, err);
+    if (s.line.len)
+        bw_build_say(b, "output", "%s", s.line.data);
+    if (rc == 0 && status != 0) {
+        bw_error_set(err, BW_ERR_SPAWN, "%s exited with status %d", what, status);
+        rc = -1;
     }
-    free(remote);
+    bw_buf_release(&s.line);
     return rc;
 }
 
@@ -140,7 +144,10 @@ int bw_build_step_provision(struct bw_build *b, struct bw_error *err)
             free(path);
             what = bw_xasprintf("provisioning script %s", p->script);
         } else {
-            bw_buf_adds(&script, "set -e\n");
+            /* The first failing line stops the provisioner, in either shell. */
+            bw_buf_adds(&script, bw_comm_kind(b->comm) == BW_COMM_WINRM
+                                     ? "$ErrorActionPreference = 'Stop'\n"
+                                     : "set -e\n");
             for (size_t k = 0; k < p->inline_cmds.n; k++)
                 bw_buf_addf(&script, "%s\n", p->inline_cmds.v[k]);
             what = bw_xasprintf("inline provisioner %zu", i + 1);
@@ -163,7 +170,7 @@ int bw_build_step_shutdown(struct bw_build *b, struct bw_error *err)
             return -1;
         int status;
         struct bw_error ignored = BW_ERROR_INIT; /* the connection may drop as the guest halts */
-        bw_ssh_run(b->ssh, cmd, NULL, 0, NULL, NULL, &status, &ignored);
+        bw_comm_run(b->comm, cmd, NULL, NULL, &status, &ignored);
         bw_error_release(&ignored);
         free(cmd);
     } else {

@@ -266,6 +266,35 @@ void bw_build_cleanup_http(struct bw_build *b)
     bw_build_report_requests(b);
 }
 
+/* Answer files on a CD of their own, rendered now that {{ .HTTPIP }} is known. */
+int bw_build_step_cd(struct bw_build *b, struct bw_error *err)
+{
+    struct bw_rendered files = BW_RENDERED_INIT;
+    struct bw_errors errs = BW_ERRORS_INIT;
+    int rc = 0;
+    if (bw_prepare_cd_files(b->def, &files, &errs) > 0) {
+        bw_error_move(err, &errs.v[0]);
+        rc = -1;
+    }
+    if (rc == 0) {
+        b->answer_iso = bw_xasprintf("%s/answers.iso", b->work);
+        rc = bw_seed_volume_write(b->answer_iso, b->def->cd.label, &files, err);
+    }
+    if (rc == 0) {
+        struct bw_buf names = BW_BUF_INIT;
+        bw_buf_init(&names);
+        for (size_t i = 0; i < files.n; i++)
+            bw_buf_addf(&names, "%s%s (%zu bytes)", i ? ", " : "", files.v[i].name,
+                        files.v[i].data.len);
+        bw_build_say(b, "info", "answer files on a CD labelled %s: %s", b->def->cd.label,
+                     names.data);
+        bw_buf_release(&names);
+    }
+    bw_rendered_release(&files);
+    bw_errors_release(&errs);
+    return rc;
+}
+
 /* The cloud-init seed: files on the HTTP server, or a cidata volume. */
 int bw_build_step_seed(struct bw_build *b, struct bw_error *err)
 {

@@ -39,6 +39,7 @@ struct bw_build {
     struct bw_http_stream *relay; /* for drivers whose guests reach HTTP as one stream */
     char *disk;
     char *seed_iso;           /* the cidata volume, when the seed goes on a CD */
+    char *answer_iso;         /* the answer-file CD (cd.files), or NULL */
     char *kernel, *initrd;    /* direct kernel boot: copied out of the ISO */
     char *append;             /* ... and the rendered command line */
     char *smbios_serial;      /* "ds=nocloud-net;s=URL" when the seed goes over HTTP */
@@ -48,8 +49,8 @@ struct bw_build {
     char *http_socket;        /* where the server listens (a Unix socket in the work directory) */
     const struct bw_driver *drv;
     struct bw_hypervisor hv;
-    struct bw_vm *vm; /* the VM running now, if any */
-    struct bw_ssh *ssh;
+    struct bw_vm *vm;     /* the VM running now, if any */
+    struct bw_comm *comm; /* SSH or WinRM into the installed guest */
     unsigned ssh_port;
     const char *vm_role;   /* the VM running now, for request events ("installer", ...) */
     char *typed;           /* the rendered boot command, or NULL */
@@ -80,6 +81,7 @@ void bw_build_report_requests(struct bw_build *b);
 int bw_build_step_http(struct bw_build *b, struct bw_error *err);
 void bw_build_cleanup_http(struct bw_build *b);
 int bw_build_step_seed(struct bw_build *b, struct bw_error *err);
+int bw_build_step_cd(struct bw_build *b, struct bw_error *err);
 
 /* vm.c */
 int bw_build_step_disk(struct bw_build *b, struct bw_error *err);

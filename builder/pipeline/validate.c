@@ -1,7 +1,7 @@
 /* Box validation: boot the exported image, log in, run the template's checks, report. */
 #include "build.h"
 #include "vmspec.h"
-#include "../comm/ssh.h"
+#include "../comm/comm.h"
 #include "../base/buf.h"
 #include "../core/prepare.h"
 #include "../base/spawn.h"
@@ -106,7 +106,7 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     *n = 0;
     int failed = -1;
     struct bw_vm *vm = NULL;
-    struct bw_ssh *ssh = NULL;
+    struct bw_comm *comm = NULL;
     const struct bw_driver *d = hv->driver;
     struct bw_buf user = BW_BUF_INIT, pass = BW_BUF_INIT;
     struct bw_errors errs = BW_ERRORS_INIT;
@@ -119,9 +119,13 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
         bw_disk_info(image, &size, format, err) < 0 ||
         bw_disk_overlay(overlay, image, format, 0, err) < 0)
         goto out;
-    if (bw_prepare_string(def, ".ssh.username", def->ssh.username, &user, &errs) < 0 ||
-        (def->ssh.password &&
-         bw_prepare_string(def, ".ssh.password", def->ssh.password, &pass, &errs) < 0)) {
+    struct bw_comm_def cd;
+    bw_definition_comm(def, &cd);
+    char upath[32], ppath[32];
+    snprintf(upath, sizeof(upath), ".%s.username", cd.key);
+    snprintf(ppath, sizeof(ppath), ".%s.password", cd.key);
+    if (bw_prepare_string(def, upath, cd.username, &user, &errs) < 0 ||
+        (cd.password && bw_prepare_string(def, ppath, cd.password, &pass, &errs) < 0)) {
         bw_error_move(err, &errs.v[0]);
         goto out;
     }
@@ -138,18 +142,19 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     free(name);
     if (!vm || d->start(vm, err) < 0)
         goto out;
-    say(o, "the box is booting (driver %s); waiting for SSH on 127.0.0.1:%u", d->name,
-        spec.ssh_host_port);
+    enum bw_comm_kind kind = cd.winrm ? BW_COMM_WINRM : BW_COMM_SSH;
+    say(o, "the box is booting (driver %s); waiting for %s on 127.0.0.1:%u", d->name,
+        bw_comm_name(kind), spec.ssh_host_port);
     char *key = NULL;
-    if (def->ssh.private_key &&
-        !(key = bw_definition_file(def, ".ssh.private_key", def->ssh.private_key, err)))
+    if (cd.private_key && !(key = bw_definition_file(def, ".ssh.private_key", cd.private_key, err)))
         goto out;
-    struct bw_ssh_config cfg = {
-        "127.0.0.1", spec.ssh_host_port,  user.data,  def->ssh.password ? pass.data : NULL,
-        key,         def->ssh.timeout_ms, interrupted};
-    ssh = bw_ssh_connect(&cfg, err);
+    struct bw_comm_config cfg = {
+        kind,       "127.0.0.1", spec.ssh_host_port, user.data, cd.password ? pass.data : NULL,
+        key,        cd.https,    cd.insecure,        cd.ntlm,   cd.timeout_ms,
+        interrupted};
+    comm = bw_comm_connect(&cfg, err);
     free(key);
-    if (!ssh) {
+    if (!comm) {
         bw_error_prefix(err, "validate: the box booted but could not be reached");
         goto out;
     }
@@ -175,7 +180,7 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
             (c->expect_output &&
              bw_prepare_string(def, epath, c->expect_output, &expect, &rerrs) < 0))
             r->problem = bw_error_format(&rerrs.v[0]);
-        else if (bw_ssh_run(ssh, cmd.data, NULL, 0, collect_both, &out, &status, &cerr) < 0)
+        else if (bw_comm_run(comm, cmd.data, collect_both, &out, &status, &cerr) < 0)
             r->problem = bw_xasprintf("could not run: %s", cerr.msg);
         else if (status != c->expect_status)
             r->problem = bw_xasprintf("exit status %d, expected %ld", status, c->expect_status);
@@ -198,12 +203,9 @@ int bw_validate_image(const struct bw_definition *def, const char *image, const 
     }
     if (o->junit_path && write_junit(o->junit_path, def->name, *results, *n, err) < 0)
         failed = -1;
-    int status;
-    struct bw_error dropped = BW_ERROR_INIT; /* the connection drops as the guest halts */
-    bw_ssh_run(ssh, "sudo poweroff || poweroff", NULL, 0, NULL, NULL, &status, &dropped);
-    bw_error_release(&dropped);
+    bw_comm_power_off(comm);
 out:
-    bw_ssh_close(ssh);
+    bw_comm_close(comm);
     if (vm) {
         struct bw_error ignored = BW_ERROR_INIT;
         /* Interrupted, the VM is stopped at once; otherwise it gets its time to halt. */

@@ -87,6 +87,7 @@ static int start_vm(struct bw_build *b, const char *name, unsigned what, struct 
     if (what & VM_MEDIA) {
         spec.iso = bw_build_from_image(b) ? NULL : b->iso;
         spec.seed_iso = b->seed_iso;
+        spec.answer_iso = b->answer_iso;
         spec.smbios_serial = b->smbios_serial;
         spec.kernel = b->kernel;
         spec.initrd = b->initrd;
@@ -107,9 +108,11 @@ static int start_vm(struct bw_build *b, const char *name, unsigned what, struct 
     int rc = b->vm ? b->drv->start(b->vm, err) : -1;
     b->vm_role = name;
     if (rc == 0)
-        bw_build_say(b, "info", "%s started (driver %s, %s, %s network%s%s)", vm_name, b->drv->name,
-                     spec.accel, b->def->vm.network, spec.kernel ? ", direct kernel boot" : "",
-                     spec.seed_iso ? ", seed volume attached" : "");
+        bw_build_say(b, "info", "%s started (driver %s, %s, %s network%s%s%s)", vm_name,
+                     b->drv->name, spec.accel, b->def->vm.network,
+                     spec.kernel ? ", direct kernel boot" : "",
+                     spec.seed_iso ? ", seed volume attached" : "",
+                     spec.answer_iso ? ", answer CD attached" : "");
     free(vm_name);
     return rc;
 }
@@ -295,7 +298,9 @@ static void pointed_at(struct bw_build *b, const char *text, struct bw_strlist *
 
 int bw_build_step_install(struct bw_build *b, struct bw_error *err)
 {
-    if (bw_build_wait_power_off(b, b->def->ssh.timeout_ms, true, err) < 0)
+    if (bw_build_wait_power_off(
+            b, b->def->winrm.set ? b->def->winrm.timeout_ms : b->def->ssh.timeout_ms, true, err) <
+        0)
         return -1;
     /* An installer that stops without the answer file it was pointed at did not install. */
     struct bw_strlist wanted = {NULL, 0};

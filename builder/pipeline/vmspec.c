@@ -15,7 +15,7 @@ void bw_vm_spec_of(const struct bw_definition *def, const struct bw_hypervisor *
     s->uri = hv->uri;
     s->pool = hv->pool;
     s->isolated = strcmp(def->vm.network, "isolated") == 0;
-    s->ssh_guest_port = (unsigned)def->ssh.port;
+    s->ssh_guest_port = (unsigned)(def->winrm.set ? def->winrm.port : def->ssh.port);
     s->http_guest_ip = hv->driver->guest_http_ip;
     s->http_guest_port = hv->driver->guest_http_port;
 }

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <unistd.h>
 #include <yaml.h>
@@ -507,6 +508,42 @@ static bool proxied(const struct bw_definition *def, const char *host)
     return false;
 }
 
+/* Where the rendered file `name` came from, under the template's directory: an http.render file
+ * in http.directory, else a cd.files entry of that base name. */
+static void add_source(struct bw_buf *b, const struct bw_definition *def, const char *name)
+{
+    for (size_t i = 0; i < def->http.render.n; i++)
+        if (strcmp(def->http.render.v[i], name) == 0) {
+            bw_buf_addf(b, "%s/%s/%s", def->dir, def->http.directory ? def->http.directory : ".",
+                        name);
+            return;
+        }
+    for (size_t i = 0; i < def->cd.files.n; i++) {
+        const char *f = def->cd.files.v[i];
+        const char *base = strrchr(f, '/') ? strrchr(f, '/') + 1 : f;
+        if (strcmp(base, name) == 0) {
+            bw_buf_addf(b, "%s/%s", def->dir, f);
+            return;
+        }
+    }
+    bw_buf_addf(b, "%s/%s", def->dir, name);
+}
+
+/* Is the URL whose scheme ends at p (the "://") an XML namespace name, the value of an xmlns
+ * attribute? A name, never fetched. */
+static bool namespace_name(const char *line, const char *p)
+{
+    const char *s = p;
+    while (s > line && isalpha((unsigned char)s[-1]))
+        s--;
+    if (s - line < 8 || (s[-1] != '"' && s[-1] != '\'') || s[-2] != '=')
+        return false;
+    const char *e = s - 2, *n = e;
+    while (n > line && !isspace((unsigned char)n[-1]) && n[-1] != '<')
+        n--;
+    return e - n >= 5 && strncmp(n, "xmlns", 5) == 0 && (e - n == 5 || n[5] == ':');
+}
+
 static void note_host(struct reach *r, const char *at, const char *end, long line)
 {
     char host[256], key[260];
@@ -517,13 +554,13 @@ static void note_host(struct reach *r, const char *at, const char *end, long lin
     if (strstr(r->seen.data, key))
         return;
     bw_buf_adds(&r->seen, key + 1);
+    add_source(r->warnings, r->def, r->file);
     bw_buf_addf(r->warnings,
-                "%s/%s/%s:%ld: the installer is sent to %s, which the isolated network cannot "
+                ":%ld: the installer is sent to %s, which the isolated network cannot "
                 "reach (only boxwright's HTTP server, at %s, is): vm.network \"user\" gives NAT, "
                 "http.proxy_allow lets it through the server as its HTTP proxy "
                 "({{ .HTTPProxy }}), or serve what it needs next to the answer files\n",
-                r->def->dir, r->def->http.directory ? r->def->http.directory : ".", r->file, line,
-                host, r->http_ip);
+                line, host, r->http_ip);
     r->count++;
 }
 
@@ -549,7 +586,8 @@ size_t bw_answer_unreachable(const struct bw_definition *def, const struct bw_re
                 if (m)
                     note_host(&r, m + sizeof(mirror) - 1, end, line);
                 for (const char *p = l; (p = memmem(p, (size_t)(end - p), "://", 3)); p += 3)
-                    note_host(&r, p + 3, end, line);
+                    if (!namespace_name(l, p))
+                        note_host(&r, p + 3, end, line);
             }
             l = end;
         }

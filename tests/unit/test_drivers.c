@@ -50,6 +50,8 @@ static struct bw_vm_spec spec_of(const struct bw_definition *def)
         else
             s.seed_iso = "/work/output-tiny/.work/seed.iso";
     }
+    if (def->cd.files.n) /* the answer files' CD, as the build's cd step writes it */
+        s.answer_iso = "/work/output-tiny/.work/answers.iso";
     return s;
 }
 
@@ -186,8 +188,8 @@ static void check_domain_xml(const char *tmpl, const char *variant,
     spec.name = "boxwright-tiny-4242-0badcafe-installer";
     spec.http_port = 40123; /* the stream relay */
     spec.http_guest_port = 8100;
-    struct bw_domxml_paths p = {spec.iso, NULL, spec.disk, "/work/output-tiny/installer/serial.log",
-                                NULL};
+    struct bw_domxml_paths p = {
+        spec.iso, NULL, spec.disk, "/work/output-tiny/installer/serial.log", NULL, spec.answer_iso};
     if (tweak)
         tweak(&spec, &p);
     struct bw_error err = BW_ERROR_INIT;
@@ -255,7 +257,7 @@ START_TEST(test_domain_xml_refuses_what_libvirt_cannot_express)
     struct bw_vm_spec s = {0};
     s.name = "x";
     s.disk_model = "nvme";
-    struct bw_domxml_paths p = {NULL, NULL, "/tmp/d.qcow2", NULL, NULL};
+    struct bw_domxml_paths p = {NULL, NULL, "/tmp/d.qcow2", NULL, NULL, NULL};
     struct bw_error err = BW_ERROR_INIT;
     ck_assert_ptr_null(bw_domain_xml(&s, &p, &err));
     ck_assert_int_eq(err.code, BW_ERR_UNSUPPORTED);

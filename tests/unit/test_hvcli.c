@@ -194,6 +194,27 @@ START_TEST(test_virtualbox_61_stopped)
 }
 END_TEST
 
+/* A Windows installer (EFI, SATA, e1000, WinRM's port forwarded): the installer ISO and the
+ * answer files' CD on the IDE controller, both detached before the VM is unregistered. */
+START_TEST(test_virtualbox_answer_cd)
+{
+    begin("virtualbox", "VBoxManage", "answer-cd-6.1");
+    struct bw_vm_spec s = installer_spec();
+    s.firmware = "efi";
+    s.disk_model = "sata";
+    s.nic_model = "e1000";
+    s.ssh_guest_port = 5985;
+    s.answer_iso = "/work/out/.work/answers.iso";
+    struct bw_error err = BW_ERROR_INIT;
+    struct bw_vm *vm = bw_driver_virtualbox.create(&s, &err);
+    ck_assert_msg(vm != NULL, "%s", err.msg);
+    ck_assert_msg(bw_driver_virtualbox.start(vm, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(bw_driver_virtualbox.stop(vm, &err), 0);
+    bw_driver_virtualbox.destroy(vm);
+    end();
+}
+END_TEST
+
 /* Each failure names what is wrong and what would do: the tool's own words, the version found,
  * the VM in the way. */
 static void start_fails(const char *name, bool then_wait, const char *expect)
@@ -419,6 +440,7 @@ START_TEST(test_vmware_installer_life)
     setenv("BOXWRIGHT_VMWARE_LEASES", leases, 1);
 
     struct bw_vm_spec s = installer_spec();
+    s.answer_iso = "/work/out/.work/answers.iso"; /* a second CD, as a Windows build has */
     s.vnc_port = vnc.port;
     s.ssh_host_port = bw_free_port();
     s.ssh_guest_port = echo.port;
@@ -566,6 +588,7 @@ START_TEST(test_parallels_installer_life)
     begin("parallels", "prlctl", "installer-19");
     struct bw_vm_spec s = installer_spec();
     s.nic_model = "virtio";
+    s.answer_iso = "/work/out/.work/answers.iso"; /* a second CD, as a Windows build has */
     const struct bw_driver *d = bw_driver_find("parallels");
     ck_assert_ptr_eq(d, &bw_driver_parallels);
     struct bw_error err = BW_ERROR_INIT;
@@ -656,6 +679,7 @@ int main(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_virtualbox_installer_life);
     tcase_add_test(tc, test_virtualbox_61_stopped);
+    tcase_add_test(tc, test_virtualbox_answer_cd);
     tcase_add_test(tc, test_virtualbox_failures);
     tcase_add_test(tc, test_virtualbox_missing_and_refused);
     tcase_add_test(tc, test_versions_and_values);

@@ -751,6 +751,51 @@ START_TEST(test_validate_warns_of_hosts_an_isolated_guest_cannot_reach)
 }
 END_TEST
 
+/* windows-server-2022: the answer file renders onto the CD with every value escaped for XML (a
+ * password with markup in it stays one value), passes the Autounattend checks, and its
+ * namespace names are not taken for hosts an isolated guest would be sent to; a real URL in it
+ * is, at the file's own path. inspect tells the communicator and the CD. */
+START_TEST(test_windows_answer_cd_renders_and_validates)
+{
+    char *dir = scratch("win", "cp -r " BW_TEMPLATES "/windows-server-2022 w");
+    char *def = bw_xasprintf("%s/w/definition.json", dir);
+    ck_assert_int_eq(run("render", "--out", dir, "--var", "password=p<a&s\"s", def, NULL), 0);
+    char *xml = bw_xasprintf("%s/cd/Autounattend.xml", dir);
+    struct bw_buf text = BW_BUF_INIT;
+    bw_buf_init(&text);
+    ck_assert_int_eq(bw_buf_read_file(&text, xml), 0);
+    ck_assert_msg(strstr(text.data, "<Value>p&lt;a&amp;s&quot;s</Value>") &&
+                      !strstr(text.data, "p<a&s"),
+                  "%s", text.data);
+    ck_assert_msg(strstr(text.data, "<ComputerName>vagrant-2022</ComputerName>"), "%s", text.data);
+    ck_assert_int_eq(run("validate", def, NULL), 0);
+    ck_assert_msg(strstr(res.out.data, "checked: Autounattend.xml (XML checks)"), "%s",
+                  res.out.data);
+    ck_assert_msg(!strstr(res.err.data, "cannot reach"), "%s", res.err.data);
+    char *sed = bw_xasprintf("sed -i 's|<TimeZone>UTC</TimeZone>|<TimeZone>UTC</TimeZone>"
+                             "<!-- http://updates.example.com/kb -->|' '%s/w/answer/"
+                             "Autounattend.xml'",
+                             dir);
+    ck_assert_int_eq(system(sed), 0);
+    free(sed);
+    ck_assert_int_eq(run("validate", def, NULL), 0);
+    ck_assert_msg(strstr(res.err.data, "/w/answer/Autounattend.xml:") &&
+                      strstr(res.err.data, "the installer is sent to updates.example.com"),
+                  "%s", res.err.data);
+    ck_assert_int_eq(run("inspect", def, NULL), 0);
+    ck_assert_msg(strstr(res.out.data, "winrm        user vagrant, password (set), port 5985, "
+                                       "HTTP, Basic, timeout 3h\n") &&
+                      strstr(res.out.data, "cd           a CD labelled ANSWERS: "
+                                           "answer/Autounattend.xml (rendered)\n") &&
+                      strstr(res.out.data, "script scripts/provision.ps1 (PowerShell)"),
+                  "%s", res.out.data);
+    bw_buf_release(&text);
+    free(xml);
+    free(def);
+    scratch_done(dir);
+}
+END_TEST
+
 START_TEST(test_keys_prints_one_event_per_line_in_each_encoding)
 {
     ck_assert_int_eq(run("keys", "-e", "qmp", "A<enter>", NULL), 0);
@@ -790,6 +835,7 @@ int main(void)
     tcase_add_test(tc, test_an_image_in_another_format_than_declared_is_refused);
     tcase_add_test(tc, test_detect_names_the_template_from_the_volume_id);
     tcase_add_test(tc, test_validate_warns_of_hosts_an_isolated_guest_cannot_reach);
+    tcase_add_test(tc, test_windows_answer_cd_renders_and_validates);
     suite_add_tcase(s, tc);
     return test_run(s);
 }

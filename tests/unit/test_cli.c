@@ -489,7 +489,11 @@ static size_t all_json(const char *stream, const char *what)
 /* Sends raw request bytes to 127.0.0.1:port and reads the answer (to the end). */
 static void raw_http(unsigned port, const char *req, size_t len)
 {
-    char *cmd = bw_xasprintf("exec 3<>/dev/tcp/127.0.0.1/%u; cat >&3; cat <&3 >/dev/null", port);
+    /* bash goes on past an exec whose redirection fails: without the exit, a refused
+     * connection (the server not up yet) sent the request to the fd 3 this process has, which
+     * is Check's channel to its parent ("Bad message type arg 1195725856": "GET "). */
+    char *cmd =
+        bw_xasprintf("exec 3<>/dev/tcp/127.0.0.1/%u || exit 1; cat >&3; cat <&3 >/dev/null", port);
     char *sh[] = {"/bin/bash", "-c", cmd, NULL};
     struct bw_spawn_result r;
     struct bw_error err = BW_ERROR_INIT;

@@ -42,6 +42,20 @@ static bool is_safe_name(const char *name)
     return true;
 }
 
+/* Moves every file of from to the end of to, under dir/; from is left empty. */
+static void move_under(struct bw_rendered *to, struct bw_rendered *from, const char *dir)
+{
+    for (size_t i = 0; i < from->n; i++) {
+        BW_GROW(to->v, to->alloc, to->n + 1);
+        to->v[to->n] = from->v[i];
+        char *name = bw_xasprintf("%s/%s", dir, from->v[i].name);
+        free(to->v[to->n].name);
+        to->v[to->n++].name = name;
+    }
+    free(from->v);
+    memset(from, 0, sizeof(*from));
+}
+
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {{"var", required_argument, NULL, 'v'},
@@ -86,27 +100,12 @@ static int run(int argc, char **argv)
     else if (def->boot.append)
         bw_prepare_string(def, ".boot.append", def->boot.append, &boot, &errs);
     /* cloud-init seeds under nocloud/, with a fixed instance-id so renders compare. */
-    struct bw_rendered seeds = BW_RENDERED_INIT;
-    bw_prepare_seed(def, "iid-boxwright-render", &seeds, &errs);
-    for (size_t i = 0; i < seeds.n; i++) {
-        BW_GROW(files.v, files.alloc, files.n + 1);
-        files.v[files.n] = seeds.v[i];
-        char *name = bw_xasprintf("nocloud/%s", seeds.v[i].name);
-        free(files.v[files.n].name);
-        files.v[files.n++].name = name;
-    }
-    free(seeds.v);
+    struct bw_rendered more = BW_RENDERED_INIT;
+    bw_prepare_seed(def, "iid-boxwright-render", &more, &errs);
+    move_under(&files, &more, "nocloud");
     /* The answer-file CD's files under cd/, as they go on the volume. */
-    struct bw_rendered cd = BW_RENDERED_INIT;
-    bw_prepare_cd_files(def, &cd, &errs);
-    for (size_t i = 0; i < cd.n; i++) {
-        BW_GROW(files.v, files.alloc, files.n + 1);
-        files.v[files.n] = cd.v[i];
-        char *name = bw_xasprintf("cd/%s", cd.v[i].name);
-        free(files.v[files.n].name);
-        files.v[files.n++].name = name;
-    }
-    free(cd.v);
+    bw_prepare_cd_files(def, &more, &errs);
+    move_under(&files, &more, "cd");
     const char *last = strcmp(def->boot.method, "kernel") == 0 ? "kernel_append.txt"
                        : strcmp(def->boot.method, "keys") == 0 ? "boot_command.txt"
                                                                : NULL;

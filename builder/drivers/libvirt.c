@@ -124,6 +124,22 @@ static int deafen_ssh(struct bw_vm *vm, struct bw_error *err)
     return 0;
 }
 
+/* A CD image for a remote host: uploaded into the pool as NAME-WHAT.iso; the volume in *vol (the
+ * VM deletes it with itself) and its path there in *path. 0, or -1 with err. */
+static int upload_cd(struct bw_vm *vm, virStoragePoolPtr pool, const char *name, const char *what,
+                     const char *local, virStorageVolPtr *vol, char **path, struct bw_error *err)
+{
+    char *vname = bw_xasprintf("%s-%s.iso", name, what);
+    int rc = 0;
+    *vol = bw_lv_upload(vm, pool, vname, local, err);
+    if (!*vol)
+        rc = -1;
+    else if (!(*path = virStorageVolGetPath(*vol)))
+        rc = bw_lv_fail(err, "virStorageVolGetPath", vname);
+    free(vname);
+    return rc;
+}
+
 static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
 {
     if (bw_lv_events_ref(err) < 0) /* before anything lv_destroy() (which unrefs) would free */
@@ -185,24 +201,11 @@ static struct bw_vm *lv_create(const struct bw_vm_spec *s, struct bw_error *err)
         }
         if (rc == 0 && s->iso && !(iso = bw_lv_remote_iso(vm, pool, s->iso, err)))
             rc = -1;
-        if (rc == 0 && s->seed_iso) {
-            char *vname = bw_xasprintf("%s-seed.iso", s->name);
-            vm->seed_vol = bw_lv_upload(vm, pool, vname, s->seed_iso, err);
-            if (!vm->seed_vol)
-                rc = -1;
-            else if (!(seed = virStorageVolGetPath(vm->seed_vol)))
-                rc = bw_lv_fail(err, "virStorageVolGetPath", vname);
-            free(vname);
-        }
-        if (rc == 0 && s->answer_iso) {
-            char *vname = bw_xasprintf("%s-answer.iso", s->name);
-            vm->answer_vol = bw_lv_upload(vm, pool, vname, s->answer_iso, err);
-            if (!vm->answer_vol)
-                rc = -1;
-            else if (!(answer = virStorageVolGetPath(vm->answer_vol)))
-                rc = bw_lv_fail(err, "virStorageVolGetPath", vname);
-            free(vname);
-        }
+        if (rc == 0 && s->seed_iso)
+            rc = upload_cd(vm, pool, s->name, "seed", s->seed_iso, &vm->seed_vol, &seed, err);
+        if (rc == 0 && s->answer_iso)
+            rc = upload_cd(vm, pool, s->name, "answer", s->answer_iso, &vm->answer_vol, &answer,
+                           err);
         if (rc == 0 && s->disk) {
             /* The disk may be an overlay on a local file (a cached base image, or the box
              * under validation): upload a flat copy. */

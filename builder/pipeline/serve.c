@@ -266,6 +266,17 @@ void bw_build_cleanup_http(struct bw_build *b)
     bw_build_report_requests(b);
 }
 
+/* "user-data (12 bytes), meta-data (40 bytes)": what a volume or the server holds. */
+static char *names_of(const struct bw_rendered *files)
+{
+    struct bw_buf names = BW_BUF_INIT;
+    bw_buf_init(&names);
+    for (size_t i = 0; i < files->n; i++)
+        bw_buf_addf(&names, "%s%s (%zu bytes)", i ? ", " : "", files->v[i].name,
+                    files->v[i].data.len);
+    return bw_buf_detach(&names);
+}
+
 /* Answer files on a CD of their own, rendered now that {{ .HTTPIP }} is known. */
 int bw_build_step_cd(struct bw_build *b, struct bw_error *err)
 {
@@ -281,14 +292,9 @@ int bw_build_step_cd(struct bw_build *b, struct bw_error *err)
         rc = bw_seed_volume_write(b->answer_iso, b->def->cd.label, &files, err);
     }
     if (rc == 0) {
-        struct bw_buf names = BW_BUF_INIT;
-        bw_buf_init(&names);
-        for (size_t i = 0; i < files.n; i++)
-            bw_buf_addf(&names, "%s%s (%zu bytes)", i ? ", " : "", files.v[i].name,
-                        files.v[i].data.len);
-        bw_build_say(b, "info", "answer files on a CD labelled %s: %s", b->def->cd.label,
-                     names.data);
-        bw_buf_release(&names);
+        char *names = names_of(&files);
+        bw_build_say(b, "info", "answer files on a CD labelled %s: %s", b->def->cd.label, names);
+        free(names);
     }
     bw_rendered_release(&files);
     bw_errors_release(&errs);
@@ -309,11 +315,7 @@ int bw_build_step_seed(struct bw_build *b, struct bw_error *err)
         bw_error_move(err, &errs.v[0]);
         rc = -1;
     }
-    struct bw_buf names = BW_BUF_INIT;
-    bw_buf_init(&names);
-    for (size_t i = 0; i < files.n; i++)
-        bw_buf_addf(&names, "%s%s (%zu bytes)", i ? ", " : "", files.v[i].name,
-                    files.v[i].data.len);
+    char *names = names_of(&files);
     if (rc == 0 && strcmp(ci->seed, "http") == 0) {
         for (size_t i = 0; rc == 0 && i < files.n; i++)
             rc = bw_http_add_file(b->http, files.v[i].name, files.v[i].data.data,
@@ -322,18 +324,17 @@ int bw_build_step_seed(struct bw_build *b, struct bw_error *err)
             bw_xasprintf("ds=nocloud-net;s=http://%s:%u/", b->http_ip, b->http_guest_port);
         if (rc == 0)
             bw_build_say(b, "info",
-                         "NoCloud seed over HTTP: %s; the guest is told %s (SMBIOS serial)",
-                         names.data, b->smbios_serial);
+                         "NoCloud seed over HTTP: %s; the guest is told %s (SMBIOS serial)", names,
+                         b->smbios_serial);
     } else if (rc == 0) {
         b->seed_iso = bw_xasprintf("%s/seed.iso", b->work);
         rc = bw_seed_volume_write(b->seed_iso, ci->label, &files, err);
         if (rc == 0)
-            bw_build_say(b, "info", "NoCloud seed on a volume labelled %s: %s", ci->label,
-                         names.data);
+            bw_build_say(b, "info", "NoCloud seed on a volume labelled %s: %s", ci->label, names);
     }
     if (rc == 0)
         bw_build_say(b, "info", "instance-id %s", iid);
-    bw_buf_release(&names);
+    free(names);
     bw_rendered_release(&files);
     bw_errors_release(&errs);
     free(iid);

@@ -150,12 +150,17 @@ static char *disk_as(const char *format, char **disk)
     ck_assert_int_eq(stat(fixture, &from), 0);
     /* SHA512SUMS is written last: when it is there and new enough, so is the image. */
     if (stat(sums, &to) != 0 || to.st_mtime < from.st_mtime || access(*disk, R_OK) != 0) {
+        /* Under a lock, looked at again: e2e_cloud and e2e_cloud_libvirt run side by side, and
+         * one must not remove the sums the other's build is reading. */
         char *script = bw_xasprintf(
-            "set -e; mkdir -p %s; cd %s; rm -f SHA512SUMS; qemu-img convert -O %s %s %s new.%s; "
+            "set -e; mkdir -p %s; cd %s; exec 9>.lock; flock 9; "
+            "if [ -r debian-12-cloud.%s ] && [ SHA512SUMS -nt %s ]; then exit 0; fi; "
+            "rm -f SHA512SUMS; qemu-img convert -O %s %s %s new.%s; "
             "mv new.%s debian-12-cloud.%s; sha512sum debian-12-cloud.%s > SHA512SUMS.new; "
             "mv SHA512SUMS.new SHA512SUMS",
-            dir, dir, format, strcmp(format, "vmdk") == 0 ? "-o subformat=streamOptimized" : "",
-            fixture, format, format, format, format);
+            dir, dir, format, fixture, format,
+            strcmp(format, "vmdk") == 0 ? "-o subformat=streamOptimized" : "", fixture, format,
+            format, format, format);
         char *sh[] = {"/bin/sh", "-c", script, NULL};
         struct bw_spawn_result res;
         struct bw_error err = BW_ERROR_INIT;
